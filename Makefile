@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build csdwatch.ko the way kernel people expect:
+#   make                                  against the cached guest kernel (scripts/build-kernel.sh)
+#   make ARCH=arm64                       same, arm64 guest kernel (cross-compiled)
+#   make KDIR=/lib/modules/$(uname -r)/build
+#   make KDIR=/path/to/build ARCH=arm64   any Rust-enabled kernel build tree
+#   make CLIPPY=1                         with clippy lints
+#   make clean | make fmt | make fmtcheck
+
+HOST_ARCH := $(shell uname -m | sed -e s/aarch64/arm64/)
+ARCH ?= $(HOST_ARCH)
+ifneq ($(ARCH),$(HOST_ARCH))
+ifeq ($(ARCH),arm64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+endif
+endif
+ifeq ($(KDIR),)
+KDIR := $(shell bash $(CURDIR)/scripts/kdir.sh $(ARCH))
+endif
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) ARCH=$(ARCH) CROSS_COMPILE=$(CROSS_COMPILE)
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "no KDIR: run scripts/setup.sh && scripts/build-kernel.sh $(ARCH), or pass KDIR="; exit 1; }
+	$(KMAKE) modules
+
+clean:
+	$(KMAKE) clean
+
+fmt:
+	rustfmt --edition 2021 rust/*.rs selftests/*/*.rs
+
+fmtcheck:
+	rustfmt --edition 2021 --check rust/*.rs selftests/*/*.rs
+
+.PHONY: all modules clean fmt fmtcheck

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The stall detector: a pure state machine, no kernel calls.
+//!
+//! The hooks and the watchdog timer feed it numbers (times in ns, counters)
+//! and it answers what to do: nothing, resend the call-function IPI, print a
+//! report, panic. It keeps, per wait, only what it needs to classify a stall
+//! and to back off repeated reports. Everything here is plain arithmetic on
+//! values handed in, so it is tested by KUnit without a stalled machine.
+//!
+//! Invariants:
+//! - `Wait::start_ns` is the time the wait was first seen; `now_ns` handed to
+//!   [`Wait::tick`] is never compared across CPUs' clocks going backward: an
+//!   earlier `now_ns` than `start_ns` is treated as age 0 (the clock the
+//!   hooks use, `local_clock()`, can differ slightly between CPUs).
+//! - A wait resends at most once per `resend_ns` and never while the target
+//!   is inside its csd flush (the flush will reach the csd by itself).
+
+use kernel::prelude::*;
+
+/// Why a wait is stalled, as far as the evidence tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Not (yet) stalled.
+    None,
+    /// The target takes interrupts but has not run the csd flush since the
+    /// csd was queued: the IPI that should have kicked it never came.
+    LostIpi,
+    /// The target's interrupt count is frozen: it runs with IRQs disabled.
+    TargetIrqsOff,
+    /// The target is inside the csd flush, running queued functions.
+    SlowHandler,
+    /// The target CPU is offline.
+    TargetOffline,
+}
+
+impl Class {
+    /// The name used in reports and sysfs.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Class::None => "none",
+            Class::LostIpi => "lost IPI",
+            Class::TargetIrqsOff => "target IRQs off",
+            Class::SlowHandler => "slow handler",
+            Class::TargetOffline => "target offline",
+        }
+    }
+
+    /// Index into per-class counters (`None` has none).
+    pub(crate) const fn index(self) -> Option<usize> {
+        match self {
+            Class::None => None,
+            Class::LostIpi => Some(0),
+            Class::TargetIrqsOff => Some(1),
+            Class::SlowHandler => Some(2),
+            Class::TargetOffline => Some(3),
+        }
+    }
+}
+
+/// Number of stall classes that have counters.
+pub(crate) const NR_CLASSES: usize = 4;
+
+/// What the watchdog read of the target CPU at one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TargetSample {
+    /// The CPU is online.
+    pub online: bool,
+    /// Interrupts the CPU has taken so far (any source).
+    pub irqs: u64,
+    /// Times the CPU has entered the csd flush so far.
+    pub flushes: u64,
+    /// The CPU is inside the csd flush now.
+    pub in_flush: bool,
+    /// When the current flush began (valid if `in_flush`).
+    pub flush_start_ns: u64,
+}
+
+/// Tunables the detector needs, in ns (0 disables the step where noted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Thresholds {
+    /// Resend the IPI to a wait this old (0: never resend).
+    pub resend_ns: u64,
+    /// First report of a wait this old (0: never report).
+    pub report_ns: u64,
+    /// Panic once a wait is this old (0: off).
+    pub panic_ns: u64,
+    /// The target's interrupt count must stay unchanged this long to call
+    /// it "IRQs off".
+    pub irq_frozen_ns: u64,
+}
+
+/// What the caller must do after a tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Actions {
+    /// Send the call-function IPI to the target again.
+    pub resend: bool,
+    /// Print a stall report now.
+    pub report: bool,
+    /// Panic now.
+    pub panic: bool,
+}
+
+/// The evidence behind a classification, printed in the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Evidence {
+    /// Age of the wait.
+    pub age_ns: u64,
+    /// Interrupts the target took since the csd was queued.
+    pub irqs_since_queue: u64,
+    /// How long the target's interrupt count has not moved.
+    pub irqs_frozen_ns: u64,
+    /// The target entered the csd flush since the csd was queued.
+    pub flush_entered: bool,
+    /// The target is in the flush now, and since how long.
+    pub in_flush_ns: Option<u64>,
+    /// IPIs resent for this wait so far.
+    pub resends: u32,
+}
+
+/// Detector state of one wait on one target CPU.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    start_ns: u64,
+    at_queue: TargetSample,
+    last_irqs: u64,
+    last_irq_change_ns: u64,
+    last_resend_ns: u64,
+    resends: u32,
+    reports: u32,
+    next_report_ns: u64,
+    panicked: bool,
+    class: Class,
+}
+
+/// Later reports of the same stall come after 2^n times the report
+/// threshold (1x, 2x, 4x ...), capped at this shift.
+const MAX_BACKOFF_SHIFT: u32 = 6;
+
+impl Wait {
+    /// A wait that began at `start_ns`, when the target looked like `target`.
+    pub(crate) const fn new(start_ns: u64, target: TargetSample) -> Self {
+        Wait {
+            start_ns,
+            at_queue: target,
+            last_irqs: target.irqs,
+            last_irq_change_ns: start_ns,
+            last_resend_ns: 0,
+            resends: 0,
+            reports: 0,
+            next_report_ns: 0,
+            panicked: false,
+            class: Class::None,
+        }
+    }
+
+    /// When the wait began.
+    pub(crate) fn start_ns(&self) -> u64 {
+        self.start_ns
+    }
+
+    /// How many reports were printed for it.
+    pub(crate) fn reports(&self) -> u32 {
+        self.reports
+    }
+
+    /// How many IPIs were resent for it.
+    pub(crate) fn resends(&self) -> u32 {
+        self.resends
+    }
+
+    /// The class at the last tick (`Class::None` while not stalled).
+    pub(crate) fn class(&self) -> Class {
+        self.class
+    }
+
+    fn age(&self, now_ns: u64) -> u64 {
+        now_ns.saturating_sub(self.start_ns)
+    }
+
+    /// Classify the wait from what the target looks like now.
+    pub(crate) fn classify(&self, now_ns: u64, t: &TargetSample) -> (Class, Evidence) {
+        let frozen = if t.irqs == self.last_irqs {
+            now_ns.saturating_sub(self.last_irq_change_ns)
+        } else {
+            0
+        };
+        let ev = Evidence {
+            age_ns: self.age(now_ns),
+            irqs_since_queue: t.irqs.wrapping_sub(self.at_queue.irqs),
+            irqs_frozen_ns: frozen,
+            flush_entered: t.flushes != self.at_queue.flushes,
+            in_flush_ns: if t.in_flush {
+                Some(now_ns.saturating_sub(t.flush_start_ns))
+            } else {
+                None
+            },
+            resends: self.resends,
+        };
+        (Self::class_of(t, &ev, None), ev)
+    }
+
+    fn class_of(t: &TargetSample, ev: &Evidence, th: Option<&Thresholds>) -> Class {
+        let frozen_ns = th.map_or(1, |th| th.irq_frozen_ns.max(1));
+        if !t.online {
+            Class::TargetOffline
+        } else if t.in_flush {
+            Class::SlowHandler
+        } else if ev.irqs_frozen_ns >= frozen_ns {
+            Class::TargetIrqsOff
+        } else {
+            Class::LostIpi
+        }
+    }
+
+    /// One watchdog tick for a wait still in flight at `now_ns`.
+    ///
+    /// Returns the class (`Class::None` while the wait is younger than the
+    /// first threshold), the evidence, and what to do.
+    pub(crate) fn tick(
+        &mut self,
+        now_ns: u64,
+        t: &TargetSample,
+        th: &Thresholds,
+    ) -> (Class, Evidence, Actions) {
+        let (_, ev) = self.classify(now_ns, t);
+        if t.irqs != self.last_irqs {
+            self.last_irqs = t.irqs;
+            self.last_irq_change_ns = now_ns;
+        }
+        let age = ev.age_ns;
+        let mut act = Actions::default();
+
+        let first = match (th.resend_ns, th.report_ns) {
+            (0, 0) => u64::MAX,
+            (0, r) | (r, 0) => r,
+            (a, b) => a.min(b),
+        };
+        if age < first && (th.panic_ns == 0 || age < th.panic_ns) {
+            return (Class::None, ev, act);
+        }
+        let class = Self::class_of(t, &ev, Some(th));
+        self.class = class;
+
+        // Resend: the target is online and not already flushing, at most once
+        // per resend period. Resending to an IRQs-off target is harmless (the
+        // IPI stays pending) and is how a lost IPI hiding behind a short IRQs-off
+        // section is recovered.
+        if th.resend_ns != 0
+            && age >= th.resend_ns
+            && t.online
+            && !t.in_flush
+            && (self.resends == 0 || now_ns.saturating_sub(self.last_resend_ns) >= th.resend_ns)
+        {
+            act.resend = true;
+            self.resends += 1;
+            self.last_resend_ns = now_ns;
+        }
+
+        if th.report_ns != 0 && age >= th.report_ns && age >= self.next_report_ns {
+            act.report = true;
+            self.reports += 1;
+            let shift = self.reports.min(MAX_BACKOFF_SHIFT);
+            self.next_report_ns = th.report_ns.saturating_mul(1u64 << shift);
+        }
+
+        if th.panic_ns != 0 && age >= th.panic_ns && !self.panicked {
+            act.panic = true;
+            self.panicked = true;
+        }
+        (class, Evidence { resends: self.resends, ..ev }, act)
+    }
+}
+
+#[kunit_tests(csdwatch_detector)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    const TH: Thresholds = Thresholds {
+        resend_ns: 20 * MS,
+        report_ns: 1000 * MS,
+        panic_ns: 0,
+        irq_frozen_ns: 20 * MS,
+    };
+
+    fn busy(irqs: u64, flushes: u64) -> TargetSample {
+        TargetSample {
+            online: true,
+            irqs,
+            flushes,
+            in_flush: false,
+            flush_start_ns: 0,
+        }
+    }
+
+    #[test]
+    fn young_wait_is_left_alone() {
+        let mut w = Wait::new(100 * MS, busy(10, 5));
+        let (c, _, a) = w.tick(110 * MS, &busy(12, 5), &TH);
+        assert_eq!(c, Class::None);
+        assert_eq!(a, Actions::default());
+    }
+
+    #[test]
+    fn lost_ipi_is_resent_once_per_period() {
+        let mut w = Wait::new(0, busy(10, 5));
+        let (c, ev, a) = w.tick(25 * MS, &busy(16, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert!(a.resend && !a.report && !a.panic);
+        assert!(!ev.flush_entered);
+        assert_eq!(ev.irqs_since_queue, 6);
+        assert_eq!(ev.resends, 1);
+        // 10 ms later: too soon for another resend.
+        let (_, _, a) = w.tick(35 * MS, &busy(19, 5), &TH);
+        assert!(!a.resend);
+        // One period after the first resend: again.
+        let (_, _, a) = w.tick(45 * MS, &busy(22, 5), &TH);
+        assert!(a.resend);
+        assert_eq!(w.resends(), 2);
+    }
+
+    #[test]
+    fn frozen_interrupts_mean_irqs_off() {
+        let mut w = Wait::new(0, busy(10, 5));
+        // Count stops moving right after the wait began.
+        let (c, _, _) = w.tick(21 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::TargetIrqsOff);
+        let (c, ev, a) = w.tick(1000 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::TargetIrqsOff);
+        assert!(a.report);
+        assert_eq!(ev.irqs_since_queue, 0);
+        assert!(ev.irqs_frozen_ns >= 999 * MS);
+    }
+
+    #[test]
+    fn irqs_moving_again_is_not_irqs_off() {
+        let mut w = Wait::new(0, busy(10, 5));
+        let (c, _, _) = w.tick(30 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::TargetIrqsOff);
+        let (c, _, _) = w.tick(40 * MS, &busy(11, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+    }
+
+    #[test]
+    fn slow_handler_is_not_resent() {
+        let mut w = Wait::new(0, busy(10, 5));
+        let t = TargetSample {
+            in_flush: true,
+            flushes: 6,
+            flush_start_ns: 2 * MS,
+            ..busy(10, 6)
+        };
+        let (c, ev, a) = w.tick(1200 * MS, &t, &TH);
+        assert_eq!(c, Class::SlowHandler);
+        assert!(!a.resend);
+        assert!(a.report);
+        assert!(ev.flush_entered);
+        assert_eq!(ev.in_flush_ns, Some(1198 * MS));
+    }
+
+    #[test]
+    fn offline_target_is_named_and_not_resent() {
+        let mut w = Wait::new(0, busy(10, 5));
+        let t = TargetSample {
+            online: false,
+            ..busy(30, 5)
+        };
+        let (c, _, a) = w.tick(1000 * MS, &t, &TH);
+        assert_eq!(c, Class::TargetOffline);
+        assert!(!a.resend && a.report);
+    }
+
+    #[test]
+    fn reports_back_off_exponentially() {
+        let mut w = Wait::new(0, busy(10, 5));
+        let mut printed = KVec::new();
+        let mut now = 0;
+        let mut irqs = 10;
+        while now <= 16_000 * MS {
+            irqs += 1;
+            let (_, _, a) = w.tick(now, &busy(irqs, 5), &TH);
+            if a.report {
+                printed.push(now / MS, GFP_KERNEL).unwrap();
+            }
+            now += 100 * MS;
+        }
+        assert_eq!(&printed[..], &[1000, 2000, 4000, 8000, 16000]);
+        assert_eq!(w.reports(), 5);
+    }
+
+    #[test]
+    fn panic_fires_once_and_only_when_enabled() {
+        let th = Thresholds {
+            panic_ns: 3000 * MS,
+            ..TH
+        };
+        let mut w = Wait::new(0, busy(10, 5));
+        let (_, _, a) = w.tick(2999 * MS, &busy(10, 5), &th);
+        assert!(!a.panic);
+        let (_, _, a) = w.tick(3000 * MS, &busy(10, 5), &th);
+        assert!(a.panic);
+        let (_, _, a) = w.tick(3100 * MS, &busy(10, 5), &th);
+        assert!(!a.panic);
+        let mut w = Wait::new(0, busy(10, 5));
+        let (_, _, a) = w.tick(100_000 * MS, &busy(10, 5), &TH);
+        assert!(!a.panic);
+    }
+
+    #[test]
+    fn clock_going_backward_is_age_zero() {
+        let mut w = Wait::new(500 * MS, busy(10, 5));
+        let (c, ev, a) = w.tick(400 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::None);
+        assert_eq!(ev.age_ns, 0);
+        assert_eq!(a, Actions::default());
+    }
+
+    #[test]
+    fn disabled_steps_do_nothing() {
+        let th = Thresholds {
+            resend_ns: 0,
+            report_ns: 0,
+            panic_ns: 0,
+            irq_frozen_ns: 20 * MS,
+        };
+        let mut w = Wait::new(0, busy(10, 5));
+        let (c, _, a) = w.tick(60_000 * MS, &busy(10, 5), &th);
+        assert_eq!(c, Class::None);
+        assert_eq!(a, Actions::default());
+    }
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Run-time tunables: `/sys/module/csdwatch/parameters/*` (mode 0644).
+//!
+//! `module!` parameters are neither visible in sysfs nor writable at run time
+//! in 7.3, so the `kernel_param` entries live in the C shim (`module_param_cb`
+//! is a macro) and call [`set`] / [`get`] here. The values are plain atomics:
+//! hooks and timers read them without locks.
+
+use kernel::prelude::*;
+
+use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+
+/// One tunable: its sysfs name, default and accepted range.
+pub(crate) struct Spec {
+    /// File name under `parameters/`.
+    pub name: &'static str,
+    /// Value at load.
+    pub default: u32,
+    /// Smallest accepted value.
+    pub min: u32,
+    /// Largest accepted value.
+    pub max: u32,
+}
+
+/// Tunables by id; the id is what the C shim passes back (`csdw_param_ids`
+/// in shim.c lists them in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Param {
+    /// Resend the call-function IPI to a wait this old (ms, 0 = never).
+    ResendMs = 0,
+    /// First stall report after this long (ms, 0 = never).
+    ReportMs = 1,
+    /// Panic once a stall lasts this long (ms, 0 = off).
+    PanicMs = 2,
+    /// A target whose interrupt count stays still this long has IRQs off (ms).
+    IrqFrozenMs = 3,
+    /// Watchdog timer period while a wait is in flight (ms).
+    TickMs = 4,
+}
+
+/// Number of tunables.
+pub(crate) const NR_PARAMS: usize = 5;
+
+/// The specs, indexed by `Param as usize`.
+pub(crate) const SPECS: [Spec; NR_PARAMS] = [
+    Spec { name: "resend_ms", default: 20, min: 0, max: 60_000 },
+    Spec { name: "report_ms", default: 1000, min: 0, max: 600_000 },
+    Spec { name: "panic_ms", default: 0, min: 0, max: 3_600_000 },
+    Spec { name: "irq_frozen_ms", default: 20, min: 1, max: 60_000 },
+    Spec { name: "tick_ms", default: 5, min: 1, max: 1000 },
+];
+
+static VALUES: [Atomic<u32>; NR_PARAMS] = [
+    Atomic::new(SPECS[0].default),
+    Atomic::new(SPECS[1].default),
+    Atomic::new(SPECS[2].default),
+    Atomic::new(SPECS[3].default),
+    Atomic::new(SPECS[4].default),
+];
+
+impl Param {
+    /// The tunable with id `id`, if there is one.
+    pub(crate) fn from_id(id: u32) -> Option<Param> {
+        Some(match id {
+            0 => Param::ResendMs,
+            1 => Param::ReportMs,
+            2 => Param::PanicMs,
+            3 => Param::IrqFrozenMs,
+            4 => Param::TickMs,
+            _ => return None,
+        })
+    }
+
+    /// Its spec.
+    pub(crate) fn spec(self) -> &'static Spec {
+        &SPECS[self as usize]
+    }
+
+    /// Its current value.
+    pub(crate) fn get(self) -> u32 {
+        VALUES[self as usize].load(Relaxed)
+    }
+
+    /// Its current value in ns.
+    pub(crate) fn ns(self) -> u64 {
+        u64::from(self.get()) * 1_000_000
+    }
+}
+
+/// Why a value was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// Outside `[min, max]`.
+    OutOfRange,
+}
+
+/// Check `v` for `p` without changing anything.
+pub(crate) fn validate(p: Param, v: u32) -> Result<u32, Invalid> {
+    let s = p.spec();
+    if v < s.min || v > s.max {
+        Err(Invalid::OutOfRange)
+    } else {
+        Ok(v)
+    }
+}
+
+/// Set `p` to `v` if valid; on a bad value log why and keep the old one.
+pub(crate) fn set(p: Param, v: u32) -> Result<(), Invalid> {
+    let s = p.spec();
+    match validate(p, v) {
+        Ok(v) => {
+            VALUES[p as usize].store(v, Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            pr_warn!(
+                "{}={} refused: must be {}..={}, kept {}\n",
+                s.name,
+                v,
+                s.min,
+                s.max,
+                p.get()
+            );
+            Err(e)
+        }
+    }
+}
+
+#[kunit_tests(csdwatch_params)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_match_specs() {
+        for id in 0..NR_PARAMS as u32 {
+            let p = Param::from_id(id).unwrap();
+            assert_eq!(p as u32, id);
+        }
+        assert!(Param::from_id(NR_PARAMS as u32).is_none());
+        assert_eq!(Param::ResendMs.spec().name, "resend_ms");
+        assert_eq!(Param::TickMs.spec().name, "tick_ms");
+    }
+
+    #[test]
+    fn defaults_are_within_range() {
+        for s in SPECS.iter() {
+            assert!(s.min <= s.default && s.default <= s.max);
+        }
+        // The contract: resend in tens of ms at most, report <= 1 s.
+        assert!(SPECS[Param::ResendMs as usize].default <= 100);
+        assert!(SPECS[Param::ReportMs as usize].default <= 1000);
+        assert_eq!(SPECS[Param::PanicMs as usize].default, 0);
+    }
+
+    #[test]
+    fn out_of_range_is_refused_and_changes_nothing() {
+        let before = Param::IrqFrozenMs.get();
+        assert_eq!(validate(Param::IrqFrozenMs, 0), Err(Invalid::OutOfRange));
+        assert_eq!(set(Param::IrqFrozenMs, 0), Err(Invalid::OutOfRange));
+        assert_eq!(Param::IrqFrozenMs.get(), before);
+        assert_eq!(set(Param::TickMs, 1001), Err(Invalid::OutOfRange));
+        assert_eq!(validate(Param::ReportMs, 600_000), Ok(600_000));
+        assert_eq!(validate(Param::PanicMs, 0), Ok(0));
+    }
+
+    #[test]
+    fn valid_value_is_stored_and_read_back_in_ns() {
+        let before = Param::TickMs.get();
+        assert_eq!(set(Param::TickMs, 7), Ok(()));
+        assert_eq!(Param::TickMs.get(), 7);
+        assert_eq!(Param::TickMs.ns(), 7_000_000);
+        set(Param::TickMs, before).unwrap();
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build the csdwatch guest kernel for ARCH (x86_64 | arm64) into the cache:
+# tinyconfig + configs/common.config + configs/ARCH.config, out of tree
+# (O=), keyed by source version, fragments and toolchain (scripts/env.sh).
+# A second run with nothing changed only checks the stamp and returns.
+# Prints the build directory on stdout.
+. "$(dirname "$0")/env.sh"
+arch=${1:?usage: build-kernel.sh x86_64|arm64}
+out=$(kernel_dir "$arch")
+if [ -e "$out/.csdwatch-built" ]; then
+	echo "$out"; exit 0
+fi
+[ -e "$SRC_DIR/.done" ] || die "no kernel source: run scripts/setup.sh first"
+
+karch=$(arch_kbuild "$arch")
+cross=$(arch_cross "$arch")
+mk=(make -s -C "$SRC_DIR" O="$out" ARCH="$karch" CROSS_COMPILE="$cross"
+    BINDGEN="$BINDGEN" RUST_LIB_SRC="$RUST_LIB_SRC" -j"$(nproc)")
+frag="$out/csdwatch.config"
+mkdir -p "$out"
+cat "$CSDWATCH_TOP/configs/common.config" "$CSDWATCH_TOP/configs/$arch.config" > "$frag"
+
+log "configuring $arch kernel in $out"
+"${mk[@]}" tinyconfig >/dev/null
+KCONFIG_CONFIG="$out/.config" "$SRC_DIR/scripts/kconfig/merge_config.sh" \
+	-m -O "$out" "$out/.config" "$frag" >/dev/null
+"${mk[@]}" olddefconfig >/dev/null
+
+# Every fragment line must have survived olddefconfig.
+missing=0
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { log "dropped: $line"; missing=1; } ;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }; opt=${opt%% *}
+		grep -q "^$opt=" "$out/.config" && { log "still set: $opt"; missing=1; } ;;
+	esac
+done < "$frag"
+[ $missing = 0 ] || die "config fragment not honoured (see above): an option's dependencies are unmet"
+
+log "building $arch kernel (make -j$(nproc)); log: $out/build.log"
+start=$SECONDS
+if ! "${mk[@]}" all > "$out/build.log" 2>&1; then
+	tail -40 "$out/build.log" >&2
+	die "$arch kernel build failed"
+fi
+log "$arch kernel built in $((SECONDS - start)) s"
+touch "$out/.csdwatch-built"
+echo "$out"

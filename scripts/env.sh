@@ -1,0 +1,53 @@
+# shellcheck shell=bash
+# Common settings for every csdwatch script: where the cache lives and which
+# exact versions the project pins. Sourced, never run.
+#
+# Pins (upstream versions; Debian revisions are looked up at install time,
+# because old backports revisions leave the archive):
+#   - kernel: linux-source-7.3 7.3.4 from trixie-backports. The primary kernel
+#     the project supports; 7.3 is the first with the Rust hrtimer HARD modes
+#     and the put_cpu()-before-csd_lock_wait() behaviour csdwatch tracks.
+#   - rust-src: must equal `rustc --version` exactly (the kernel compiles
+#     `core` from it); derived from the installed rustc, not hard-coded.
+#   - bindgen-cli 0.72.1: 7.3 needs >= 0.71.1; 0.72.1 was measured to work.
+#   - libclang 19 (bookworm): 7.3 needs >= 17.0.1 for bindgen.
+#   - busybox-static (bookworm): the guest userspace, one static binary.
+#   - qemu 10.0.x (bookworm-backports): the same release as the qemu-utils
+#     already on this kind of machine, so nothing else is upgraded.
+set -euo pipefail
+
+CSDWATCH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CSDWATCH_CACHE=${CSDWATCH_CACHE:-$HOME/.cache/csdwatch}
+KERNEL_SERIES=7.3
+KERNEL_UPSTREAM=7.3.4
+BINDGEN_VERSION=0.72.1
+LLVM_MAJOR=19
+RUSTC_VERSION=$(rustc --version | awk '{print $2}')
+
+TOOLS_DIR=$CSDWATCH_CACHE/tools
+SRC_DIR=$CSDWATCH_CACHE/src/linux-$KERNEL_UPSTREAM
+RUST_LIB_SRC=$TOOLS_DIR/rust-src-$RUSTC_VERSION/usr/src/rustc-$RUSTC_VERSION/library
+BINDGEN=$TOOLS_DIR/bindgen-$BINDGEN_VERSION/bin/bindgen
+export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_MAJOR/lib
+export RUST_LIB_SRC
+
+log() { printf '[csdwatch] %s\n' "$*" >&2; }
+die() { printf '[csdwatch] error: %s\n' "$*" >&2; exit 1; }
+
+# cross prefix and image name per kernel ARCH
+arch_cross() { case $1 in x86_64) echo "";; arm64) echo aarch64-linux-gnu-;; *) die "unsupported arch $1";; esac; }
+arch_image() { case $1 in x86_64) echo arch/x86/boot/bzImage;; arm64) echo arch/arm64/boot/Image;; esac; }
+arch_kbuild() { case $1 in x86_64) echo x86_64;; arm64) echo arm64;; esac; }
+
+# The kernel build directory for ARCH, keyed by everything the build depends
+# on: kernel source version, the config fragments, toolchain versions.
+kernel_key() {
+	local arch=$1
+	{
+		echo "$KERNEL_UPSTREAM $RUSTC_VERSION bindgen-$BINDGEN_VERSION llvm-$LLVM_MAJOR"
+		gcc --version | head -1
+		[ "$arch" = arm64 ] && aarch64-linux-gnu-gcc --version 2>/dev/null | head -1
+		cat "$CSDWATCH_TOP"/configs/common.config "$CSDWATCH_TOP/configs/$arch.config"
+	} | sha256sum | cut -c1-16
+}
+kernel_dir() { echo "$CSDWATCH_CACHE/kernel/$1-$(kernel_key "$1")"; }

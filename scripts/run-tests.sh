@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The test command (README): on a fresh machine of this kind, install what
+# is needed, build the guest kernels and csdwatch, boot each arch in QEMU,
+# run the KUnit suites and the selftests in the guest, parse the results
+# with the kernel's KTAP parser and print "N passed, N failed".
+#   scripts/run-tests.sh            both arches
+#   ARCHES=x86_64 scripts/run-tests.sh
+. "$(dirname "$0")/env.sh"
+arches=${ARCHES:-x86_64 arm64}
+results=$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$results"
+
+bash "$CSDWATCH_TOP/scripts/setup.sh"
+for arch in $arches; do bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null; done
+
+total_p=0; total_f=0; total_s=0
+for arch in $arches; do
+	log "$arch: building csdwatch"
+	mod=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" . 2>"$results/$arch-build.log") \
+		|| { cat "$results/$arch-build.log" >&2; die "$arch: module build failed"; }
+	pl=$results/$arch-payload; mkdir -p "$pl"
+	cp "$mod/csdwatch.ko" "$pl/"
+	cp "$CSDWATCH_TOP/selftests/guest-run.sh" "$pl/run.sh"
+	mkdir -p "$pl/selftests"; cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
+	cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
+	expected="kunit-csdwatch_detector kunit-csdwatch_params"
+	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
+
+	log "$arch: booting QEMU (log: $results/$arch-console.log)"
+	start=$SECONDS
+	set +e
+	bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" 900 >/dev/null
+	qrc=$?
+	set -e
+	log "$arch: guest ran $((SECONDS - start)) s, verdict $qrc"
+	set +e
+	summary=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" \
+		"$results/$arch-console.log" "$arch" "$results/$arch-ktap" $expected)
+	set -e
+	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" || true
+	line=$(echo "$summary" | tail -1)
+	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+	if [ "$qrc" != 0 ]; then
+		echo "$arch: not ok - guest run ended badly (verdict $qrc); console tail:"
+		tail -30 "$results/$arch-console.log" | sed 's/^/    /'
+		f=$((f + 1))
+	fi
+	echo "$arch: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
+	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
+done
+echo "results: $results"
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" = 0 ]

@@ -1,0 +1,35 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the QEMU guest as /payload/run.sh (scripts/run-tests.sh puts
+# it there). Emits every result document as lines "KTAP|<doc>|<line>" so
+# the host can take them apart from the console stream:
+#   kunit-<suite>    the KTAP of each csdwatch KUnit suite (run at insmod)
+#   selftest-<name>  the TAP of each selftest script
+# The kernel console is turned down while documents are printed so kernel
+# lines cannot split them; dmesg is printed in full at the end.
+cd /payload
+echo 1 > /proc/sys/kernel/printk
+
+emit() {
+	doc=$1; shift
+	"$@" 2>&1 | sed "s/^/KTAP|$doc|/"
+}
+
+# KUnit: the suites run when the module loads (CONFIG_KUNIT=y); their
+# results stay in debugfs until it unloads.
+if insmod /payload/csdwatch.ko; then
+	for d in /sys/kernel/debug/kunit/csdwatch_*; do
+		[ -e "$d/results" ] && emit "kunit-${d##*/}" cat "$d/results"
+	done
+	rmmod csdwatch
+else
+	echo "KTAP|kunit-load|not ok 1 insmod csdwatch.ko"
+fi
+
+for t in /payload/selftests/csdwatch/*.sh; do
+	emit "selftest-$(basename "$t" .sh)" sh "$t"
+done
+
+echo "----- guest dmesg -----"
+dmesg
+exit 0
