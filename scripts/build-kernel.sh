@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the csdwatch guest kernel for ARCH (x86_64 | arm64) into the cache:
-# tinyconfig + configs/common.config + configs/ARCH.config, out of tree
+# tinyconfig + scripts/kconfig/{common,ARCH}.config, out of tree
 # (O=), keyed by source version, fragments and toolchain (scripts/env.sh).
 # A second run with nothing changed only checks the stamp and returns.
 # Prints the build directory on stdout.
@@ -18,7 +18,7 @@ mk=(make -s -C "$SRC_DIR" O="$out" ARCH="$karch" CROSS_COMPILE="$cross"
     BINDGEN="$BINDGEN" RUST_LIB_SRC="$RUST_LIB_SRC" -j"$(nproc)")
 frag="$out/csdwatch.config"
 mkdir -p "$out"
-cat "$CSDWATCH_TOP/configs/common.config" "$CSDWATCH_TOP/configs/$arch.config" > "$frag"
+cat "$CSDWATCH_TOP/scripts/kconfig/common.config" "$CSDWATCH_TOP/scripts/kconfig/$arch.config" > "$frag"
 
 log "configuring $arch kernel in $out"
 "${mk[@]}" tinyconfig >/dev/null

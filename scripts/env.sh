@@ -47,7 +47,7 @@ kernel_key() {
 		echo "$KERNEL_UPSTREAM $RUSTC_VERSION bindgen-$BINDGEN_VERSION llvm-$LLVM_MAJOR"
 		gcc --version | head -1
 		[ "$arch" = arm64 ] && aarch64-linux-gnu-gcc --version 2>/dev/null | head -1
-		cat "$CSDWATCH_TOP"/configs/common.config "$CSDWATCH_TOP/configs/$arch.config"
+		cat "$CSDWATCH_TOP"/scripts/kconfig/common.config "$CSDWATCH_TOP/scripts/kconfig/$arch.config"
 	} | sha256sum | cut -c1-16
 }
 kernel_dir() { echo "$CSDWATCH_CACHE/kernel/$1-$(kernel_key "$1")"; }

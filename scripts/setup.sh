@@ -42,13 +42,15 @@ if [ $need_apt = 1 ] || [ $updated = 0 ]; then
 fi
 if [ $need_apt = 1 ]; then
 	log "apt-get install build and QEMU packages"
+	mkdir -p "$CSDWATCH_CACHE"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		build-essential bc flex bison libelf-dev libssl-dev cpio xz-utils python3 \
 		gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 		libclang1-$LLVM_MAJOR libclang-common-$LLVM_MAJOR-dev \
-		busybox-static kmod
+		busybox-static kmod >"$CSDWATCH_CACHE/apt.log" 2>&1 || { tail -20 "$CSDWATCH_CACHE/apt.log"; die "apt-get install failed"; }
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		-t bookworm-backports qemu-system-x86 qemu-system-arm ipxe-qemu qemu-efi-aarch64
+		-t bookworm-backports qemu-system-x86 qemu-system-arm ipxe-qemu qemu-efi-aarch64 \
+		>>"$CSDWATCH_CACHE/apt.log" 2>&1 || { tail -20 "$CSDWATCH_CACHE/apt.log"; die "apt-get install (qemu) failed"; }
 fi
 
 mkdir -p "$TOOLS_DIR" "$CSDWATCH_CACHE/src"
@@ -62,7 +64,7 @@ fetch_unpack() {
 	ver=$(apt-cache madison "$pkg" | awk -v p="$ver_prefix" '$3 ~ "^"p {print $3; exit}')
 	[ -n "$ver" ] || die "no $pkg with version $ver_prefix* in the archive"
 	tmp=$(mktemp -d); chmod 755 "$tmp"
-	(cd "$tmp" && apt-get download -qq "$pkg=$ver")
+	(cd "$tmp" && apt-get download -qq "$pkg=$ver" 2>/dev/null)
 	rm -rf "$dest"; mkdir -p "$dest"
 	dpkg -x "$tmp"/*.deb "$dest"
 	rm -rf "$tmp"
