@@ -20,6 +20,9 @@ for arch in $arches; do
 		|| { cat "$results/$arch-build.log" >&2; die "$arch: module build failed"; }
 	pl=$results/$arch-payload; mkdir -p "$pl"
 	cp "$mod/csdwatch.ko" "$pl/"
+	inj=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/csd_inject 2>>"$results/$arch-build.log") \
+		|| { cat "$results/$arch-build.log" >&2; die "$arch: csd_inject build failed"; }
+	cp "$inj/csd_inject.ko" "$pl/"
 	cp "$CSDWATCH_TOP/selftests/guest-run.sh" "$pl/run.sh"
 	mkdir -p "$pl/selftests"; cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
 	cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"

@@ -1,0 +1,69 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Control tests: the three hangs are real WITHOUT csdwatch. With csd_inject
+# alone, each scenario's waiters stay stuck for more than 2x csdwatch's
+# default report threshold, are released only at the injector's deadline,
+# every queued function runs exactly once, and the target answers a fresh
+# cross-call afterwards. If a scenario stops hanging (e.g. the target
+# flushes its queue by itself), its test fails. KTAP output.
+. /payload/ktap_helpers.sh
+D=/sys/kernel/debug/csd_inject
+REPORT_MS=1000			# csdwatch's default report_ms
+DUR=2500			# > 2 x REPORT_MS
+MIN_STALL=$((2 * REPORT_MS))
+
+ktap_print_header
+ktap_set_plan 8
+if grep -q '^csdwatch ' /proc/modules; then rmmod csdwatch; fi
+insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject.ko failed"
+
+val() { sed -n "s/^$1=//p" $D/result; }
+
+# bad input is refused and changes nothing
+before=$(cat $D/duration_ms)
+if ! (echo 0 > $D/duration_ms) 2>/dev/null && ! (echo bogus > $D/run) 2>/dev/null \
+	&& ! (echo 9 > $D/senders) 2>/dev/null && [ "$(cat $D/duration_ms)" = "$before" ]; then
+	ktap_test_pass "invalid duration, scenario and sender count refused"
+else
+	ktap_test_fail "invalid duration, scenario and sender count refused"
+fi
+
+echo 1 > $D/target; echo $DUR > $D/duration_ms
+
+scenario() { # name senders
+	echo "$2" > $D/senders
+	if ! echo "$1" > $D/run; then
+		ktap_test_fail "$1: run failed"; return
+	fi
+	ok=1; n=$(val senders); i=0; stalls=""
+	[ "$(val err)" = 0 ] || { ok=0; ktap_print_msg "$1: err=$(val err)"; }
+	while [ $i -lt "$n" ]; do
+		ms=$(val sender${i}_stall_ms); stalls="$stalls cpu$(val sender${i}_cpu)=${ms}ms"
+		[ "$ms" -ge $MIN_STALL ] || { ok=0; ktap_print_msg "$1: sender$i released after ${ms} ms < $MIN_STALL"; }
+		[ "$(val sender${i}_released_after_fault_end)" = 1 ] || { ok=0; ktap_print_msg "$1: sender$i released before the injector's deadline"; }
+		if [ "$1" != slow_handler ] || [ $i -gt 0 ]; then
+			[ "$(val sender${i}_ran)" = 1 ] || { ok=0; ktap_print_msg "$1: sender$i function ran $(val sender${i}_ran) times"; }
+		fi
+		i=$((i + 1))
+	done
+	case $1 in
+	lost_ipi) [ "$(val stale_ran)" = 1 ] || { ok=0; ktap_print_msg "stale csd ran $(val stale_ran) times"; } ;;
+	slow_handler) [ "$(val slow_ran)" = 1 ] || { ok=0; ktap_print_msg "slow handler ran $(val slow_ran) times"; } ;;
+	esac
+	ktap_print_msg "$1 without csdwatch: waiters stalled$stalls (fault ${DUR} ms)"
+	[ $ok = 1 ] && ktap_test_pass "$1: waiters hang until the injector's deadline, each function ran once" \
+		|| ktap_test_fail "$1: waiters hang until the injector's deadline, each function ran once"
+	echo 1 > $D/senders
+	if echo ping > $D/run && [ "$(val sender0_ran)" = 1 ] && [ "$(val err)" = 0 ]; then
+		ktap_test_pass "$1: CPU1 answers a fresh cross-call afterwards"
+	else
+		ktap_test_fail "$1: CPU1 answers a fresh cross-call afterwards"
+	fi
+}
+
+scenario lost_ipi 2
+scenario irqs_off 2
+scenario slow_handler 2
+rmmod csd_inject && [ ! -e $D ] && ktap_test_pass "csd_inject unloads cleanly" \
+	|| ktap_test_fail "csd_inject unloads cleanly"
+ktap_finished
