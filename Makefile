@@ -31,9 +31,9 @@ clean:
 	$(KMAKE) clean
 
 fmt:
-	rustfmt --edition 2021 rust/*.rs selftests/*/*.rs
+	rustfmt --edition 2021 rust/*.rs
 
 fmtcheck:
-	rustfmt --edition 2021 --check rust/*.rs selftests/*/*.rs
+	rustfmt --edition 2021 --check rust/*.rs
 
 .PHONY: all modules clean fmt fmtcheck

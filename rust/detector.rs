@@ -268,7 +268,14 @@ impl Wait {
             act.panic = true;
             self.panicked = true;
         }
-        (class, Evidence { resends: self.resends, ..ev }, act)
+        (
+            class,
+            Evidence {
+                resends: self.resends,
+                ..ev
+            },
+            act,
+        )
     }
 }
 

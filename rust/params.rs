@@ -45,11 +45,36 @@ pub(crate) const NR_PARAMS: usize = 5;
 
 /// The specs, indexed by `Param as usize`.
 pub(crate) const SPECS: [Spec; NR_PARAMS] = [
-    Spec { name: "resend_ms", default: 20, min: 0, max: 60_000 },
-    Spec { name: "report_ms", default: 1000, min: 0, max: 600_000 },
-    Spec { name: "panic_ms", default: 0, min: 0, max: 3_600_000 },
-    Spec { name: "irq_frozen_ms", default: 20, min: 1, max: 60_000 },
-    Spec { name: "tick_ms", default: 5, min: 1, max: 1000 },
+    Spec {
+        name: "resend_ms",
+        default: 20,
+        min: 0,
+        max: 60_000,
+    },
+    Spec {
+        name: "report_ms",
+        default: 1000,
+        min: 0,
+        max: 600_000,
+    },
+    Spec {
+        name: "panic_ms",
+        default: 0,
+        min: 0,
+        max: 3_600_000,
+    },
+    Spec {
+        name: "irq_frozen_ms",
+        default: 20,
+        min: 1,
+        max: 60_000,
+    },
+    Spec {
+        name: "tick_ms",
+        default: 5,
+        min: 1,
+        max: 1000,
+    },
 ];
 
 static VALUES: [Atomic<u32>; NR_PARAMS] = [
