@@ -34,33 +34,6 @@ pub(crate) enum Class {
     TargetOffline,
 }
 
-impl Class {
-    /// The name used in reports and sysfs.
-    pub(crate) const fn name(self) -> &'static str {
-        match self {
-            Class::None => "none",
-            Class::LostIpi => "lost IPI",
-            Class::TargetIrqsOff => "target IRQs off",
-            Class::SlowHandler => "slow handler",
-            Class::TargetOffline => "target offline",
-        }
-    }
-
-    /// Index into per-class counters (`None` has none).
-    pub(crate) const fn index(self) -> Option<usize> {
-        match self {
-            Class::None => None,
-            Class::LostIpi => Some(0),
-            Class::TargetIrqsOff => Some(1),
-            Class::SlowHandler => Some(2),
-            Class::TargetOffline => Some(3),
-        }
-    }
-}
-
-/// Number of stall classes that have counters.
-pub(crate) const NR_CLASSES: usize = 4;
-
 /// What the watchdog read of the target CPU at one instant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TargetSample {
@@ -130,7 +103,6 @@ pub(crate) struct Wait {
     reports: u32,
     next_report_ns: u64,
     panicked: bool,
-    class: Class,
 }
 
 /// Later reports of the same stall come after 2^n times the report
@@ -150,13 +122,7 @@ impl Wait {
             reports: 0,
             next_report_ns: 0,
             panicked: false,
-            class: Class::None,
         }
-    }
-
-    /// When the wait began.
-    pub(crate) fn start_ns(&self) -> u64 {
-        self.start_ns
     }
 
     /// How many reports were printed for it.
@@ -167,11 +133,6 @@ impl Wait {
     /// How many IPIs were resent for it.
     pub(crate) fn resends(&self) -> u32 {
         self.resends
-    }
-
-    /// The class at the last tick (`Class::None` while not stalled).
-    pub(crate) fn class(&self) -> Class {
-        self.class
     }
 
     fn age(&self, now_ns: u64) -> u64 {
@@ -240,7 +201,6 @@ impl Wait {
             return (Class::None, ev, act);
         }
         let class = Self::class_of(t, &ev, Some(th));
-        self.class = class;
 
         // Resend: the target is online and not already flushing, at most once
         // per resend period. Resending to an IRQs-off target is harmless (the

@@ -4,7 +4,7 @@
 //! goes through this file, and every `unsafe` that crosses it is here.
 
 use crate::params::{self, Param};
-use crate::stats::Stat;
+use crate::stats;
 use kernel::error::to_result;
 use kernel::prelude::*;
 
@@ -35,7 +35,7 @@ pub(crate) extern "C" fn csdwatch_rs_param_get(id: u32) -> u32 {
 /// Read by the sysfs `stats/` files (shim.c).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_stat(id: u32) -> u64 {
-    Stat::read_id(id)
+    stats::read(id)
 }
 
 /// The `stats/` sysfs group; removed on drop.

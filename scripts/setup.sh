@@ -29,12 +29,16 @@ Package: *
 Pin: release n=trixie-backports
 Pin-Priority: 50
 PIN
-	dpkg --add-architecture arm64
 	updated=0
 }
 
 updated=1
 add_suites
+# arm64 packages are only downloaded (the guest's busybox), never installed
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	dpkg --add-architecture arm64
+	updated=0
+fi
 if [ $need_apt = 1 ] || [ $updated = 0 ]; then
 	log "apt-get update"
 	apt-get update -qq
