@@ -31,11 +31,11 @@ impl kernel::Module for Csdwatch {
         let stats = ffi::StatsDir::register()?;
         pr_info!(
             "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}\n",
-            params::Param::ResendMs.get(),
-            params::Param::ReportMs.get(),
-            params::Param::PanicMs.get(),
-            params::Param::IrqFrozenMs.get(),
-            params::Param::TickMs.get()
+            params::Param::Resend.get(),
+            params::Param::Report.get(),
+            params::Param::Panic.get(),
+            params::Param::IrqFrozen.get(),
+            params::Param::Tick.get()
         );
         Ok(Csdwatch { _stats: stats })
     }

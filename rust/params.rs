@@ -23,21 +23,21 @@ pub(crate) struct Spec {
     pub max: u32,
 }
 
-/// Tunables by id; the id is what the C shim passes back (`csdw_param_ids`
+/// Tunables by id (all values in ms); the id is what the C shim passes back (`csdw_param_ids`
 /// in shim.c lists them in this order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Param {
     /// Resend the call-function IPI to a wait this old (ms, 0 = never).
-    ResendMs = 0,
+    Resend = 0,
     /// First stall report after this long (ms, 0 = never).
-    ReportMs = 1,
+    Report = 1,
     /// Panic once a stall lasts this long (ms, 0 = off).
-    PanicMs = 2,
+    Panic = 2,
     /// A target whose interrupt count stays still this long has IRQs off (ms).
-    IrqFrozenMs = 3,
+    IrqFrozen = 3,
     /// Watchdog timer period while a wait is in flight (ms).
-    TickMs = 4,
+    Tick = 4,
 }
 
 /// Number of tunables.
@@ -89,11 +89,11 @@ impl Param {
     /// The tunable with id `id`, if there is one.
     pub(crate) fn from_id(id: u32) -> Option<Param> {
         Some(match id {
-            0 => Param::ResendMs,
-            1 => Param::ReportMs,
-            2 => Param::PanicMs,
-            3 => Param::IrqFrozenMs,
-            4 => Param::TickMs,
+            0 => Param::Resend,
+            1 => Param::Report,
+            2 => Param::Panic,
+            3 => Param::IrqFrozen,
+            4 => Param::Tick,
             _ => return None,
         })
     }
@@ -164,8 +164,8 @@ mod tests {
             assert_eq!(p as u32, id);
         }
         assert!(Param::from_id(NR_PARAMS as u32).is_none());
-        assert_eq!(Param::ResendMs.spec().name, "resend_ms");
-        assert_eq!(Param::TickMs.spec().name, "tick_ms");
+        assert_eq!(Param::Resend.spec().name, "resend_ms");
+        assert_eq!(Param::Tick.spec().name, "tick_ms");
     }
 
     #[test]
@@ -174,28 +174,28 @@ mod tests {
             assert!(s.min <= s.default && s.default <= s.max);
         }
         // The contract: resend in tens of ms at most, report <= 1 s.
-        assert!(SPECS[Param::ResendMs as usize].default <= 100);
-        assert!(SPECS[Param::ReportMs as usize].default <= 1000);
-        assert_eq!(SPECS[Param::PanicMs as usize].default, 0);
+        assert!(SPECS[Param::Resend as usize].default <= 100);
+        assert!(SPECS[Param::Report as usize].default <= 1000);
+        assert_eq!(SPECS[Param::Panic as usize].default, 0);
     }
 
     #[test]
     fn out_of_range_is_refused_and_changes_nothing() {
-        let before = Param::IrqFrozenMs.get();
-        assert_eq!(validate(Param::IrqFrozenMs, 0), Err(Invalid::OutOfRange));
-        assert_eq!(set(Param::IrqFrozenMs, 0), Err(Invalid::OutOfRange));
-        assert_eq!(Param::IrqFrozenMs.get(), before);
-        assert_eq!(set(Param::TickMs, 1001), Err(Invalid::OutOfRange));
-        assert_eq!(validate(Param::ReportMs, 600_000), Ok(600_000));
-        assert_eq!(validate(Param::PanicMs, 0), Ok(0));
+        let before = Param::IrqFrozen.get();
+        assert_eq!(validate(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
+        assert_eq!(set(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
+        assert_eq!(Param::IrqFrozen.get(), before);
+        assert_eq!(set(Param::Tick, 1001), Err(Invalid::OutOfRange));
+        assert_eq!(validate(Param::Report, 600_000), Ok(600_000));
+        assert_eq!(validate(Param::Panic, 0), Ok(0));
     }
 
     #[test]
     fn valid_value_is_stored_and_read_back_in_ns() {
-        let before = Param::TickMs.get();
-        assert_eq!(set(Param::TickMs, 7), Ok(()));
-        assert_eq!(Param::TickMs.get(), 7);
-        assert_eq!(Param::TickMs.ns(), 7_000_000);
-        set(Param::TickMs, before).unwrap();
+        let before = Param::Tick.get();
+        assert_eq!(set(Param::Tick, 7), Ok(()));
+        assert_eq!(Param::Tick.get(), 7);
+        assert_eq!(Param::Tick.ns(), 7_000_000);
+        set(Param::Tick, before).unwrap();
     }
 }
