@@ -109,6 +109,12 @@ static int target_fn(void *arg)
 	bool irqs_off = (unsigned long)arg;
 	unsigned long flags;
 
+	/*
+	 * SCHED_FIFO: nothing else runs on the target while it spins, so the
+	 * CPU never idles (idle flushes the queue) and the load balancer has
+	 * no running task to move with the stopper (which flushes it too).
+	 */
+	sched_set_fifo(current);
 	atomic_set_release(&target_ready, 1);
 	if (irqs_off) {
 		local_irq_save(flags);	/* hard IRQs, also on PREEMPT_RT */
