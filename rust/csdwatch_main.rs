@@ -3,16 +3,25 @@
 //! csdwatch: catch CPUs stuck in `csd_lock_wait()`, tell why, resend the
 //! lost IPI and report the owner and target CPUs.
 //!
-//! Layout: `detector` is the pure state machine (KUnit-tested); `params`
-//! and `stats` hold the run-time tunables and counters; `ffi` is the only
-//! boundary to the C shim (`shim.c`).
+//! Layout: `detector` is the pure per-wait state machine and `waits` the
+//! lock-free table of waits in flight (both KUnit-tested, no kernel
+//! calls); `hooks` is what the probes on the csd path record; `watchdog`
+//! is the per-CPU timer tick that feeds the detector and acts; `report`
+//! prints; `params`, `stats` and `ratelimit` are the tunables, counters
+//! and message limit; `ffi` is the only boundary to the C shim (`shim.c`,
+//! `arch/*.c`) and holds every `unsafe`.
 
 use kernel::prelude::*;
 
 mod detector;
 mod ffi;
+mod hooks;
 mod params;
+mod ratelimit;
+mod report;
 mod stats;
+mod waits;
+mod watchdog;
 
 module! {
     type: Csdwatch,
@@ -22,27 +31,40 @@ module! {
     license: "GPL",
 }
 
+/// The module; fields drop in order: probes first (no new waits, no
+/// handler running), then the watchdogs (no timer armed or running), then
+/// the sysfs counters.
 struct Csdwatch {
+    _probes: ffi::Probes,
+    _watchdogs: ffi::Watchdogs,
     _stats: ffi::StatsDir,
 }
 
 impl kernel::Module for Csdwatch {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        ffi::resolve()?;
         let stats = ffi::StatsDir::register()?;
+        let watchdogs = ffi::Watchdogs::start()?;
+        let probes = ffi::Probes::register()?;
         pr_info!(
-            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}\n",
+            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; target stacks: {}\n",
             params::Param::Resend.get(),
             params::Param::Report.get(),
             params::Param::Panic.get(),
             params::Param::IrqFrozen.get(),
-            params::Param::Tick.get()
+            params::Param::Tick.get(),
+            ffi::no_nmi().unwrap_or("NMI backtrace")
         );
-        Ok(Csdwatch { _stats: stats })
+        Ok(Csdwatch {
+            _probes: probes,
+            _watchdogs: watchdogs,
+            _stats: stats,
+        })
     }
 }
 
 impl Drop for Csdwatch {
     fn drop(&mut self) {
-        pr_info!("unloaded\n");
+        pr_info!("unloading: {} waits seen, {} in flight\n", stats::Stat::Waits.get(), hooks::in_flight());
     }
 }

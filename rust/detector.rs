@@ -34,6 +34,19 @@ pub(crate) enum Class {
     TargetOffline,
 }
 
+impl Class {
+    /// How reports and docs name it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Class::None => "none",
+            Class::LostIpi => "lost IPI",
+            Class::TargetIrqsOff => "target IRQs off",
+            Class::SlowHandler => "slow handler",
+            Class::TargetOffline => "target offline",
+        }
+    }
+}
+
 /// What the watchdog read of the target CPU at one instant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TargetSample {
@@ -41,12 +54,10 @@ pub(crate) struct TargetSample {
     pub online: bool,
     /// Interrupts the CPU has taken so far (any source).
     pub irqs: u64,
-    /// Times the CPU has entered the csd flush so far.
-    pub flushes: u64,
-    /// The CPU is inside the csd flush now.
+    /// When the CPU last entered the csd flush (0: never seen).
+    pub last_flush_ns: u64,
+    /// The CPU is inside the csd flush now (entered at `last_flush_ns`).
     pub in_flush: bool,
-    /// When the current flush began (valid if `in_flush`).
-    pub flush_start_ns: u64,
 }
 
 /// Tunables the detector needs, in ns (0 disables the step where noted).
@@ -79,11 +90,11 @@ pub(crate) struct Actions {
 pub(crate) struct Evidence {
     /// Age of the wait.
     pub age_ns: u64,
-    /// Interrupts the target took since the csd was queued.
-    pub irqs_since_queue: u64,
+    /// Interrupts the target took since the watchdog first saw the wait.
+    pub irqs_delta: u64,
     /// How long the target's interrupt count has not moved.
     pub irqs_frozen_ns: u64,
-    /// The target entered the csd flush since the csd was queued.
+    /// The target entered the csd flush since the wait began.
     pub flush_entered: bool,
     /// The target is in the flush now, and since how long.
     pub in_flush_ns: Option<u64>,
@@ -110,13 +121,16 @@ pub(crate) struct Wait {
 const MAX_BACKOFF_SHIFT: u32 = 6;
 
 impl Wait {
-    /// A wait that began at `start_ns`, when the target looked like `target`.
-    pub(crate) const fn new(start_ns: u64, target: TargetSample) -> Self {
+    /// A wait that began at `start_ns`, first seen at `seen_ns` when the
+    /// target looked like `target`. Interrupts are counted from `seen_ns`:
+    /// the count at `start_ns` is not known (the hooks do not read it, to
+    /// stay cheap).
+    pub(crate) const fn new(start_ns: u64, seen_ns: u64, target: TargetSample) -> Self {
         Wait {
             start_ns,
             at_queue: target,
             last_irqs: target.irqs,
-            last_irq_change_ns: start_ns,
+            last_irq_change_ns: seen_ns,
             last_resend_ns: 0,
             resends: 0,
             reports: 0,
@@ -148,11 +162,11 @@ impl Wait {
         };
         let ev = Evidence {
             age_ns: self.age(now_ns),
-            irqs_since_queue: t.irqs.wrapping_sub(self.at_queue.irqs),
+            irqs_delta: t.irqs.wrapping_sub(self.at_queue.irqs),
             irqs_frozen_ns: frozen,
-            flush_entered: t.flushes != self.at_queue.flushes,
+            flush_entered: t.last_flush_ns > self.start_ns,
             in_flush_ns: if t.in_flush {
-                Some(now_ns.saturating_sub(t.flush_start_ns))
+                Some(now_ns.saturating_sub(t.last_flush_ns))
             } else {
                 None
             },
@@ -252,19 +266,18 @@ mod tests {
         irq_frozen_ns: 20 * MS,
     };
 
-    fn busy(irqs: u64, flushes: u64) -> TargetSample {
+    fn busy(irqs: u64, _flushes: u64) -> TargetSample {
         TargetSample {
             online: true,
             irqs,
-            flushes,
+            last_flush_ns: 0,
             in_flush: false,
-            flush_start_ns: 0,
         }
     }
 
     #[test]
     fn young_wait_is_left_alone() {
-        let mut w = Wait::new(100 * MS, busy(10, 5));
+        let mut w = Wait::new(100 * MS, 100 * MS, busy(10, 5));
         let (c, _, a) = w.tick(110 * MS, &busy(12, 5), &TH);
         assert_eq!(c, Class::None);
         assert_eq!(a, Actions::default());
@@ -272,12 +285,12 @@ mod tests {
 
     #[test]
     fn lost_ipi_is_resent_once_per_period() {
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let (c, ev, a) = w.tick(25 * MS, &busy(16, 5), &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(a.resend && !a.report && !a.panic);
         assert!(!ev.flush_entered);
-        assert_eq!(ev.irqs_since_queue, 6);
+        assert_eq!(ev.irqs_delta, 6);
         assert_eq!(ev.resends, 1);
         // 10 ms later: too soon for another resend.
         let (_, _, a) = w.tick(35 * MS, &busy(19, 5), &TH);
@@ -290,20 +303,31 @@ mod tests {
 
     #[test]
     fn frozen_interrupts_mean_irqs_off() {
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         // Count stops moving right after the wait began.
         let (c, _, _) = w.tick(21 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         let (c, ev, a) = w.tick(1000 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         assert!(a.report);
-        assert_eq!(ev.irqs_since_queue, 0);
+        assert_eq!(ev.irqs_delta, 0);
         assert!(ev.irqs_frozen_ns >= 999 * MS);
     }
 
     #[test]
+    fn frozen_time_counts_from_first_sight() {
+        // first seen 15 ms into the wait: 6 ms of still count is not enough
+        let mut w = Wait::new(0, 15 * MS, busy(10, 5));
+        let (c, ev, _) = w.tick(21 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert_eq!(ev.irqs_frozen_ns, 6 * MS);
+        let (c, _, _) = w.tick(35 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::TargetIrqsOff);
+    }
+
+    #[test]
     fn irqs_moving_again_is_not_irqs_off() {
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let (c, _, _) = w.tick(30 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         let (c, _, _) = w.tick(40 * MS, &busy(11, 5), &TH);
@@ -312,11 +336,10 @@ mod tests {
 
     #[test]
     fn slow_handler_is_not_resent() {
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let t = TargetSample {
             in_flush: true,
-            flushes: 6,
-            flush_start_ns: 2 * MS,
+            last_flush_ns: 2 * MS,
             ..busy(10, 6)
         };
         let (c, ev, a) = w.tick(1200 * MS, &t, &TH);
@@ -329,7 +352,7 @@ mod tests {
 
     #[test]
     fn offline_target_is_named_and_not_resent() {
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let t = TargetSample {
             online: false,
             ..busy(30, 5)
@@ -341,7 +364,7 @@ mod tests {
 
     #[test]
     fn reports_back_off_exponentially() {
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let mut printed = KVec::new();
         let mut now = 0;
         let mut irqs = 10;
@@ -363,21 +386,21 @@ mod tests {
             panic_ns: 3000 * MS,
             ..TH
         };
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let (_, _, a) = w.tick(2999 * MS, &busy(10, 5), &th);
         assert!(!a.panic);
         let (_, _, a) = w.tick(3000 * MS, &busy(10, 5), &th);
         assert!(a.panic);
         let (_, _, a) = w.tick(3100 * MS, &busy(10, 5), &th);
         assert!(!a.panic);
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let (_, _, a) = w.tick(100_000 * MS, &busy(10, 5), &TH);
         assert!(!a.panic);
     }
 
     #[test]
     fn clock_going_backward_is_age_zero() {
-        let mut w = Wait::new(500 * MS, busy(10, 5));
+        let mut w = Wait::new(500 * MS, 500 * MS, busy(10, 5));
         let (c, ev, a) = w.tick(400 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::None);
         assert_eq!(ev.age_ns, 0);
@@ -392,7 +415,7 @@ mod tests {
             panic_ns: 0,
             irq_frozen_ns: 20 * MS,
         };
-        let mut w = Wait::new(0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10, 5));
         let (c, _, a) = w.tick(60_000 * MS, &busy(10, 5), &th);
         assert_eq!(c, Class::None);
         assert_eq!(a, Actions::default());

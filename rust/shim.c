@@ -9,6 +9,21 @@
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
 #include <linux/kernel.h>
+#include <linux/kprobes.h>
+#include <linux/hrtimer.h>
+#include <linux/cpuhotplug.h>
+#include <linux/cpumask.h>
+#include <linux/smp.h>
+#include <linux/sched.h>
+#include <linux/sched/debug.h>
+#include <linux/sched/task_stack.h>
+#include <linux/nmi.h>
+#include <linux/uaccess.h>
+#include <linux/percpu.h>
+#include <linux/kernel_stat.h>
+#include <linux/timekeeping.h>
+#include <linux/kallsyms.h>
+#include <linux/panic.h>
 
 #include "shim.h"
 
@@ -57,15 +72,19 @@ CSDW_PARAM(tick_ms, 4, "Watchdog period while a wait is in flight (ms; default 5
  * 7.3 and struct attribute_group is built with macros. Ids follow
  * stats::Stat in rust/stats.rs.
  */
+/*
+ * Files under the module's kobject are shown through module_sysfs_ops,
+ * which call a struct module_attribute, not a kobj_attribute.
+ */
 struct csdw_stat_attr {
-	struct kobj_attribute attr;
+	struct module_attribute attr;
 	unsigned int id;
 };
 
-static ssize_t csdw_stat_show(struct kobject *kobj, struct kobj_attribute *a,
-			      char *buf)
+static ssize_t csdw_stat_show(const struct module_attribute *a,
+			      struct module_kobject *mk, char *buf)
 {
-	struct csdw_stat_attr *s = container_of(a, struct csdw_stat_attr, attr);
+	const struct csdw_stat_attr *s = container_of(a, struct csdw_stat_attr, attr);
 
 	return sysfs_emit(buf, "%llu\n", csdwatch_rs_stat(s->id));
 }
@@ -116,4 +135,481 @@ int csdw_stats_register(void)
 void csdw_stats_unregister(void)
 {
 	sysfs_remove_group(&THIS_MODULE->mkobj.kobj, &csdw_stat_group);
+}
+
+/* ------------------------------------------------------------------ */
+/* Kernel symbols kernel/smp.c keeps static.                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * kallsyms_lookup_name() is not exported; register_kprobe() resolves a
+ * symbol and stores its address in kp.addr before it checks the address is
+ * probe-able text (a data symbol fails that check, which is fine: only the
+ * address is wanted). C because struct kprobe is config-dependent.
+ */
+static void *csdw_lookup(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	int ret = register_kprobe(&kp);
+
+	if (!ret)
+		unregister_kprobe(&kp);
+	return ret == -ENOENT ? NULL : (void *)kp.addr;
+}
+
+/*
+ * kernel/smp.c's private per-CPU data. Only the first member of struct
+ * call_function_data is used (the per-CPU csd array of the sending CPU);
+ * its layout is checked against 7.3's kernel/smp.c.
+ */
+struct csdw_cfd_head {
+	call_single_data_t __percpu *csd;
+};
+static struct csdw_cfd_head __percpu *csdw_cfd_data;
+static struct llist_head __percpu *csdw_call_single_queue;
+
+/* ------------------------------------------------------------------ */
+/* Small accessors for Rust: static inlines and macros.               */
+/* ------------------------------------------------------------------ */
+
+u64 csdw_now_ns(void)
+{
+	return ktime_get_mono_fast_ns();	/* NMI-safe, one clock for all CPUs */
+}
+
+unsigned int csdw_this_cpu(void)
+{
+	return raw_smp_processor_id();	/* callers run with preemption off */
+}
+
+unsigned int csdw_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
+}
+
+bool csdw_cpu_online(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && cpu_online(cpu);
+}
+
+void *csdw_current(void)
+{
+	return current;
+}
+
+/*
+ * 1 if the csd at @csd is still locked (its function has not returned, for a
+ * synchronous csd), 0 if not, -1 if it cannot be read. The csd may be on the
+ * stack of a waiter that has just returned, so it is read without faulting.
+ */
+int csdw_csd_locked(const void *csd)
+{
+	unsigned int flags;
+
+	if (!csd || get_kernel_nofault(flags, &((call_single_data_t *)csd)->node.u_flags))
+		return -1;
+	return !!(flags & CSD_FLAG_LOCK);
+}
+
+/* The csd @sender uses for @target in smp_call_function_many_cond(). */
+const void *csdw_cfd_csd(unsigned int sender, unsigned int target)
+{
+	call_single_data_t __percpu *pcsd;
+
+	if (sender >= nr_cpu_ids || target >= nr_cpu_ids)
+		return NULL;
+	pcsd = READ_ONCE(per_cpu_ptr(csdw_cfd_data, sender)->csd);
+	return pcsd ? per_cpu_ptr(pcsd, target) : NULL;
+}
+
+/* Something is queued on @cpu's call_single_queue. */
+bool csdw_queue_pending(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && !llist_empty(per_cpu_ptr(csdw_call_single_queue, cpu));
+}
+
+/*
+ * What the report needs of a task. Called from the watchdog timer (hard IRQ)
+ * while the wait that names @task is live: the task cannot be freed before an
+ * RCU grace period, and hard IRQ context is an RCU read-side section.
+ */
+void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *running_cpu)
+{
+	const struct task_struct *p = task;
+
+	*pid = task_pid_nr((struct task_struct *)p);
+	strscpy(comm, p->comm, len);
+	/* task_curr() is not exported; on_cpu is set while it runs */
+	*running_cpu = READ_ONCE(p->on_cpu) ? (int)task_cpu(p) : -1;
+}
+
+/* "name+off/size [module]" of a code address (%ps is a printk format). */
+void csdw_symbol(char *buf, size_t len, unsigned long addr)
+{
+	snprintf(buf, len, "%ps", (void *)addr);
+}
+
+void csdw_show_task(const void *task)
+{
+	sched_show_task((struct task_struct *)task);
+}
+
+void csdw_dump_stack(void)
+{
+	dump_stack();
+}
+
+/* NMI backtrace of the CPUs in @words (a cpumask of csdw_nr_cpu_ids bits). */
+void csdw_backtrace(const unsigned long *words)
+{
+	cpumask_backtrace(to_cpumask(words), -1);
+}
+
+void csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
+{
+	panic("csdwatch: CPU %u waited %llu ms for CPU %u (%s): panic_ms reached\n",
+	      owner, ms, target, class);
+}
+
+/* ------------------------------------------------------------------ */
+/* Probes. C because struct kprobe/kretprobe and pt_regs argument      */
+/* access (regs_get_kernel_argument) are arch- and config-dependent.   */
+/* Every handler is a thin adapter to a csdwatch_rs_* function.        */
+/* ------------------------------------------------------------------ */
+
+#define SCF_WAIT_FLAG	(1U << 0)	/* kernel/smp.c SCF_WAIT */
+#define CSDW_BATCH	8	/* sync csds remembered per flush */
+#define CSDW_WALK_MAX	64	/* queue nodes looked at per flush */
+
+struct csdw_slot_data { int slot; };
+
+/* __smp_call_function_single(cpu, func, info, mask, wait) */
+static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct csdw_slot_data *d = (void *)ri->data;
+
+	d->slot = csdwatch_rs_single_enter(regs_get_kernel_argument(regs, 4) != 0);
+	return 0;
+}
+
+static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct csdw_slot_data *d = (void *)ri->data;
+
+	csdwatch_rs_wait_exit(d->slot);
+	return 0;
+}
+
+/* generic_exec_single(cpu, csd): the csd and the real target are known here. */
+static int csdw_exec_single_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	call_single_data_t *csd = (void *)regs_get_kernel_argument(regs, 1);
+
+	csdwatch_rs_single_queue(regs_get_kernel_argument(regs, 0), csd,
+				 (unsigned long)csd->func,
+				 (csd->node.u_flags & CSD_FLAG_TYPE_MASK) == CSD_TYPE_SYNC);
+	return 0;
+}
+
+/* smp_call_function_many_cond(mask, func, info, scf_flags, cond_func) */
+static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct csdw_slot_data *d = (void *)ri->data;
+	const struct cpumask *mask = (void *)regs_get_kernel_argument(regs, 0);
+	unsigned long words[CSDW_MAX_CPUS / BITS_PER_LONG];
+	unsigned int i, n = BITS_TO_LONGS(nr_cpu_ids), self = raw_smp_processor_id();
+
+	d->slot = -1;
+	if (!(regs_get_kernel_argument(regs, 3) & SCF_WAIT_FLAG))
+		return 0;
+	for (i = 0; i < n; i++)
+		words[i] = cpumask_bits(mask)[i] & cpumask_bits(cpu_online_mask)[i];
+	words[self / BITS_PER_LONG] &= ~BIT(self % BITS_PER_LONG);
+	d->slot = csdwatch_rs_many_enter((const u64 *)words, n,
+					 regs_get_kernel_argument(regs, 1));
+	return 0;
+}
+
+/*
+ * __flush_smp_call_function_queue() entry, on the target with IRQs off:
+ * hand Rust the synchronous csds this flush is about to run, oldest first.
+ * Every node reachable from the head is owned by the queue until this flush
+ * takes it (llist_del_all() runs after this handler, on this CPU), so the
+ * walk reads live csds; new nodes only appear at the head.
+ */
+static int csdw_flush_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	const void *ring_csd[CSDW_BATCH], *csds[CSDW_BATCH];
+	unsigned long ring_fn[CSDW_BATCH], funcs[CSDW_BATCH];
+	struct llist_node *node;
+	int n = 0, walked = 0, i, kept;
+
+	/* newest first: the last CSDW_BATCH sync csds met are the oldest ones */
+	node = READ_ONCE(this_cpu_ptr(csdw_call_single_queue)->first);
+	for (; node && walked < CSDW_WALK_MAX; node = node->next, walked++) {
+		call_single_data_t *csd = llist_entry(node, call_single_data_t, node.llist);
+
+		if ((csd->node.u_flags & CSD_FLAG_TYPE_MASK) != CSD_TYPE_SYNC)
+			continue;
+		ring_csd[n % CSDW_BATCH] = csd;
+		ring_fn[n % CSDW_BATCH] = (unsigned long)csd->func;
+		n++;
+	}
+	kept = min(n, CSDW_BATCH);
+	for (i = 0; i < kept; i++) {		/* oldest (runs first) first */
+		int j = (n - 1 - i) % CSDW_BATCH;
+
+		csds[i] = ring_csd[j];
+		funcs[i] = ring_fn[j];
+	}
+	csdwatch_rs_flush_enter(raw_smp_processor_id(), csds, funcs, kept);
+	return 0;
+}
+
+static int csdw_flush_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	csdwatch_rs_flush_exit(raw_smp_processor_id());
+	return 0;
+}
+
+static struct kretprobe csdw_rp_flush = {
+	.kp.symbol_name = "__flush_smp_call_function_queue",
+	.entry_handler = csdw_flush_entry,
+	.handler = csdw_flush_ret,
+};
+
+static struct kprobe csdw_kp_exec_single = {
+	.symbol_name = "generic_exec_single",
+	.pre_handler = csdw_exec_single_pre,
+};
+
+static struct kretprobe csdw_rp_single = {
+	.kp.symbol_name = "__smp_call_function_single",
+	.entry_handler = csdw_single_entry,
+	.handler = csdw_wait_ret,
+	.data_size = sizeof(struct csdw_slot_data),
+	.maxactive = CSDW_MAX_WAITS,
+};
+
+static struct kretprobe csdw_rp_many = {
+	.kp.symbol_name = "smp_call_function_many_cond",
+	.entry_handler = csdw_many_entry,
+	.handler = csdw_wait_ret,
+	.data_size = sizeof(struct csdw_slot_data),
+	.maxactive = CSDW_MAX_WAITS,
+};
+
+static bool csdw_probes_on;
+
+/* Probes that could not be entered for lack of a free instance. */
+unsigned long long csdw_probes_missed(void)
+{
+	if (!csdw_probes_on)
+		return 0;
+	return csdw_rp_single.nmissed + csdw_rp_many.nmissed + csdw_rp_flush.nmissed;
+}
+
+/* Find the static symbols, or fail naming the first one missing. */
+int csdw_resolve(void)
+{
+	csdw_cfd_data = csdw_lookup("cfd_data");
+	csdw_call_single_queue = csdw_lookup("call_single_queue");
+	if (!csdw_cfd_data || !csdw_call_single_queue) {
+		pr_err("csdwatch: kernel symbol %s not found (needs CONFIG_KALLSYMS_ALL); not loading\n",
+		       csdw_cfd_data ? "call_single_queue" : "cfd_data");
+		return -ENOENT;
+	}
+	if (nr_cpu_ids > CSDW_MAX_CPUS) {
+		pr_err("csdwatch: %u possible CPUs, at most %u supported; not loading\n",
+		       nr_cpu_ids, CSDW_MAX_CPUS);
+		return -EOPNOTSUPP;
+	}
+	return csdw_arch_init();
+}
+
+/*
+ * Target side first, then the sender hooks, so a wait is never seen before
+ * its target's flushes are. A function inlined away by the compiler has no
+ * symbol: the load fails with its name and nothing stays registered.
+ */
+int csdw_probes_register(void)
+{
+	int ret;
+
+	csdw_rp_flush.maxactive = 2 * nr_cpu_ids;
+	ret = register_kretprobe(&csdw_rp_flush);
+	if (ret)
+		goto fail_flush;
+	ret = register_kprobe(&csdw_kp_exec_single);
+	if (ret)
+		goto fail_exec;
+	ret = register_kretprobe(&csdw_rp_single);
+	if (ret)
+		goto fail_single;
+	ret = register_kretprobe(&csdw_rp_many);
+	if (ret)
+		goto fail_many;
+	csdw_probes_on = true;
+	return 0;
+
+fail_many:
+	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
+	       csdw_rp_many.kp.symbol_name, ret);
+	unregister_kretprobe(&csdw_rp_single);
+	goto out_single;
+fail_single:
+	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
+	       csdw_rp_single.kp.symbol_name, ret);
+out_single:
+	unregister_kprobe(&csdw_kp_exec_single);
+	goto out_exec;
+fail_exec:
+	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
+	       csdw_kp_exec_single.symbol_name, ret);
+out_exec:
+	unregister_kretprobe(&csdw_rp_flush);
+	return ret;
+fail_flush:
+	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
+	       csdw_rp_flush.kp.symbol_name, ret);
+	return ret;
+}
+
+/* Unregister; returns once no handler runs any more (kprobes' own sync). */
+void csdw_probes_unregister(void)
+{
+	csdw_probes_on = false;
+	unregister_kretprobe(&csdw_rp_many);
+	unregister_kretprobe(&csdw_rp_single);
+	unregister_kprobe(&csdw_kp_exec_single);
+	unregister_kretprobe(&csdw_rp_flush);
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-CPU watchdog timers. C because they are a static per-CPU array  */
+/* started from kprobe context; kernel::time::hrtimer needs each timer */
+/* inside a pin-initialised owner reached through Arc/Box/Pin<&mut>,   */
+/* and 7.3 has no per-CPU storage to pin them in.                      */
+/* ------------------------------------------------------------------ */
+
+struct csdw_watchdog {
+	struct hrtimer timer;
+	atomic_t armed;		/* queued, or its callback is running */
+	unsigned int cpu;
+};
+static DEFINE_PER_CPU(struct csdw_watchdog, csdw_wd);
+
+static enum hrtimer_restart csdw_wd_fn(struct hrtimer *t)
+{
+	struct csdw_watchdog *wd = container_of(t, struct csdw_watchdog, timer);
+	u64 next;
+
+	/*
+	 * Cleared first: a wait published on this CPU after the scan below
+	 * finds armed == 0 and starts the timer itself (both run on this CPU,
+	 * so one of the two sees the other).
+	 */
+	atomic_set(&wd->armed, 0);
+	smp_mb__after_atomic();
+	next = csdwatch_rs_tick(wd->cpu);
+	if (next && !atomic_xchg(&wd->armed, 1)) {
+		hrtimer_forward_now(t, ns_to_ktime(next));
+		return HRTIMER_RESTART;
+	}
+	return HRTIMER_NORESTART;
+}
+
+/* Arm this CPU's watchdog (pinned, HARD: fires in hard IRQ on PREEMPT_RT). */
+void csdw_watchdog_arm(u64 delay_ns)
+{
+	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
+
+	if (!atomic_xchg(&wd->armed, 1))
+		hrtimer_start(&wd->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_PINNED_HARD);
+}
+
+/*
+ * Called on this CPU when the last wait it watched ended quietly: stop the
+ * timer so an idle or isolated CPU takes no further interrupt from us.
+ * IRQs off so this CPU's timer callback cannot run in between.
+ */
+void csdw_watchdog_quiesce(void)
+{
+	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
+	unsigned long flags;
+
+	local_irq_save(flags);
+	if (atomic_read(&wd->armed) && !csdwatch_rs_watching(wd->cpu) &&
+	    hrtimer_try_to_cancel(&wd->timer) >= 0)
+		atomic_set(&wd->armed, 0);
+	local_irq_restore(flags);
+}
+
+static int csdw_arm_here(void *unused)
+{
+	csdw_watchdog_arm(1);
+	return 0;
+}
+
+static enum cpuhp_state csdw_hp_state;
+static bool csdw_unloading;
+
+static int csdw_hp_online(unsigned int cpu)
+{
+	csdwatch_rs_cpu_online(cpu);
+	return 0;
+}
+
+/*
+ * Runs on @cpu as it goes down: stop its watchdog, and hand the waits it
+ * watched to another online CPU, whose watchdog is started there (from a
+ * kworker, so no cross-CPU call is involved).
+ */
+static int csdw_hp_offline(unsigned int cpu)
+{
+	struct csdw_watchdog *wd = per_cpu_ptr(&csdw_wd, cpu);
+	int heir;
+
+	csdwatch_rs_cpu_offline(cpu);
+	hrtimer_cancel(&wd->timer);
+	atomic_set(&wd->armed, 0);
+	if (READ_ONCE(csdw_unloading))
+		return 0;
+	heir = csdwatch_rs_rehome(cpu);
+	if (heir >= 0)
+		smp_call_on_cpu(heir, csdw_arm_here, NULL, false);
+	return 0;
+}
+
+int csdw_watchdogs_start(void)
+{
+	int cpu, ret;
+
+	for_each_possible_cpu(cpu) {
+		struct csdw_watchdog *wd = per_cpu_ptr(&csdw_wd, cpu);
+
+		wd->cpu = cpu;
+		atomic_set(&wd->armed, 0);
+		hrtimer_setup(&wd->timer, csdw_wd_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	}
+	csdw_unloading = false;
+	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "csdwatch:online",
+				csdw_hp_online, csdw_hp_offline);
+	if (ret < 0) {
+		pr_err("csdwatch: cannot register CPU hotplug callbacks (%d)\n", ret);
+		return ret;
+	}
+	csdw_hp_state = ret;
+	return 0;
+}
+
+/* After the probes are gone: stop every watchdog, wait for running ones. */
+void csdw_watchdogs_stop(void)
+{
+	int cpu;
+
+	WRITE_ONCE(csdw_unloading, true);
+	cpuhp_remove_state(csdw_hp_state);
+	for_each_possible_cpu(cpu)
+		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
 }

@@ -6,13 +6,60 @@
 #ifndef CSDWATCH_SHIM_H
 #define CSDWATCH_SHIM_H
 
-/* Implemented in Rust. */
+#include <linux/types.h>
+
+/* Must match rust/waits.rs MAX_CPUS and MAX_WAITS. */
+#define CSDW_MAX_CPUS	256
+#define CSDW_MAX_WAITS	64
+
+/* Implemented in Rust (rust/ffi.rs). */
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);
 unsigned int csdwatch_rs_param_get(unsigned int id);
 unsigned long long csdwatch_rs_stat(unsigned int id);
+int csdwatch_rs_single_enter(bool wait);
+void csdwatch_rs_single_queue(unsigned long cpu, const void *csd, unsigned long func, bool sync);
+int csdwatch_rs_many_enter(const u64 *targets, unsigned int nwords, unsigned long func);
+void csdwatch_rs_wait_exit(int slot);
+void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
+			     const unsigned long *funcs, int n);
+void csdwatch_rs_flush_exit(unsigned int cpu);
+u64 csdwatch_rs_tick(unsigned int cpu);
+bool csdwatch_rs_watching(unsigned int cpu);
+void csdwatch_rs_cpu_online(unsigned int cpu);
+void csdwatch_rs_cpu_offline(unsigned int cpu);
+int csdwatch_rs_rehome(unsigned int cpu);
 
 /* Implemented in shim.c. */
 int csdw_stats_register(void);
 void csdw_stats_unregister(void);
+int csdw_resolve(void);
+int csdw_probes_register(void);
+void csdw_probes_unregister(void);
+unsigned long long csdw_probes_missed(void);
+int csdw_watchdogs_start(void);
+void csdw_watchdogs_stop(void);
+void csdw_watchdog_arm(u64 delay_ns);
+void csdw_watchdog_quiesce(void);
+u64 csdw_now_ns(void);
+unsigned int csdw_this_cpu(void);
+unsigned int csdw_nr_cpu_ids(void);
+bool csdw_cpu_online(unsigned int cpu);
+void *csdw_current(void);
+int csdw_csd_locked(const void *csd);
+const void *csdw_cfd_csd(unsigned int sender, unsigned int target);
+bool csdw_queue_pending(unsigned int cpu);
+void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *running_cpu);
+void csdw_symbol(char *buf, size_t len, unsigned long addr);
+void csdw_show_task(const void *task);
+void csdw_dump_stack(void);
+void csdw_backtrace(const unsigned long *words);
+void csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
+
+/* Implemented once per architecture in rust/arch/<arch>.c. */
+int csdw_arch_init(void);
+u64 csdw_arch_irq_count(unsigned int cpu);
+void csdw_arch_resend_ipi(unsigned int cpu);
+/* NULL if an NMI backtrace of a CPU with IRQs off works, else why not. */
+const char *csdw_arch_no_nmi(void);
 
 #endif

@@ -4,19 +4,69 @@
 //!
 //! Lock-free relaxed atomics, so hooks and timers can bump them from any
 //! context. The ids and file names are listed once, in shim.c
-//! (`CSDW_STAT()`), and documented in
-//! Documentation/ABI/testing/sysfs-module-csdwatch. Only the read side
-//! exists so far: the hooks that count are the next step, and until then
-//! every file reads 0.
+//! (`CSDW_STAT()`), in the order of [`Stat`], and documented in
+//! Documentation/ABI/testing/sysfs-module-csdwatch.
 
 use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+
+/// One counter; the value is its id in shim.c.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Stat {
+    /// Synchronous cross-CPU waits seen by the hooks.
+    Waits = 0,
+    /// Stalls classified as lost IPI.
+    StallsLostIpi = 1,
+    /// Stalls classified as target IRQs off.
+    StallsIrqsOff = 2,
+    /// Stalls classified as slow handler.
+    StallsSlowHandler = 3,
+    /// Stalls classified as target offline.
+    StallsTargetOffline = 4,
+    /// Call-function IPIs sent again.
+    IpisResent = 5,
+    /// Lost-IPI stalls that ended after a resend.
+    Recoveries = 6,
+    /// Stall reports printed.
+    Reports = 7,
+    /// Longest wait seen, in µs.
+    LongestWaitUs = 8,
+    /// Waits in flight now (computed when read).
+    InFlight = 9,
+    /// Waits not tracked (table full, CPU going down, probe instance missing).
+    Dropped = 10,
+}
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
 pub(crate) const NR_STATS: usize = 11;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 
-/// Counter `id`; 0 for an unknown id.
+impl Stat {
+    /// Add one.
+    pub(crate) fn inc(self) {
+        COUNTERS[self as usize].add(1u64, Relaxed);
+    }
+
+    /// Raise to at least `v`.
+    pub(crate) fn max(self, v: u64) {
+        let c = &COUNTERS[self as usize];
+        let mut cur = c.load(Relaxed);
+        while v > cur {
+            match c.cmpxchg(cur, v, Relaxed) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The stored value.
+    pub(crate) fn get(self) -> u64 {
+        COUNTERS[self as usize].load(Relaxed)
+    }
+}
+
+/// The stored value of counter `id`; 0 for an unknown id.
 pub(crate) fn read(id: u32) -> u64 {
     COUNTERS.get(id as usize).map_or(0, |c| c.load(Relaxed))
 }

@@ -26,7 +26,7 @@ for arch in $arches; do
 	cp "$CSDWATCH_TOP/selftests/guest-run.sh" "$pl/run.sh"
 	mkdir -p "$pl/selftests"; cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
 	cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
-	expected="kunit-csdwatch_detector kunit-csdwatch_params"
+	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit"
 	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"

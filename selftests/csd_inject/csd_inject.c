@@ -33,11 +33,13 @@
 #include <linux/completion.h>
 #include <linux/mutex.h>
 #include <linux/cpu.h>
+#include <linux/sched.h>
 
 #define NR_SENDERS 3
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
 static DEFINE_MUTEX(run_lock);
+static struct cpumask saved_mask, off_target;	/* under run_lock */
 
 /* Found at load (kallsyms through a kprobe lookup; neither is exported). */
 static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
@@ -313,7 +315,17 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 		return -EINVAL;
 	}
 	mutex_lock(&run_lock);
+	/*
+	 * Run the scenario off the target: the target's SCHED_FIFO spinner
+	 * would starve this task on that CPU and the fault would never end.
+	 */
+	cpumask_copy(&saved_mask, current->cpus_ptr);
+	cpumask_copy(&off_target, cpu_online_mask);
+	cpumask_clear_cpu(target, &off_target);
+	if (!cpumask_empty(&off_target))
+		set_cpus_allowed_ptr(current, &off_target);
 	ret = run_scenario(sc);
+	set_cpus_allowed_ptr(current, &saved_mask);
 	mutex_unlock(&run_lock);
 	return ret ? ret : len;
 }

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What csdwatch prints: the stall splat, the line that says a reported
+//! stall ended, the summary of silently recovered lost IPIs, and the panic.
+//! Called from the watchdog (hard IRQ); every message is rate-limited, and
+//! only the oldest waiter on a target speaks for it. The kernel prefixes
+//! each line with `csdwatch: `. Documentation/csdwatch.rst explains every
+//! field.
+
+use crate::detector::Class;
+use crate::ffi;
+use crate::hooks::{FlushView, WAITS};
+use crate::params::Param;
+use crate::ratelimit::Ratelimit;
+use crate::stats::Stat;
+use crate::waits::{Kind, Snapshot, MASK_WORDS};
+use crate::watchdog::Tracked;
+use core::ffi::CStr;
+use kernel::prelude::*;
+use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+
+const SEC: u64 = 1_000_000_000;
+const MS: u64 = 1_000_000;
+
+/// Stall splats: at most 5 per 10 s (each one is 8-10 lines plus stacks).
+static SPLATS: Ratelimit = Ratelimit::new(10 * SEC, 5);
+/// "stall ended" lines.
+static ENDED: Ratelimit = Ratelimit::new(10 * SEC, 5);
+/// The recovered-lost-IPI summary: one line per 10 s at most.
+static RECOVERED: Ratelimit = Ratelimit::new(10 * SEC, 1);
+/// Recoveries not yet told in a summary line.
+static UNTOLD: Atomic<u64> = Atomic::new(0);
+
+fn cname(c: Class) -> &'static CStr {
+    match c {
+        Class::None => c"none",
+        Class::LostIpi => c"lost IPI",
+        Class::TargetIrqsOff => c"target IRQs off",
+        Class::SlowHandler => c"slow handler",
+        Class::TargetOffline => c"target offline",
+    }
+}
+
+fn via(k: Kind) -> &'static str {
+    match k {
+        Kind::Single => "smp_call_function_single",
+        Kind::Many => "smp_call_function_many_cond",
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Print the splat of wait `i` (blocked on `t`) now, unless an older wait
+/// on `t` speaks for it or the rate limit holds it back.
+pub(crate) fn stall(i: usize, s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, now: u64) {
+    let (others, older) = WAITS.others_on(i, t, s.start_ns);
+    if older {
+        return;
+    }
+    let Some(held) = SPLATS.check(now) else {
+        return;
+    };
+    print(s, t, tr, f, others, held);
+}
+
+fn print(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, others: u32, held: u32) {
+    tr.reports += 1;
+    Stat::Reports.inc();
+    let ev = &tr.ev;
+    let task = ffi::task_info(s.task);
+    let owner = task.running_cpu.unwrap_or(s.sender);
+    pr_warn!(
+        "CPU {} stalled {} ms in csd_lock_wait() for CPU {}: {}\n",
+        owner,
+        ev.age_ns / MS,
+        t,
+        tr.class.name()
+    );
+    if held > 0 {
+        pr_warn!("  ({} earlier reports held back by the rate limit)\n", held);
+    }
+    match task.running_cpu {
+        Some(c) => pr_warn!(
+            "  owner: {} pid {}, queued on CPU {}, spinning on CPU {}, via {}\n",
+            task.comm.as_str(),
+            task.pid,
+            s.sender,
+            c,
+            via(s.kind)
+        ),
+        None => pr_warn!(
+            "  owner: {} pid {}, queued on CPU {}, preempted, via {}\n",
+            task.comm.as_str(),
+            task.pid,
+            s.sender,
+            via(s.kind)
+        ),
+    }
+    pr_warn!("  function: {}\n", ffi::symbol(s.func).as_str());
+    pr_warn!(
+        "  evidence: target irqs +{} since seen, unchanged for {} ms; flush entered since queued: {}; in flush: {}; queue pending: {}; IPIs resent: {}; other waiters on CPU {}: {}\n",
+        ev.irqs_delta,
+        ev.irqs_frozen_ns / MS,
+        yes(ev.flush_entered),
+        yes(f.in_flush),
+        yes(ffi::queue_pending(t)),
+        tr.resends,
+        t,
+        others
+    );
+    if let Some(ns) = ev.in_flush_ns {
+        if f.running_fn != 0 {
+            pr_warn!(
+                "  slow handler: CPU {} in csd flush for {} ms, running {}\n",
+                t,
+                ns / MS,
+                ffi::symbol(f.running_fn).as_str()
+            );
+        } else {
+            pr_warn!(
+                "  slow handler: CPU {} in csd flush for {} ms, running an async or irq_work callback\n",
+                t,
+                ns / MS
+            );
+        }
+    }
+    if tr.reports > 1 {
+        pr_warn!(
+            "  report {}; stacks shown in the first; next after {} ms more\n",
+            tr.reports,
+            u64::from(Param::Report.get()) << tr.reports.min(6)
+        );
+        return;
+    }
+    stacks(s, t, &task);
+}
+
+fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
+    let nmi = ffi::no_nmi();
+    let mut mask = [0u64; MASK_WORDS];
+    let mut add = |c: u32| mask[(c / 64) as usize] |= 1 << (c % 64);
+    match (task.running_cpu, nmi) {
+        (Some(c), _) if c == ffi::this_cpu() => {
+            pr_warn!("  owner stack (CPU {}, this CPU):\n", c);
+            ffi::dump_stack();
+        }
+        (Some(c), None) => {
+            pr_warn!("  owner stack: in the NMI backtrace of CPU {} below\n", c);
+            add(c);
+        }
+        (Some(c), Some(why)) => {
+            pr_warn!("  owner stack: not available: running on CPU {}, {}\n", c, why)
+        }
+        (None, _) => {
+            pr_warn!("  owner stack (preempted task):\n");
+            ffi::show_task(s.task);
+        }
+    }
+    match nmi {
+        None => {
+            pr_warn!("  target stack: in the NMI backtrace of CPU {} below\n", t);
+            add(t);
+        }
+        Some(why) => pr_warn!("  target stack: not available: {}\n", why),
+    }
+    if mask.iter().any(|&w| w != 0) {
+        ffi::backtrace(&mask);
+    }
+}
+
+/// `panic_ms` reached: print the splat (no rate limit) and panic.
+pub(crate) fn panic(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, _now: u64) -> ! {
+    let (others, _) = WAITS.others_on(usize::MAX, t, s.start_ns);
+    print(s, t, tr, f, others, 0);
+    ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, cname(tr.class))
+}
+
+/// A reported stall ended after `waited` ns.
+pub(crate) fn ended(s: &Snapshot, tr: &Tracked, waited: u64) {
+    if ENDED.check(ffi::now_ns()).is_none() {
+        return;
+    }
+    pr_warn!(
+        "CPU {} -> CPU {} stall ended after {} ms: waiter released ({}; {} report(s), {} IPI resend(s))\n",
+        s.sender,
+        tr.target,
+        waited / MS,
+        tr.class.name(),
+        tr.reports,
+        tr.resends
+    );
+}
+
+/// A lost IPI was recovered by a resend before any report: counted, and
+/// told in one summary line at most every 10 s.
+pub(crate) fn recovered(s: &Snapshot, tr: &Tracked, waited: u64) {
+    UNTOLD.add(1u64, Relaxed);
+    if RECOVERED.check(ffi::now_ns()).is_none() {
+        return;
+    }
+    pr_info!(
+        "recovered {} lost IPI(s) by resending the IPI (total {}); last: CPU {} -> CPU {} after {} ms, {}\n",
+        UNTOLD.xchg(0, Relaxed),
+        Stat::Recoveries.get(),
+        s.sender,
+        tr.target,
+        waited / MS,
+        ffi::symbol(s.func).as_str()
+    );
+}
