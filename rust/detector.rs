@@ -13,8 +13,9 @@
 //!   [`Wait::tick`] is never compared across CPUs' clocks going backward: an
 //!   earlier `now_ns` than `start_ns` is treated as age 0 (the clock the
 //!   hooks use, `local_clock()`, can differ slightly between CPUs).
-//! - A wait resends at most once per `resend_ns` and never while the target
-//!   is inside its csd flush (the flush will reach the csd by itself).
+//! - A wait resends at most once per `resend_ns`, and only while it looks
+//!   like a lost IPI: never to a target inside its csd flush (the flush will
+//!   reach the csd by itself), offline, or with its interrupt count frozen.
 
 use kernel::prelude::*;
 
@@ -216,14 +217,14 @@ impl Wait {
         }
         let class = Self::class_of(t, &ev, Some(th));
 
-        // Resend: the target is online and not already flushing, at most once
-        // per resend period. Resending to an IRQs-off target is harmless (the
-        // IPI stays pending) and is how a lost IPI hiding behind a short IRQs-off
-        // section is recovered.
+        // Resend only what looks like a lost IPI (online, not flushing, taking
+        // interrupts), at most once per resend period. A flushing target will
+        // reach the csd by itself; an IRQs-off target keeps one pending IPI
+        // latched, so more would be noise (a resend made before the count was
+        // seen frozen is that pending IPI).
         if th.resend_ns != 0
             && age >= th.resend_ns
-            && t.online
-            && !t.in_flush
+            && class == Class::LostIpi
             && (self.resends == 0 || now_ns.saturating_sub(self.last_resend_ns) >= th.resend_ns)
         {
             act.resend = true;
@@ -310,6 +311,7 @@ mod tests {
         let (c, ev, a) = w.tick(1000 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         assert!(a.report);
+        assert!(!a.resend);
         assert_eq!(ev.irqs_delta, 0);
         assert!(ev.irqs_frozen_ns >= 999 * MS);
     }

@@ -132,7 +132,7 @@ fn print(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, others: u32, hel
     }
     if tr.reports > 1 {
         pr_warn!(
-            "  report {}; stacks shown in the first; next after {} ms more\n",
+            "  report {} of this stall (stacks in the first); next at {} ms if it lasts\n",
             tr.reports,
             u64::from(Param::Report.get()) << tr.reports.min(6)
         );

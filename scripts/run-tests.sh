@@ -24,7 +24,7 @@ for arch in $arches; do
 		|| { cat "$results/$arch-build.log" >&2; die "$arch: csd_inject build failed"; }
 	cp "$inj/csd_inject.ko" "$pl/"
 	cp "$CSDWATCH_TOP/selftests/guest-run.sh" "$pl/run.sh"
-	mkdir -p "$pl/selftests"; cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
+	mkdir -p "$pl/selftests"; cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"; cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
 	cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
 	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit"
 	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done

@@ -9,7 +9,12 @@
  *   senders      number of waiting CPUs, 1..NR_SENDERS   (default 1)
  *   duration_ms  how long the fault lasts, 1..60000      (default 2500)
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
- *                | ping; the write returns when the scenario has ended
+ *                | ping | load; the write returns when the scenario has ended
+ *
+ * load is no fault: ordinary cross-call traffic (smp_call_function_single()
+ * to every online CPU in turn and on_each_cpu()) from `senders` unbound
+ * kthreads for duration_ms, without holding the CPU-hotplug lock, so CPUs
+ * may go offline and online meanwhile.
  *   result       key=value lines about the last run
  *
  * Every scenario ends itself at its deadline, with or without a watchdog:
@@ -47,8 +52,8 @@ static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
 static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi */
 #endif
 
-enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_NONE };
-static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping" };
+enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_NONE };
+static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load" };
 
 /* What one run recorded; read through "result". */
 static struct {
@@ -167,6 +172,59 @@ static int sender_fn(void *arg)
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(1);
 	return 0;
+}
+
+/* load: cross-calls in a loop until the deadline, on whatever CPU it runs */
+static int load_fn(void *arg)
+{
+	long i = (long)arg;
+	int cpu = 0;
+
+	while (ktime_get_ns() < fault_deadline()) {
+		cpu = cpumask_next(cpu, cpu_online_mask);
+		if (cpu >= nr_cpu_ids)
+			cpu = cpumask_first(cpu_online_mask);
+		smp_call_function_single(cpu, count_fn, &res.ran[i], 1);
+		on_each_cpu(count_fn, &res.ran[i], 1);
+		cond_resched();
+	}
+	res.released_ns[i] = ktime_get_ns();
+	complete(&sender_done[i]);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static int run_load(void)
+{
+	struct task_struct *snd[NR_SENDERS] = {};
+	int i, ret = 0;
+
+	memset(&res, 0, sizeof(res));
+	res.sc = SC_LOAD;
+	res.target = target;
+	res.senders = senders;
+	res.duration_ms = duration_ms;
+	res.stall_begin_ns = ktime_get_ns();
+	for (i = 0; i < res.senders; i++) {
+		init_completion(&sender_done[i]);
+		res.sender_cpu[i] = -1;		/* unbound */
+		snd[i] = kthread_run(load_fn, (void *)(long)i, "csd_inject_load/%d", i);
+		if (IS_ERR(snd[i])) {
+			ret = PTR_ERR(snd[i]);
+			snd[i] = NULL;
+			break;
+		}
+	}
+	for (i = 0; i < NR_SENDERS; i++)
+		if (snd[i])
+			wait_for_completion(&sender_done[i]);
+	res.fault_end_ns = ktime_get_ns();
+	for (i = 0; i < NR_SENDERS; i++)
+		if (snd[i])
+			kthread_stop(snd[i]);
+	res.err = ret;
+	return ret;
 }
 
 static struct task_struct *spawn_on(int (*fn)(void *), void *arg, int cpu, const char *what)
@@ -310,7 +368,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -324,7 +382,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	cpumask_clear_cpu(target, &off_target);
 	if (!cpumask_empty(&off_target))
 		set_cpus_allowed_ptr(current, &off_target);
-	ret = run_scenario(sc);
+	ret = sc == SC_LOAD ? run_load() : run_scenario(sc);
 	set_cpus_allowed_ptr(current, &saved_mask);
 	mutex_unlock(&run_lock);
 	return ret ? ret : len;

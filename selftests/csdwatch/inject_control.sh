@@ -8,7 +8,7 @@
 # flushes its queue by itself), its test fails. KTAP output.
 . /payload/ktap_helpers.sh
 D=/sys/kernel/debug/csd_inject
-REPORT_MS=1000			# csdwatch's default report_ms
+REPORT_MS=1000			# csdwatch's default report_ms (params.rs)
 DUR=2500			# > 2 x REPORT_MS
 MIN_STALL=$((2 * REPORT_MS))
 

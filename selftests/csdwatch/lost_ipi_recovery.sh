@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Lost IPI, csdwatch loaded with its defaults: the IPI is resent, every
+# waiter is released long before the injector's deadline, each queued
+# function runs exactly once, the counters agree and no splat is printed
+# (one summary line instead). The control (inject_control.sh) shows the
+# same fault hanging until the deadline without csdwatch. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+DUR=3000
+
+ktap_print_header
+ktap_set_plan 6
+load_both || ktap_exit_fail_msg "insmod failed"
+stats_mark; dmesg_mark
+check "lost_ipi with 2 waiters on CPU1 ran" run lost_ipi 2 $DUR
+ktap_print_msg "lost IPI recovery time (injector clock):$(stalls), fault ${DUR} ms, resend_ms=$(cat $P/resend_ms)"
+check "every waiter released before half the fault ($((DUR / 2)) ms)" all_stalls lt $((DUR / 2))
+check "each queued function ran once (waiters and the stale csd)" \
+	eval 'all_ran_once && [ "$(val stale_ran)" = 1 ]'
+r=$(delta recoveries); s=$(delta ipis_resent); l=$(delta stalls_lost_ipi)
+ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l reports +$(delta reports)"
+check "counters agree: 1..2 recoveries, each a lost-IPI stall with a resend" \
+	eval '[ "$r" -ge 1 ] && [ "$r" -le 2 ] && [ "$l" = "$r" ] && [ "$s" -ge "$r" ]'
+check "recovered silently: no report, one summary line" eval \
+	'[ "$(delta reports)" = 0 ] && dmesg_new | grep -q "csdwatch: recovered .* lost IPI" && ! dmesg_new | grep -q "in csd_lock_wait() for CPU"'
+check "unload" unload_both
+ktap_finished

@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Slow csd handler, csdwatch loaded with its defaults: the stall is reported
+# as "slow handler" naming the function the target is running (slow_fn),
+# no IPI is resent (the target is already in its flush), every function
+# runs once. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+DUR=2500
+
+ktap_print_header
+ktap_set_plan 5
+load_both || ktap_exit_fail_msg "insmod failed"
+stats_mark; dmesg_mark
+check "slow_handler with 2 waiters on CPU1 ran" run slow_handler 2 $DUR
+new=$(dmesg_new)
+splat=$(echo "$new" | grep 'csdwatch: CPU [0-9]* stalled [0-9]* ms in csd_lock_wait() for CPU 1: slow handler' | head -1)
+ktap_print_msg "waiters stalled (injector clock):$(stalls); first report: ${splat#*\] }"
+check "reported as slow handler naming the running function slow_fn" eval \
+	'[ -n "$splat" ] && echo "$new" | grep -q "csdwatch:   slow handler: CPU 1 in csd flush for [0-9]* ms, running slow_fn \[csd_inject\]"'
+ktap_print_msg "counters: stalls_slow_handler +$(delta stalls_slow_handler) ipis_resent +$(delta ipis_resent) reports +$(delta reports)"
+check "no pointless resend, stall counted as slow handler" eval \
+	'[ "$(delta ipis_resent)" = 0 ] && [ "$(delta stalls_slow_handler)" -ge 1 ]'
+check "each function ran once" eval 'all_ran_once 1 && [ "$(val slow_ran)" = 1 ]'
+check "unload" unload_both
+ktap_finished

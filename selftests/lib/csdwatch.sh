@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for the csdwatch selftests (sourced in the guest, after the
+# kernel's ktap_helpers.sh). Counters are compared as deltas over a test;
+# kernel messages are read from the dmesg lines added since a mark.
+D=/sys/kernel/debug/csd_inject
+S=/sys/module/csdwatch/stats
+P=/sys/module/csdwatch/parameters
+
+val() { sed -n "s/^$1=//p" $D/result; }
+
+# (re)load both modules; arguments go to csdwatch
+load_both() {
+	grep -q '^csd_inject ' /proc/modules && rmmod csd_inject
+	grep -q '^csdwatch ' /proc/modules && rmmod csdwatch
+	insmod /payload/csdwatch.ko "$@" && insmod /payload/csd_inject.ko
+}
+
+unload_both() { rmmod csd_inject; rmmod csdwatch; }
+
+# remember every counter; `delta NAME` is its growth since
+stats_mark() { for f in $S/*; do eval "S0_${f##*/}=$(cat "$f")"; done; }
+delta() { eval "echo \$(( \$(cat $S/$1) - S0_$1 ))"; }
+
+dmesg_mark() { MARK=$(dmesg | wc -l); }
+dmesg_new() { dmesg | tail -n +$((MARK + 1)); }
+
+# check "description" command...: pass if the command succeeds
+check() {
+	desc=$1; shift
+	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; fi
+}
+
+# run one injector scenario: run SCENARIO SENDERS DURATION_MS
+run() {
+	echo "$2" > $D/senders && echo "$3" > $D/duration_ms && echo 1 > $D/target \
+		&& echo "$1" > $D/run && [ "$(val err)" = 0 ]
+}
+
+# "cpu0=27ms cpu2=28ms" from the last run
+stalls() {
+	i=0; out=""
+	while [ $i -lt "$(val senders)" ]; do
+		out="$out cpu$(val sender${i}_cpu)=$(val sender${i}_stall_ms)ms"; i=$((i + 1))
+	done
+	echo "$out"
+}
+
+# every sender: stall below $1 ms (lt) or at least $1 ms (ge)
+all_stalls() {
+	i=0
+	while [ $i -lt "$(val senders)" ]; do
+		[ "$(val sender${i}_stall_ms)" -"$1" "$2" ] || return 1; i=$((i + 1))
+	done
+}
+
+# every sender's function ran exactly once (from sender $1 on)
+all_ran_once() {
+	i=${1:-0}
+	while [ $i -lt "$(val senders)" ]; do
+		[ "$(val sender${i}_ran)" = 1 ] || return 1; i=$((i + 1))
+	done
+}
