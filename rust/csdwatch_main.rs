@@ -65,6 +65,10 @@ impl kernel::Module for Csdwatch {
 
 impl Drop for Csdwatch {
     fn drop(&mut self) {
-        pr_info!("unloading: {} waits seen, {} in flight\n", stats::Stat::Waits.get(), hooks::in_flight());
+        pr_info!(
+            "unloading: {} waits seen, {} in flight\n",
+            stats::Stat::Waits.get(),
+            hooks::in_flight()
+        );
     }
 }

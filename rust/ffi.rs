@@ -9,12 +9,14 @@ use crate::params::{self, Param};
 use crate::waits::{MASK_WORDS, MAX_WAITS};
 use crate::{hooks, stats, watchdog};
 use core::cell::UnsafeCell;
-use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
+use core::ffi::{c_int, c_ulong, c_void, CStr};
 use kernel::error::to_result;
+use kernel::ffi::c_char;
 use kernel::prelude::*;
 
 mod c {
-    use core::ffi::{c_char, c_int, c_ulong, c_void};
+    use core::ffi::{c_int, c_ulong, c_void};
+    use kernel::ffi::c_char;
 
     extern "C" {
         pub(super) fn csdw_stats_register() -> c_int;
@@ -75,12 +77,15 @@ pub(crate) extern "C" fn csdwatch_rs_param_get(id: u32) -> u32 {
 /// Read by the sysfs `stats/` files (shim.c).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_stat(id: u32) -> u64 {
-    match id {
-        x if x == stats::Stat::InFlight as u32 => hooks::in_flight(),
-        // SAFETY: csdw_probes_missed() reads counters of static kretprobes.
-        x if x == stats::Stat::Dropped as u32 => stats::read(id) + unsafe { c::csdw_probes_missed() },
-        _ => stats::read(id),
+    if id == stats::Stat::InFlight as u32 {
+        return hooks::in_flight();
     }
+    if id == stats::Stat::Dropped as u32 {
+        // SAFETY: csdw_probes_missed() reads counters of static kretprobes.
+        let missed = unsafe { c::csdw_probes_missed() };
+        return stats::read(id) + missed;
+    }
+    stats::read(id)
 }
 
 /// Entry of `__smp_call_function_single()` (kretprobe entry handler).
@@ -91,14 +96,23 @@ pub(crate) extern "C" fn csdwatch_rs_single_enter(wait: bool) -> c_int {
 
 /// Entry of `generic_exec_single(cpu, csd)` (kprobe).
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_single_queue(cpu: c_ulong, csd: *const c_void, func: c_ulong, sync: bool) {
-    hooks::single_queue(cpu as u64, csd as usize, func as usize, sync);
+pub(crate) extern "C" fn csdwatch_rs_single_queue(
+    cpu: c_ulong,
+    csd: *const c_void,
+    func: c_ulong,
+    sync: bool,
+) {
+    hooks::single_queue(cpu, csd as usize, func as usize, sync);
 }
 
 /// Entry of `smp_call_function_many_cond()` with `SCF_WAIT` (kretprobe
 /// entry handler): `targets` is the online target mask, without the sender.
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_many_enter(targets: *const u64, nwords: u32, func: c_ulong) -> c_int {
+pub(crate) extern "C" fn csdwatch_rs_many_enter(
+    targets: *const u64,
+    nwords: u32,
+    func: c_ulong,
+) -> c_int {
     let mut mask = [0u64; MASK_WORDS];
     let n = (nwords as usize).min(MASK_WORDS);
     // SAFETY: shim.c passes an array of `nwords` words on its stack, valid
@@ -134,7 +148,12 @@ pub(crate) extern "C" fn csdwatch_rs_flush_enter(
             core::slice::from_raw_parts(funcs, n),
         )
     };
-    hooks::flush_enter(cpu, csds.iter().zip(funcs).map(|(&c, &f)| (c as usize, f as usize)));
+    hooks::flush_enter(
+        cpu,
+        csds.iter()
+            .zip(funcs)
+            .map(|(&c, &f)| (c as usize, f as usize)),
+    );
 }
 
 /// Return of `__flush_smp_call_function_queue()` on `cpu`.
@@ -256,7 +275,11 @@ pub(crate) fn no_nmi() -> Option<&'static str> {
         None
     } else {
         // SAFETY: non-NULL: a NUL-terminated static string in the module.
-        Some(unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("no NMI"))
+        Some(
+            unsafe { CStr::from_char_ptr(p) }
+                .to_str()
+                .unwrap_or("no NMI"),
+        )
     }
 }
 
@@ -277,7 +300,13 @@ impl<const N: usize> CText<N> {
 pub(crate) fn symbol(addr: usize) -> CText<128> {
     let mut t = CText([0; 128]);
     // SAFETY: the buffer is writable for its length; snprintf NUL-terminates.
-    unsafe { c::csdw_symbol(t.0.as_mut_ptr() as *mut c_char, t.0.len(), addr as c_ulong) };
+    unsafe {
+        c::csdw_symbol(
+            t.0.as_mut_ptr().cast::<c_char>(),
+            t.0.len(),
+            addr as c_ulong,
+        )
+    };
     t
 }
 
@@ -305,7 +334,7 @@ pub(crate) fn task_info(task: usize) -> TaskInfo {
         c::csdw_task_info(
             task as *const c_void,
             &mut pid,
-            comm.0.as_mut_ptr() as *mut c_char,
+            comm.0.as_mut_ptr().cast::<c_char>(),
             comm.0.len(),
             &mut cpu,
         )
@@ -340,7 +369,7 @@ pub(crate) fn backtrace(mask: &[u64; MASK_WORDS]) {
 /// Panic: `owner` waited `ms` for `target`, stalled as `class`.
 pub(crate) fn panic_stall(owner: u32, target: u32, ms: u64, class: &'static CStr) -> ! {
     // SAFETY: `class` is a static NUL-terminated string.
-    unsafe { c::csdw_panic(owner, target, ms, class.as_ptr()) };
+    unsafe { c::csdw_panic(owner, target, ms, class.as_char_ptr()) };
     // panic() does not return; declared as returning in the extern block so
     // objtool, which cannot see into shim.o, finds no fall-through.
     loop {

@@ -114,7 +114,7 @@ pub(crate) fn flush_view(cpu: u32) -> FlushView {
 /// Allow or stop watching new waits from `cpu` (CPU hotplug, load, unload).
 pub(crate) fn set_cpu_enabled(cpu: u32, on: bool) {
     if let Some(t) = target(cpu) {
-        t.enabled.store(on as u32, Release);
+        t.enabled.store(u32::from(on), Release);
     }
 }
 
@@ -243,7 +243,8 @@ pub(crate) fn flush_exit(cpu: u32) {
 
 /// Hand `cpu`'s waits to another online CPU; that CPU, if any had to move.
 pub(crate) fn rehome(cpu: u32) -> Option<u32> {
-    let heir = (0..ffi::nr_cpu_ids()).find(|&c| c != cpu && ffi::cpu_online(c) && cpu_enabled(c))?;
+    let heir =
+        (0..ffi::nr_cpu_ids()).find(|&c| c != cpu && ffi::cpu_online(c) && cpu_enabled(c))?;
     WAITS.rehome(cpu, heir).then_some(heir)
 }
 

@@ -155,7 +155,11 @@ fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
             add(c);
         }
         (Some(c), Some(why)) => {
-            pr_warn!("  owner stack: not available: running on CPU {}, {}\n", c, why)
+            pr_warn!(
+                "  owner stack: not available: running on CPU {}, {}\n",
+                c,
+                why
+            )
         }
         (None, _) => {
             pr_warn!("  owner stack (preempted task):\n");

@@ -166,7 +166,8 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Target CPUs in ascending order (the order `csd_lock_wait()` walks).
     pub(crate) fn targets(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..MAX_CPUS as u32).filter(move |&c| self.targets[(c / 64) as usize] & (1 << (c % 64)) != 0)
+        (0..MAX_CPUS as u32)
+            .filter(move |&c| self.targets[(c / 64) as usize] & (1 << (c % 64)) != 0)
     }
 }
 
@@ -185,7 +186,10 @@ impl<const N: usize> Table<N> {
                 continue;
             }
             let gen = (w >> 8) + 1;
-            if s.word.cmpxchg(w, word(gen, State::Claimed), Acquire).is_err() {
+            if s.word
+                .cmpxchg(w, word(gen, State::Claimed), Acquire)
+                .is_err()
+            {
                 continue;
             }
             s.task.store(nw.task, Relaxed);
@@ -333,15 +337,15 @@ impl<const N: usize> Table<N> {
         s.word
             .cmpxchg(word(gen, State::Live), word(gen, State::Stalled), Relaxed)
             .is_ok()
-            || State::of(s.word.load(Relaxed)) == State::Stalled
-                && s.word.load(Relaxed) >> 8 == gen
+            || State::of(s.word.load(Relaxed)) == State::Stalled && s.word.load(Relaxed) >> 8 == gen
     }
 
     /// The watchdog closed ended wait `gen` of slot `i`.
     pub(crate) fn release_ended(&self, i: usize, gen: u64) {
-        let _ = self.slots[i]
-            .word
-            .cmpxchg(word(gen, State::Ended), word(gen, State::Free), Release);
+        let _ =
+            self.slots[i]
+                .word
+                .cmpxchg(word(gen, State::Ended), word(gen, State::Free), Release);
     }
 
     /// Record which target wait `i` is blocked on now (`NO_CPU`: none).
@@ -508,8 +512,24 @@ mod tests {
     #[test]
     fn oldest_waiter_speaks_for_a_target() {
         let t = Table::<4>::new();
-        let a = t.begin_many(&NewWait { start_ns: 10, ..nw(1, 0) }, &[0b10]).unwrap();
-        let b = t.begin_many(&NewWait { start_ns: 20, ..nw(2, 2) }, &[0b10]).unwrap();
+        let a = t
+            .begin_many(
+                &NewWait {
+                    start_ns: 10,
+                    ..nw(1, 0)
+                },
+                &[0b10],
+            )
+            .unwrap();
+        let b = t
+            .begin_many(
+                &NewWait {
+                    start_ns: 20,
+                    ..nw(2, 2)
+                },
+                &[0b10],
+            )
+            .unwrap();
         t.set_blocked_on(a, 1);
         t.set_blocked_on(b, 1);
         assert_eq!(t.others_on(a, 1, 10), (1, false));
