@@ -154,8 +154,13 @@ pub(crate) fn tick(cpu: u32) -> u64 {
             continue;
         };
         let (class, ev, act) = w.tick(now, &smp, &th);
-        if class != Class::None {
+        // A stall keeps its most telling class: once seen with IRQs off, in
+        // a slow handler or offline, the moment the target recovers (taking
+        // interrupts again, csd not yet run) does not make it a lost IPI.
+        if class != Class::None && matches!(tr.class, Class::None | Class::LostIpi) {
             tr.class = class;
+        }
+        if class != Class::None {
             tr.ev = ev;
         }
         if !(act.resend || act.report || act.panic) {

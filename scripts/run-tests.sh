@@ -15,17 +15,10 @@ for arch in $arches; do bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/d
 
 total_p=0; total_f=0; total_s=0
 for arch in $arches; do
-	log "$arch: building csdwatch"
-	mod=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" . 2>"$results/$arch-build.log") \
-		|| { cat "$results/$arch-build.log" >&2; die "$arch: module build failed"; }
-	pl=$results/$arch-payload; mkdir -p "$pl"
-	cp "$mod/csdwatch.ko" "$pl/"
-	inj=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/csd_inject 2>>"$results/$arch-build.log") \
-		|| { cat "$results/$arch-build.log" >&2; die "$arch: csd_inject build failed"; }
-	cp "$inj/csd_inject.ko" "$pl/"
-	cp "$CSDWATCH_TOP/selftests/guest-run.sh" "$pl/run.sh"
-	mkdir -p "$pl/selftests"; cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"; cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
-	cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
+	log "$arch: building csdwatch and csd_inject"
+	pl=$results/$arch-payload
+	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/guest-run.sh" \
+		"$results/$arch-build.log"
 	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit"
 	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
@@ -49,6 +42,23 @@ for arch in $arches; do
 		echo "$arch: not ok - guest run ended badly (verdict $qrc); console tail:"
 		tail -30 "$results/$arch-console.log" | sed 's/^/    /'
 		f=$((f + 1))
+	fi
+	# panic_ms gets a boot of its own: it ends the guest by design
+	plp=$results/$arch-panic-payload
+	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/panic-guest.sh" \
+		"$results/$arch-build.log"
+	set +e
+	bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$plp" "$results/$arch-panic.log" 300 >/dev/null
+	prc=$?
+	set -e
+	pline=$(grep -o 'Kernel panic - not syncing: csdwatch: CPU [0-9]* waited [0-9]* ms for CPU 1 (target IRQs off): panic_ms reached' \
+		"$results/$arch-panic.log" | head -1)
+	if [ "$prc" = 125 ] && [ -n "$pline" ] && ! grep -q 'csdwatch-panic: still alive' "$results/$arch-panic.log"; then
+		echo "$arch: ok - panic_ms=1500 panicked the guest: $pline"
+		p=$((${p:-0} + 1))
+	else
+		echo "$arch: not ok - panic_ms=1500 did not panic the guest (verdict $prc); log $results/$arch-panic.log"
+		f=$((${f:-0} + 1))
 	fi
 	echo "$arch: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))

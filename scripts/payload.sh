@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Build csdwatch and the csd_inject test module for ARCH and put together a
+# guest payload directory (scripts/qemu-run.sh boots it and runs run.sh):
+#   scripts/payload.sh ARCH DIR RUN_SCRIPT [BUILD_LOG]
+# DIR gets csdwatch.ko, csd_inject.ko, run.sh, lib/ (selftest helpers),
+# selftests/csdwatch/ and the kernel's ktap_helpers.sh.
+. "$(dirname "$0")/env.sh"
+arch=${1:?arch}; pl=${2:?dir}; run=${3:?run script}; blog=${4:-/dev/null}
+mkdir -p "$pl/selftests"
+mod=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" . 2>"$blog") \
+	|| { cat "$blog" >&2; die "$arch: csdwatch build failed"; }
+inj=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/csd_inject 2>>"$blog") \
+	|| { cat "$blog" >&2; die "$arch: csd_inject build failed"; }
+cp "$mod/csdwatch.ko" "$inj/csd_inject.ko" "$pl/"
+cp "$run" "$pl/run.sh"
+cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
+cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
+cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
