@@ -13,9 +13,11 @@
 //!   [`Wait::tick`] is never compared across CPUs' clocks going backward: an
 //!   earlier `now_ns` than `start_ns` is treated as age 0 (the clock the
 //!   hooks use, `local_clock()`, can differ slightly between CPUs).
-//! - A wait resends at most once per `resend_ns`, and only while it looks
-//!   like a lost IPI: never to a target inside its csd flush (the flush will
-//!   reach the csd by itself), offline, or with its interrupt count frozen.
+//! - A wait resends at most once per `resend_ns`, and only once it has
+//!   looked like a lost IPI on two ticks in a row: never to a target inside
+//!   its csd flush (the flush will reach the csd by itself), offline, with
+//!   its interrupt count frozen, or just out of its flush or IRQs-off
+//!   section (its pending IPI is about to run).
 
 use kernel::prelude::*;
 
@@ -115,6 +117,8 @@ pub(crate) struct Wait {
     reports: u32,
     next_report_ns: u64,
     panicked: bool,
+    /// Consecutive ticks that classified the wait as a lost IPI.
+    lost_ticks: u32,
 }
 
 /// Later reports of the same stall come after 2^n times the report
@@ -137,6 +141,7 @@ impl Wait {
             reports: 0,
             next_report_ns: 0,
             panicked: false,
+            lost_ticks: 0,
         }
     }
 
@@ -216,15 +221,23 @@ impl Wait {
             return (Class::None, ev, act);
         }
         let class = Self::class_of(t, &ev, Some(th));
+        self.lost_ticks = if class == Class::LostIpi {
+            self.lost_ticks.saturating_add(1)
+        } else {
+            0
+        };
 
         // Resend only what looks like a lost IPI (online, not flushing, taking
         // interrupts), at most once per resend period. A flushing target will
         // reach the csd by itself; an IRQs-off target keeps one pending IPI
         // latched, so more would be noise (a resend made before the count was
         // seen frozen is that pending IPI).
+        // Two ticks in a row: a target that has just left its flush (or
+        // turned IRQs back on) takes its pending IPI by the next tick.
         if th.resend_ns != 0
             && age >= th.resend_ns
             && class == Class::LostIpi
+            && self.lost_ticks >= 2
             && (self.resends == 0 || now_ns.saturating_sub(self.last_resend_ns) >= th.resend_ns)
         {
             act.resend = true;
@@ -287,19 +300,47 @@ mod tests {
     #[test]
     fn lost_ipi_is_resent_once_per_period() {
         let mut w = Wait::new(0, 0, busy(10, 5));
+        // first tick that calls it a lost IPI: not yet
         let (c, ev, a) = w.tick(25 * MS, &busy(16, 5), &TH);
         assert_eq!(c, Class::LostIpi);
-        assert!(a.resend && !a.report && !a.panic);
+        assert!(!a.resend && !a.report && !a.panic);
         assert!(!ev.flush_entered);
         assert_eq!(ev.irqs_delta, 6);
+        // second in a row: resend
+        let (_, ev, a) = w.tick(30 * MS, &busy(17, 5), &TH);
+        assert!(a.resend);
         assert_eq!(ev.resends, 1);
         // 10 ms later: too soon for another resend.
-        let (_, _, a) = w.tick(35 * MS, &busy(19, 5), &TH);
+        let (_, _, a) = w.tick(40 * MS, &busy(19, 5), &TH);
         assert!(!a.resend);
         // One period after the first resend: again.
-        let (_, _, a) = w.tick(45 * MS, &busy(22, 5), &TH);
+        let (_, _, a) = w.tick(50 * MS, &busy(22, 5), &TH);
         assert!(a.resend);
         assert_eq!(w.resends(), 2);
+    }
+
+    #[test]
+    fn target_just_out_of_its_flush_is_not_resent_at_once() {
+        let mut w = Wait::new(0, 0, busy(10, 5));
+        let flushing = TargetSample {
+            in_flush: true,
+            last_flush_ns: 1,
+            ..busy(10, 5)
+        };
+        let (c, _, a) = w.tick(1000 * MS, &flushing, &TH);
+        assert_eq!(c, Class::SlowHandler);
+        assert!(!a.resend);
+        // flush over, csd queued behind it not run yet: its IPI is pending
+        let out = TargetSample {
+            in_flush: false,
+            ..busy(11, 5)
+        };
+        let (c, _, a) = w.tick(1005 * MS, &out, &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert!(!a.resend);
+        // still so a tick later: the IPI was lost after all
+        let (_, _, a) = w.tick(1010 * MS, &busy(12, 5), &TH);
+        assert!(a.resend);
     }
 
     #[test]
