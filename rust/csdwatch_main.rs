@@ -65,6 +65,10 @@ impl kernel::Module for Csdwatch {
 
 impl Drop for Csdwatch {
     fn drop(&mut self) {
+        // Before the fields drop: record nothing new, and keep the
+        // watchdogs from acting on waits whose end the probes can no
+        // longer see.
+        hooks::stop();
         pr_info!(
             "unloading: {} waits seen, {} in flight\n",
             stats::Stat::Waits.get(),

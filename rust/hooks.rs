@@ -25,6 +25,21 @@ use kernel::sync::barrier::{smp_mb, Read, Write};
 /// The waits in flight.
 pub(crate) static WAITS: Waits = Waits::new();
 
+/// Set when the module starts unloading: no new wait is recorded, and the
+/// watchdogs stop acting (once the probes are gone, a waiter's return is no
+/// longer seen, so its slot would look stalled forever).
+static STOPPING: Atomic<u32> = Atomic::new(0);
+
+/// Begin unloading (see [`STOPPING`]).
+pub(crate) fn stop() {
+    STOPPING.store(1, Release);
+}
+
+/// The module is unloading.
+pub(crate) fn stopping() -> bool {
+    STOPPING.load(Acquire) != 0
+}
+
 /// Synchronous csds remembered per flush (shim.c `CSDW_BATCH`).
 pub(crate) const BATCH: usize = 8;
 
@@ -129,7 +144,7 @@ fn first_tick_ns() -> u64 {
 
 /// `__smp_call_function_single()` entry: reserve a slot if it will wait.
 pub(crate) fn single_enter(wait: bool) -> i32 {
-    if !wait {
+    if !wait || stopping() {
         return -1;
     }
     match WAITS.begin_single(ffi::current_task(), ffi::this_cpu(), ffi::now_ns()) {
@@ -172,8 +187,8 @@ pub(crate) fn single_queue(target_cpu: u64, csd: usize, func: usize, sync: bool)
 
 /// `smp_call_function_many_cond()` entry with `SCF_WAIT`.
 pub(crate) fn many_enter(targets: &[u64; MASK_WORDS], func: usize) -> i32 {
-    if targets.iter().all(|&w| w == 0) {
-        return -1; // local only: no wait
+    if targets.iter().all(|&w| w == 0) || stopping() {
+        return -1; // local only (no wait), or unloading
     }
     let cpu = ffi::this_cpu();
     if !cpu_enabled(cpu) {

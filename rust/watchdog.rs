@@ -120,6 +120,9 @@ pub(crate) fn sample(cpu: u32) -> (TargetSample, hooks::FlushView) {
 /// One tick of the watchdog of `cpu`; the delay to the next in ns, 0 when
 /// it watches nothing any more.
 pub(crate) fn tick(cpu: u32) -> u64 {
+    if hooks::stopping() {
+        return 0;
+    }
     let now = ffi::now_ns();
     let th = thresholds();
     let mut busy = false;

@@ -55,7 +55,7 @@ chmod +x "$root/init"
 
 common=(-smp 4 -m 1024 -nographic -no-reboot -accel tcg,thread=multi
 	-kernel "$image" -initrd "$work/initrd.gz")
-append="panic=-1 oops=panic loglevel=7 $extra"
+append="panic=-1 oops=panic loglevel=7 log_buf_len=4M $extra"
 case $arch in
 x86_64) cmd=(qemu-system-x86_64 -machine q35 -cpu max "${common[@]}"
 	     -append "console=ttyS0 $append") ;;

@@ -22,8 +22,9 @@ unload_both() { rmmod csd_inject; rmmod csdwatch; }
 stats_mark() { for f in $S/*; do eval "S0_${f##*/}=$(cat "$f")"; done; }
 delta() { eval "echo \$(( \$(cat $S/$1) - S0_$1 ))"; }
 
-dmesg_mark() { MARK=$(dmesg | wc -l); }
-dmesg_new() { dmesg | tail -n +$((MARK + 1)); }
+# by timestamp, not line count: the ring buffer may wrap between the two
+dmesg_mark() { MARK=$(dmesg | tail -1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'); }
+dmesg_new() { dmesg | awk -v m="${MARK:-0}" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t); if (t + 0 > m + 0) print }'; }
 
 # check "description" command...: pass if the command succeeds
 check() {
