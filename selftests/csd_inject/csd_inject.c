@@ -39,12 +39,13 @@
 #include <linux/mutex.h>
 #include <linux/cpu.h>
 #include <linux/sched.h>
+#include <linux/rcupdate.h>
 
 #define NR_SENDERS 3
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
 static DEFINE_MUTEX(run_lock);
-static struct cpumask saved_mask, off_target;	/* under run_lock */
+static struct cpumask saved_mask, off_target, mig_mask;	/* under run_lock */
 
 /* Found at load (kallsyms through a kprobe lookup; neither is exported). */
 static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
@@ -52,8 +53,10 @@ static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
 static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi */
 #endif
 
-enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_NONE };
-static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load" };
+enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
+		SC_NONE };
+static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
+					 "lost_ipi_migrate" };
 
 /* What one run recorded; read through "result". */
 static struct {
@@ -61,7 +64,8 @@ static struct {
 	u32 target, senders, duration_ms;
 	u64 stall_begin_ns, fault_end_ns;
 	u64 released_ns[NR_SENDERS];
-	int sender_cpu[NR_SENDERS];
+	int sender_cpu[NR_SENDERS];	/* where each sender began */
+	int end_cpu[NR_SENDERS];	/* where it was when released */
 	atomic_t ran[NR_SENDERS];	/* each sender's function */
 	atomic_t stale_ran;		/* the planted csd (lost_ipi) */
 	atomic_t slow_ran;		/* the slow handler */
@@ -131,9 +135,18 @@ static int target_fn(void *arg)
 		res.fault_end_ns = ktime_get_ns();
 		local_irq_restore(flags);
 	}
-	/* busy mode: keep the CPU out of idle until told, so only an IPI flushes */
-	while (!irqs_off && !atomic_read(&spin_stop))
+	/*
+	 * busy mode: keep the CPU out of idle until told, so only an IPI
+	 * flushes. Report RCU quiescent states meanwhile: a spinning kthread
+	 * would otherwise hold up every grace period, and with it CPU hotplug
+	 * (which the migrate test does during the fault).
+	 */
+	while (!irqs_off && !atomic_read(&spin_stop)) {
+		preempt_disable();
+		rcu_momentary_eqs();
+		preempt_enable();
 		cpu_relax();
+	}
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(1);
 	return 0;
@@ -148,6 +161,7 @@ static int sender_fn(void *arg)
 		cpu_relax();
 	switch (res.sc) {
 	case SC_LOST_IPI:
+	case SC_LOST_IPI_MIGRATE:
 		smp_call_function_single(res.target, count_fn, &res.ran[i], 1);
 		break;
 	case SC_IRQS_OFF:
@@ -168,6 +182,7 @@ static int sender_fn(void *arg)
 		break;
 	}
 	res.released_ns[i] = ktime_get_ns();
+	res.end_cpu[i] = raw_smp_processor_id();
 	complete(&sender_done[i]);
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(1);
@@ -225,6 +240,20 @@ static int run_load(void)
 			kthread_stop(snd[i]);
 	res.err = ret;
 	return ret;
+}
+
+/*
+ * What a sender preempted between llist_add() and the IPI leaves behind: a
+ * csd at the head of the target's queue, no IPI. The target must be busy
+ * in target_fn first, so nothing flushes the queue.
+ */
+static void plant_stale_csd(void)
+{
+	INIT_CSD(&stale_csd, stale_fn, NULL);
+	stale_csd.node.u_flags = CSD_FLAG_LOCK;	/* async type, like _async() */
+	if (!llist_add(&stale_csd.node.llist, per_cpu_ptr(csq, res.target)))
+		pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
+	fault_begins();
 }
 
 static struct task_struct *spawn_on(int (*fn)(void *), void *arg, int cpu, const char *what)
@@ -289,11 +318,7 @@ static int run_scenario(enum scenario sc)
 		 */
 		while (!atomic_read_acquire(&target_ready))
 			msleep(1);	/* the spinner owns the target first */
-		INIT_CSD(&stale_csd, stale_fn, NULL);
-		stale_csd.node.u_flags = CSD_FLAG_LOCK;	/* async type, like _async() */
-		if (!llist_add(&stale_csd.node.llist, per_cpu_ptr(csq, target)))
-			pr_info("csd_inject: queue of CPU%u was not empty\n", target);
-		fault_begins();
+		plant_stale_csd();
 	}
 	if (sc == SC_IRQS_OFF) {
 		/* the target is inside its IRQs-off spin before anyone sends */
@@ -356,6 +381,80 @@ out:
 	return ret;
 }
 
+/*
+ * lost_ipi_migrate: lost_ipi with one sender that may move while it waits.
+ * It starts pinned to the last online CPU (other than the target); once it
+ * waits, it may run on any online CPU but the target, and the CPU-hotplug
+ * lock is not held, so the CPU it began on can be taken offline meanwhile.
+ */
+static int run_migrate(void)
+{
+	struct task_struct *tgt, *snd;
+	int cpu, start_cpu = -1, ret = 0;
+	u64 deadline;
+
+	cpus_read_lock();
+	if (target >= nr_cpu_ids || !cpu_online(target) || num_online_cpus() < 3) {
+		pr_warn("csd_inject: lost_ipi_migrate needs 3 online CPUs and target %u online\n",
+			target);
+		cpus_read_unlock();
+		return -EINVAL;
+	}
+	memset(&res, 0, sizeof(res));
+	res.sc = SC_LOST_IPI_MIGRATE;
+	res.target = target;
+	res.senders = 1;
+	res.duration_ms = duration_ms;
+	atomic_set(&spin_stop, 0);
+	atomic_set(&senders_go, 0);
+	atomic_set(&target_ready, 0);
+	atomic_set(&fault_started, 0);
+	for_each_online_cpu(cpu)
+		if (cpu != target)
+			start_cpu = cpu;
+	tgt = spawn_on(target_fn, NULL, target, "csd_inject_tgt/%u");
+	if (IS_ERR(tgt)) {
+		cpus_read_unlock();
+		return PTR_ERR(tgt);
+	}
+	while (!atomic_read_acquire(&target_ready))
+		msleep(1);
+	plant_stale_csd();
+	init_completion(&sender_done[0]);
+	snd = kthread_create(sender_fn, (void *)0L, "csd_inject_mig");
+	if (IS_ERR(snd)) {
+		ret = PTR_ERR(snd);
+		send_csd_ipi(target);
+		cpus_read_unlock();
+		goto out_tgt;
+	}
+	set_cpus_allowed_ptr(snd, cpumask_of(start_cpu));
+	res.sender_cpu[0] = start_cpu;
+	wake_up_process(snd);
+	atomic_set(&senders_go, 1);
+	cpus_read_unlock();
+
+	msleep(50);	/* it waits by now: its csd sits behind the stale one */
+	cpumask_copy(&mig_mask, cpu_online_mask);
+	cpumask_clear_cpu(target, &mig_mask);
+	set_cpus_allowed_ptr(snd, &mig_mask);
+
+	deadline = fault_deadline();
+	while (ktime_get_ns() < deadline)
+		msleep(10);
+	res.fault_end_ns = ktime_get_ns();
+	send_csd_ipi(target);
+	wait_for_completion(&sender_done[0]);
+	kthread_stop(snd);
+out_tgt:
+	atomic_set(&spin_stop, 1);
+	while (stale_csd.node.u_flags & CSD_FLAG_LOCK)
+		msleep(1);
+	kthread_stop(tgt);
+	res.err = ret;
+	return ret;
+}
+
 static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
 {
 	char buf[32];
@@ -368,7 +467,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -382,7 +481,12 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	cpumask_clear_cpu(target, &off_target);
 	if (!cpumask_empty(&off_target))
 		set_cpus_allowed_ptr(current, &off_target);
-	ret = sc == SC_LOAD ? run_load() : run_scenario(sc);
+	if (sc == SC_LOAD)
+		ret = run_load();
+	else if (sc == SC_LOST_IPI_MIGRATE)
+		ret = run_migrate();
+	else
+		ret = run_scenario(sc);
 	set_cpus_allowed_ptr(current, &saved_mask);
 	mutex_unlock(&run_lock);
 	return ret ? ret : len;
@@ -408,9 +512,9 @@ static int result_show(struct seq_file *m, void *v)
 	for (i = 0; i < res.senders; i++) {
 		u64 r = res.released_ns[i];
 
-		seq_printf(m, "sender%d_cpu=%d\nsender%d_ran=%d\nsender%d_stall_ms=%llu\n"
-			   "sender%d_released_after_fault_end=%d\n",
-			   i, res.sender_cpu[i], i, atomic_read(&res.ran[i]), i,
+		seq_printf(m, "sender%d_cpu=%d\nsender%d_end_cpu=%d\nsender%d_ran=%d\n"
+			   "sender%d_stall_ms=%llu\nsender%d_released_after_fault_end=%d\n",
+			   i, res.sender_cpu[i], i, res.end_cpu[i], i, atomic_read(&res.ran[i]), i,
 			   r > res.stall_begin_ns ? div_u64(r - res.stall_begin_ns, NSEC_PER_MSEC) : 0,
 			   i, res.fault_end_ns && r >= res.fault_end_ns);
 	}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A waiter that migrates while it waits, and whose watching CPU goes
+# offline mid-stall: the injector's lost_ipi_migrate starts one waiter on
+# CPU 3 and then lets it run anywhere but the target; this test takes CPU 3
+# offline while it waits. csdwatch (resend off, report at 800 ms) must keep
+# the wait, tracked by task and csd, hand it to another CPU's watchdog,
+# report it from there and say when it ended. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+CPU3=/sys/devices/system/cpu/cpu3/online
+
+ktap_print_header
+ktap_set_plan 6
+[ "$(grep -c ^processor /proc/cpuinfo)" -ge 4 ] || ktap_exit_fail_msg "needs 4 CPUs"
+load_both resend_ms=0 report_ms=800 || ktap_exit_fail_msg "insmod failed"
+dmesg_mark
+echo 1 > $D/target; echo 2500 > $D/duration_ms
+(echo lost_ipi_migrate > $D/run) & bg=$!
+sleep 0.4			# the waiter spins on CPU 3 by now
+echo 0 > $CPU3; off=$?
+wait $bg; rc=$?
+echo 1 > $CPU3
+new=$(dmesg_new)
+splat=$(echo "$new" | grep -A1 'stalled [0-9]* ms in csd_lock_wait() for CPU 1: lost IPI' | grep 'owner:' | head -1)
+ktap_print_msg "waiter began on CPU $(val sender0_cpu), released on CPU $(val sender0_end_cpu) after $(val sender0_stall_ms) ms"
+ktap_print_msg "report: ${splat#*\] }"
+check "lost_ipi_migrate ran and CPU 3 went offline during it" eval '[ $rc = 0 ] && [ $off = 0 ] && [ "$(val err)" = 0 ]'
+check "the waiter migrated off CPU 3 while it waited" eval \
+	'[ "$(val sender0_cpu)" = 3 ] && [ "$(val sender0_end_cpu)" != 3 ] && [ "$(val sender0_stall_ms)" -ge 2400 ]'
+check "its wait, queued on CPU 3, was still reported" eval \
+	'echo "$splat" | grep -q "queued on CPU 3"'
+check "and its end told" eval 'echo "$new" | grep -q "CPU 3 -> CPU 1 stall ended after [0-9]* ms: waiter released (lost IPI"'
+check "each function ran once, no kernel warning" eval \
+	'all_ran_once && [ "$(val stale_ran)" = 1 ] && ! dmesg | grep -q -E "WARNING:|BUG:|Oops"'
+check "unload, nothing in flight" eval '[ "$(cat $S/in_flight)" = 0 ] && unload_both'
+ktap_finished
