@@ -40,5 +40,6 @@ ktap_print_msg "counters: stalls_irqs_off +$(delta stalls_irqs_off) reports +$(d
 # 125 per waiter here. Allow 3 per waiter.
 check "counters: IRQs-off stalls counted, 1..3 reports, <= 3 resends per waiter" eval \
 	'[ "$(delta stalls_irqs_off)" -ge 1 ] && [ "$(delta reports)" -ge 1 ] && [ "$(delta reports)" -le 3 ] && [ "$(delta ipis_resent)" -le 6 ]'
+[ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished

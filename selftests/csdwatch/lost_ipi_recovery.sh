@@ -24,5 +24,6 @@ check "counters agree: 1..2 recoveries, each a lost-IPI stall with a resend" \
 	eval '[ "$r" -ge 1 ] && [ "$r" -le 2 ] && [ "$l" = "$r" ] && [ "$s" -ge "$r" ]'
 check "recovered silently: no report, one summary line" eval \
 	'[ "$(delta reports)" = 0 ] && dmesg_new | grep -q "csdwatch: recovered .* lost IPI" && ! dmesg_new | grep -q "in csd_lock_wait() for CPU"'
+[ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished

@@ -20,5 +20,6 @@ check "not recovered with resend off: waiters held until the deadline, no resend
 	'all_stalls ge $((DUR - 100)) && [ "$(delta ipis_resent)" = 0 ]'
 check "reported as lost IPI: irqs moving, flush not entered, queue pending" eval \
 	'[ -n "$splat" ] && echo "$new" | grep -q "evidence: target irqs +[1-9][0-9]* since seen, unchanged for [0-9]* ms; flush entered since queued: no; in flush: no; queue pending: yes"'
+[ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished

@@ -33,5 +33,6 @@ check "its wait, queued on CPU 3, was still reported" eval \
 check "and its end told" eval 'echo "$new" | grep -q "CPU 3 -> CPU 1 stall ended after [0-9]* ms: waiter released (lost IPI"'
 check "each function ran once, no kernel warning" eval \
 	'all_ran_once && [ "$(val stale_ran)" = 1 ] && ! dmesg | grep -q -E "WARNING:|BUG:|Oops"'
+[ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval '[ "$(cat $S/in_flight)" = 0 ] && unload_both'
 ktap_finished

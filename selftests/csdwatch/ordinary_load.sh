@@ -20,5 +20,6 @@ ktap_print_msg "waits +$w, ipis_resent +$s, reports +$r, longest_wait_us $(cat $
 check "the waits were seen (>= 100)" [ "$w" -ge 100 ]
 check "zero reports" eval '[ "$r" = 0 ] && ! dmesg_new | grep -q "in csd_lock_wait() for CPU"'
 check "resends <= 5 per 100 waits" [ $((s * 20)) -le "$w" ]
+[ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval '[ "$(cat $S/in_flight)" = 0 ] && unload_both'
 ktap_finished

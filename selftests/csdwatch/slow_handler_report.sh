@@ -22,5 +22,6 @@ ktap_print_msg "counters: stalls_slow_handler +$(delta stalls_slow_handler) ipis
 check "no pointless resend, stall counted as slow handler" eval \
 	'[ "$(delta ipis_resent)" = 0 ] && [ "$(delta stalls_slow_handler)" -ge 1 ]'
 check "each function ran once" eval 'all_ran_once 1 && [ "$(val slow_ran)" = 1 ]'
+[ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished

@@ -29,7 +29,7 @@ dmesg_new() { dmesg | awk -v m="${MARK:-0}" '{ t = $0; sub(/^\[ */, "", t); sub(
 # check "description" command...: pass if the command succeeds
 check() {
 	desc=$1; shift
-	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; fi
+	if "$@"; then ktap_test_pass "$desc"; else ktap_test_fail "$desc"; DIAG=1; fi
 }
 
 # run one injector scenario: run SCENARIO SENDERS DURATION_MS
@@ -61,4 +61,11 @@ all_ran_once() {
 	while [ $i -lt "$(val senders)" ]; do
 		[ "$(val sender${i}_ran)" = 1 ] || return 1; i=$((i + 1))
 	done
+}
+
+# on a failed check: what csdwatch saw, for the log
+diagnose() {
+	ktap_print_msg "diagnosis: $(for f in $S/*; do printf '%s=%s ' "${f##*/}" "$(cat "$f")"; done)"
+	ktap_print_msg "diagnosis: probes: $(grep -c csdwatch /sys/kernel/debug/kprobes/list 2>/dev/null) registered, $(grep -v OPTIMIZED /sys/kernel/debug/kprobes/list 2>/dev/null | grep -c -E 'GONE|DISABLED') gone or disabled"
+	dmesg | tail -20 | sed 's/^/# dmesg: /'
 }
