@@ -64,6 +64,7 @@ static struct {
 	u32 target, senders, duration_ms;
 	u64 stall_begin_ns, fault_end_ns;
 	u64 released_ns[NR_SENDERS];
+	u64 call_ns[NR_SENDERS];	/* when each sender made its call */
 	int sender_cpu[NR_SENDERS];	/* where each sender began */
 	int end_cpu[NR_SENDERS];	/* where it was when released */
 	atomic_t ran[NR_SENDERS];	/* each sender's function */
@@ -159,6 +160,7 @@ static int sender_fn(void *arg)
 
 	while (!atomic_read(&senders_go))
 		cpu_relax();
+	res.call_ns[i] = ktime_get_ns();
 	switch (res.sc) {
 	case SC_LOST_IPI:
 	case SC_LOST_IPI_MIGRATE:
@@ -301,13 +303,38 @@ static int run_scenario(enum scenario sc)
 	atomic_set(&target_ready, 0);
 	atomic_set(&fault_started, 0);
 
+	/*
+	 * Senders first: the first online CPUs other than the target. They
+	 * exist and spin on senders_go before the fault begins, so creating
+	 * them never depends on the faulty CPU (kthreadd may be queued there).
+	 */
+	i = 0;
+	for_each_online_cpu(cpu) {
+		if (cpu == target || i >= res.senders)
+			continue;
+		init_completion(&sender_done[i]);
+		res.sender_cpu[i] = cpu;
+		snd[i] = spawn_on(sender_fn, (void *)(long)i, cpu, "csd_inject_snd/%u");
+		if (IS_ERR(snd[i])) {
+			ret = PTR_ERR(snd[i]);
+			snd[i] = NULL;
+			break;
+		}
+		i++;
+	}
+	if (ret) {
+		/* could not start every sender: no fault, release who started */
+		atomic_set(&senders_go, 1);
+		goto wait_senders;
+	}
 	if (sc != SC_SLOW_HANDLER) {
 		tgt = spawn_on(target_fn, (void *)(unsigned long)(sc == SC_IRQS_OFF),
 			       target, "csd_inject_tgt/%u");
 		if (IS_ERR(tgt)) {
 			ret = PTR_ERR(tgt);
 			tgt = NULL;
-			goto out;
+			atomic_set(&senders_go, 1);
+			goto wait_senders;
 		}
 	}
 	if (sc == SC_LOST_IPI) {
@@ -326,28 +353,6 @@ static int run_scenario(enum scenario sc)
 			msleep(1);
 	}
 
-	/* senders: the first online CPUs other than the target */
-	i = 0;
-	for_each_online_cpu(cpu) {
-		if (cpu == target || i >= res.senders)
-			continue;
-		init_completion(&sender_done[i]);
-		res.sender_cpu[i] = cpu;
-		snd[i] = spawn_on(sender_fn, (void *)(long)i, cpu, "csd_inject_snd/%u");
-		if (IS_ERR(snd[i])) {
-			ret = PTR_ERR(snd[i]);
-			snd[i] = NULL;
-			break;
-		}
-		i++;
-	}
-	if (ret) {
-		/* could not start every sender: end the fault now, keep it bounded */
-		if (sc == SC_LOST_IPI)
-			send_csd_ipi(target);
-		atomic_set(&senders_go, 1);
-		goto wait_senders;
-	}
 	atomic_set(&senders_go, 1);
 	while (!atomic_read_acquire(&fault_started))
 		msleep(1);	/* slow_handler: the slow csd is running */
@@ -517,6 +522,8 @@ static int result_show(struct seq_file *m, void *v)
 			   i, res.sender_cpu[i], i, res.end_cpu[i], i, atomic_read(&res.ran[i]), i,
 			   r > res.stall_begin_ns ? div_u64(r - res.stall_begin_ns, NSEC_PER_MSEC) : 0,
 			   i, res.fault_end_ns && r >= res.fault_end_ns);
+		seq_printf(m, "sender%d_called_during_fault=%d\n", i,
+			   res.call_ns[i] && res.call_ns[i] < res.fault_end_ns);
 	}
 	seq_printf(m, "stale_ran=%d\nslow_ran=%d\n", atomic_read(&res.stale_ran),
 		   atomic_read(&res.slow_ran));

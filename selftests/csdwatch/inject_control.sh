@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Control tests: the three hangs are real WITHOUT csdwatch. With csd_inject
-# alone, each scenario's waiters stay stuck for more than 2x csdwatch's
-# default report threshold, are released only at the injector's deadline,
+# alone, each scenario's waiters call during the fault, stay stuck for more
+# than 2x csdwatch's default report threshold, are released only at the
+# injector's deadline,
 # every queued function runs exactly once, and the target answers a fresh
 # cross-call afterwards. If a scenario stops hanging (e.g. the target
 # flushes its queue by itself), its test fails. KTAP output.
@@ -41,6 +42,7 @@ scenario() { # name senders
 		ms=$(val sender${i}_stall_ms); stalls="$stalls cpu$(val sender${i}_cpu)=${ms}ms"
 		[ "$ms" -ge $MIN_STALL ] || { ok=0; ktap_print_msg "$1: sender$i released after ${ms} ms < $MIN_STALL"; }
 		[ "$(val sender${i}_released_after_fault_end)" = 1 ] || { ok=0; ktap_print_msg "$1: sender$i released before the injector's deadline"; }
+		[ "$(val sender${i}_called_during_fault)" = 1 ] || { ok=0; ktap_print_msg "$1: sender$i made its call only after the fault ended"; }
 		if [ "$1" != slow_handler ] || [ $i -gt 0 ]; then
 			[ "$(val sender${i}_ran)" = 1 ] || { ok=0; ktap_print_msg "$1: sender$i function ran $(val sender${i}_ran) times"; }
 		fi
