@@ -14,23 +14,39 @@ ktap_print_header
 ktap_set_plan 6
 [ "$(grep -c ^processor /proc/cpuinfo)" -ge 4 ] || ktap_exit_fail_msg "needs 4 CPUs"
 load_both resend_ms=0 report_ms=800 || ktap_exit_fail_msg "insmod failed"
-dmesg_mark
 echo 1 > $D/target; echo 2500 > $D/duration_ms
-(echo lost_ipi_migrate > $D/run) & bg=$!
-sleep 0.4			# the waiter spins on CPU 3 by now
-echo 0 > $CPU3; off=$?
-wait $bg; rc=$?
-echo 1 > $CPU3
-new=$(dmesg_new)
-splat=$(echo "$new" | grep -A1 'stalled [0-9]* ms in csd_lock_wait() for CPU 1: lost IPI' | grep 'owner:' | head -1)
+# The stale csd on CPU 1 swallows every csd queued behind it, so a hotplug
+# step that happens to need CPU 1 (a cross-call or queued wakeup) waits for
+# the fault too, and CPU 3 then goes offline only after the waiter was
+# released. That run proves nothing: try again, up to 3 times, then skip.
+try=0
+while :; do
+	try=$((try + 1))
+	dmesg_mark
+	(echo lost_ipi_migrate > $D/run) & bg=$!
+	sleep 0.4			# the waiter spins on CPU 3 by now
+	echo 0 > $CPU3; off=$?
+	wait $bg; rc=$?
+	echo 1 > $CPU3
+	new=$(dmesg_new)
+	[ "$(val sender0_end_cpu)" != 3 ] || [ $try -ge 3 ] && break
+	ktap_print_msg "try $try: CPU 3 went offline only after the fault ended; again"
+done
+splat=$(echo "$new" | grep -A1 'stalled [0-9]* ms in csd_lock_wait() for CPU 1: lost IPI' | grep 'owner:' | tail -1)
 ktap_print_msg "waiter began on CPU $(val sender0_cpu), released on CPU $(val sender0_end_cpu) after $(val sender0_stall_ms) ms"
 ktap_print_msg "report: ${splat#*\] }"
-check "lost_ipi_migrate ran and CPU 3 went offline during it" eval '[ $rc = 0 ] && [ $off = 0 ] && [ "$(val err)" = 0 ]'
-check "the waiter migrated off CPU 3 while it waited" eval \
-	'[ "$(val sender0_cpu)" = 3 ] && [ "$(val sender0_end_cpu)" != 3 ] && [ "$(val sender0_stall_ms)" -ge 2400 ]'
-check "its wait, queued on CPU 3, was still reported" eval \
-	'echo "$splat" | grep -q "queued on CPU 3"'
-check "and its end told" eval 'echo "$new" | grep -q "CPU 3 -> CPU 1 stall ended after [0-9]* ms: waiter released (lost IPI"'
+check "lost_ipi_migrate ran, CPU 3 went offline and back" eval '[ $rc = 0 ] && [ $off = 0 ] && [ "$(val err)" = 0 ]'
+if [ "$(val sender0_end_cpu)" = 3 ]; then
+	for t in "the waiter migrated off CPU 3 while it waited" "its wait, queued on CPU 3, was still reported" "and its end told"; do
+		ktap_test_skip "$t (CPU 3 went offline only after the fault, $try tries)"
+	done
+else
+	check "the waiter migrated off CPU 3 while it waited" eval \
+		'[ "$(val sender0_cpu)" = 3 ] && [ "$(val sender0_stall_ms)" -ge 2400 ]'
+	check "its wait, queued on CPU 3, was still reported from another CPU" eval \
+		'echo "$splat" | grep -q "\[ *C[012]\] csdwatch:   owner: .*queued on CPU 3, spinning on CPU [012]"'
+	check "and its end told" eval 'echo "$new" | grep -q "CPU 3 -> CPU 1 stall ended after [0-9]* ms: waiter released (lost IPI"'
+fi
 check "each function ran once, no kernel warning" eval \
 	'all_ran_once && [ "$(val stale_ran)" = 1 ] && ! dmesg | grep -q -E "WARNING:|BUG:|Oops"'
 [ -n "$DIAG" ] && diagnose
