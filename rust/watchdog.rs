@@ -198,7 +198,7 @@ pub(crate) fn tick(cpu: u32) -> u64 {
             report::stall(i, &s, t, tr, &flush, now);
         }
         if act.panic {
-            report::panic(&s, t, tr, &flush, now);
+            report::panic(&s, t, tr, &flush);
         }
     }
     if busy {

@@ -63,6 +63,17 @@ for arch in $arches; do
 	echo "$arch: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
+# host side: the reST documentation parses cleanly (docutils, errors fail)
+python3 -c 'import docutils' 2>/dev/null || python3 -m pip install -q docutils >/dev/null 2>&1 || true
+for doc in "$CSDWATCH_TOP"/Documentation/*.rst; do
+	if python3 - "$doc" <<'PY' 2>"$results/docs.log"
+import sys, docutils.core
+docutils.core.publish_string(open(sys.argv[1]).read(), writer_name="null",
+                             settings_overrides={"report_level": 2, "halt_level": 2})
+PY
+	then echo "docs: ok - ${doc##*/} parses"; total_p=$((total_p + 1))
+	else echo "docs: not ok - ${doc##*/}: $(head -3 "$results/docs.log")"; total_f=$((total_f + 1)); fi
+done
 echo "results: $results"
 echo "($total_s skipped)"
 echo "$total_p passed, $total_f failed"
