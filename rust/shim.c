@@ -106,6 +106,7 @@ CSDW_STAT(reports, 7);
 CSDW_STAT(longest_wait_us, 8);
 CSDW_STAT(in_flight, 9);
 CSDW_STAT(dropped, 10);
+CSDW_STAT(watchdog_ticks, 11);
 
 static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_waits.attr.attr,
@@ -119,6 +120,7 @@ static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_longest_wait_us.attr.attr,
 	&csdw_stat_in_flight.attr.attr,
 	&csdw_stat_dropped.attr.attr,
+	&csdw_stat_watchdog_ticks.attr.attr,
 	NULL,
 };
 

@@ -35,10 +35,12 @@ pub(crate) enum Stat {
     InFlight = 9,
     /// Waits not tracked (table full, CPU going down, probe instance missing).
     Dropped = 10,
+    /// Watchdog timer callbacks run (all CPUs): the interrupts csdwatch costs.
+    WatchdogTicks = 11,
 }
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
-pub(crate) const NR_STATS: usize = 11;
+pub(crate) const NR_STATS: usize = 12;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 

@@ -129,6 +129,7 @@ pub(crate) fn tick(cpu: u32) -> u64 {
     if hooks::stopping() {
         return 0;
     }
+    Stat::WatchdogTicks.inc();
     let now = ffi::now_ns();
     let th = thresholds();
     let mut busy = false;

@@ -15,7 +15,8 @@ MIN_STALL=$((2 * REPORT_MS))
 
 ktap_print_header
 ktap_set_plan 8
-if grep -q '^csdwatch ' /proc/modules; then rmmod csdwatch; fi
+grep -q "^csd_inject " /proc/modules && rmmod csd_inject
+grep -q "^csdwatch " /proc/modules && rmmod csdwatch
 insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject.ko failed"
 
 val() { sed -n "s/^$1=//p" $D/result; }

@@ -50,5 +50,5 @@ fi
 check "each function ran once, no kernel warning" eval \
 	'all_ran_once && [ "$(val stale_ran)" = 1 ] && ! dmesg | grep -q -E "WARNING:|BUG:|Oops"'
 [ -n "$DIAG" ] && diagnose
-check "unload, nothing in flight" eval '[ "$(cat $S/in_flight)" = 0 ] && unload_both'
+check "unload, nothing in flight" eval 'settled && unload_both'
 ktap_finished

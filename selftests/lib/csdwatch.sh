@@ -16,7 +16,16 @@ load_both() {
 	insmod /payload/csdwatch.ko "$@" && insmod /payload/csd_inject.ko
 }
 
-unload_both() { rmmod csd_inject; rmmod csdwatch; }
+unload_both() { rmmod csd_inject && rmmod csdwatch; }
+
+# no wait in flight: in_flight is a gauge, and the kernel's own cross-calls
+# can be in flight at any instant, so wait up to 1 s for it to read 0
+settled() {
+	n=0
+	while [ "$(cat $S/in_flight)" != 0 ]; do
+		n=$((n + 1)); [ $n -gt 20 ] && return 1; sleep 0.05
+	done
+}
 
 # remember every counter; `delta NAME` is its growth since
 stats_mark() { for f in $S/*; do eval "S0_${f##*/}=$(cat "$f")"; done; }
