@@ -260,10 +260,10 @@ pub(crate) fn irq_count(cpu: u32) -> u64 {
 
 /// Send the call-function-single IPI to `cpu` again.
 pub(crate) fn resend_ipi(cpu: u32) {
-    // SAFETY: `cpu` is an online wait target; the arch send function takes
-    // any context with preemption off (it is what the kernel itself calls
-    // from llist_add() callers), and the IPI only makes the target flush
-    // its queue, which runs each queued csd once.
+    // The IPI only makes the target flush its queue, which runs each queued
+    // csd once; the send function is what llist_add() callers use.
+    // SAFETY: `cpu` is an online wait target; sending takes any context with
+    // preemption off.
     unsafe { c::csdw_arch_resend_ipi(cpu) }
 }
 
@@ -326,10 +326,10 @@ pub(crate) fn task_info(task: usize) -> TaskInfo {
     let mut pid: c_int = 0;
     let mut cpu: c_int = -1;
     let mut comm = CText([0; 16]);
-    // SAFETY: the snapshot proved the wait live (its waiter not returned)
-    // at a point inside this hard-IRQ section, and a task_struct is freed
-    // only after an RCU grace period, which cannot end while this CPU runs
-    // with IRQs off. The out-pointers are valid locals.
+    // The snapshot proved the wait live (its waiter not returned) at a point
+    // inside this hard-IRQ section; a task_struct is freed only after an RCU
+    // grace period, which cannot end while this CPU runs with IRQs off.
+    // SAFETY: so `task` is a live task_struct; the out-pointers are locals.
     unsafe {
         c::csdw_task_info(
             task as *const c_void,
