@@ -19,6 +19,7 @@
 //!   its interrupt count frozen, or just out of its flush or IRQs-off
 //!   section (its pending IPI is about to run).
 
+use core::ffi::CStr;
 use kernel::prelude::*;
 
 /// Why a wait is stalled, as far as the evidence tells.
@@ -38,15 +39,21 @@ pub(crate) enum Class {
 }
 
 impl Class {
-    /// How reports and docs name it.
-    pub(crate) fn name(self) -> &'static str {
+    /// How reports, the panic message and docs name it (a C string, so the
+    /// panic in C can print it too).
+    pub(crate) fn cname(self) -> &'static CStr {
         match self {
-            Class::None => "none",
-            Class::LostIpi => "lost IPI",
-            Class::TargetIrqsOff => "target IRQs off",
-            Class::SlowHandler => "slow handler",
-            Class::TargetOffline => "target offline",
+            Class::None => c"none",
+            Class::LostIpi => c"lost IPI",
+            Class::TargetIrqsOff => c"target IRQs off",
+            Class::SlowHandler => c"slow handler",
+            Class::TargetOffline => c"target offline",
         }
+    }
+
+    /// [`Class::cname`] as text.
+    pub(crate) fn name(self) -> &'static str {
+        self.cname().to_str().unwrap_or("?")
     }
 }
 
@@ -159,14 +166,14 @@ impl Wait {
         now_ns.saturating_sub(self.start_ns)
     }
 
-    /// Classify the wait from what the target looks like now.
-    pub(crate) fn classify(&self, now_ns: u64, t: &TargetSample) -> (Class, Evidence) {
+    /// The evidence about the wait in what the target looks like now.
+    fn evidence(&self, now_ns: u64, t: &TargetSample) -> Evidence {
         let frozen = if t.irqs == self.last_irqs {
             now_ns.saturating_sub(self.last_irq_change_ns)
         } else {
             0
         };
-        let ev = Evidence {
+        Evidence {
             age_ns: self.age(now_ns),
             irqs_delta: t.irqs.wrapping_sub(self.at_queue.irqs),
             irqs_frozen_ns: frozen,
@@ -177,12 +184,11 @@ impl Wait {
                 None
             },
             resends: self.resends,
-        };
-        (Self::class_of(t, &ev, None), ev)
+        }
     }
 
-    fn class_of(t: &TargetSample, ev: &Evidence, th: Option<&Thresholds>) -> Class {
-        let frozen_ns = th.map_or(1, |th| th.irq_frozen_ns.max(1));
+    fn class_of(t: &TargetSample, ev: &Evidence, th: &Thresholds) -> Class {
+        let frozen_ns = th.irq_frozen_ns.max(1);
         if !t.online {
             Class::TargetOffline
         } else if t.in_flush {
@@ -204,7 +210,7 @@ impl Wait {
         t: &TargetSample,
         th: &Thresholds,
     ) -> (Class, Evidence, Actions) {
-        let (_, ev) = self.classify(now_ns, t);
+        let ev = self.evidence(now_ns, t);
         if t.irqs != self.last_irqs {
             self.last_irqs = t.irqs;
             self.last_irq_change_ns = now_ns;
@@ -220,7 +226,7 @@ impl Wait {
         if age < first && (th.panic_ns == 0 || age < th.panic_ns) {
             return (Class::None, ev, act);
         }
-        let class = Self::class_of(t, &ev, Some(th));
+        let class = Self::class_of(t, &ev, th);
         self.lost_ticks = if class == Class::LostIpi {
             self.lost_ticks.saturating_add(1)
         } else {

@@ -7,7 +7,6 @@
 //! each line with `csdwatch: `. Documentation/csdwatch.rst explains every
 //! field.
 
-use crate::detector::Class;
 use crate::ffi;
 use crate::hooks::{FlushView, WAITS};
 use crate::params::Param;
@@ -15,7 +14,6 @@ use crate::ratelimit::Ratelimit;
 use crate::stats::Stat;
 use crate::waits::{Kind, Snapshot, MASK_WORDS};
 use crate::watchdog::Tracked;
-use core::ffi::CStr;
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering::Relaxed, Atomic};
 
@@ -30,16 +28,6 @@ static ENDED: Ratelimit = Ratelimit::new(10 * SEC, 5);
 static RECOVERED: Ratelimit = Ratelimit::new(10 * SEC, 1);
 /// Recoveries not yet told in a summary line.
 static UNTOLD: Atomic<u64> = Atomic::new(0);
-
-fn cname(c: Class) -> &'static CStr {
-    match c {
-        Class::None => c"none",
-        Class::LostIpi => c"lost IPI",
-        Class::TargetIrqsOff => c"target IRQs off",
-        Class::SlowHandler => c"slow handler",
-        Class::TargetOffline => c"target offline",
-    }
-}
 
 fn via(k: Kind) -> &'static str {
     match k {
@@ -182,7 +170,7 @@ fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
 pub(crate) fn panic(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView) -> ! {
     let (others, _) = WAITS.others_on(usize::MAX, t, s.start_ns);
     print(s, t, tr, f, others, 0);
-    ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, cname(tr.class))
+    ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, tr.class.cname())
 }
 
 /// A reported stall ended after `waited` ns.

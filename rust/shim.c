@@ -149,7 +149,7 @@ void csdw_stats_unregister(void)
  * probe-able text (a data symbol fails that check, which is fine: only the
  * address is wanted). C because struct kprobe is config-dependent.
  */
-static void *csdw_lookup(const char *name)
+void *csdw_lookup(const char *name)
 {
 	struct kprobe kp = { .symbol_name = name };
 	int ret = register_kprobe(&kp);
@@ -436,18 +436,23 @@ int csdw_resolve(void)
  */
 int csdw_probes_register(void)
 {
+	const char *failed;
 	int ret;
 
 	csdw_rp_flush.maxactive = 2 * nr_cpu_ids;
+	failed = csdw_rp_flush.kp.symbol_name;
 	ret = register_kretprobe(&csdw_rp_flush);
 	if (ret)
-		goto fail_flush;
+		goto fail;
+	failed = csdw_kp_exec_single.symbol_name;
 	ret = register_kprobe(&csdw_kp_exec_single);
 	if (ret)
 		goto fail_exec;
+	failed = csdw_rp_single.kp.symbol_name;
 	ret = register_kretprobe(&csdw_rp_single);
 	if (ret)
 		goto fail_single;
+	failed = csdw_rp_many.kp.symbol_name;
 	ret = register_kretprobe(&csdw_rp_many);
 	if (ret)
 		goto fail_many;
@@ -455,25 +460,14 @@ int csdw_probes_register(void)
 	return 0;
 
 fail_many:
-	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
-	       csdw_rp_many.kp.symbol_name, ret);
 	unregister_kretprobe(&csdw_rp_single);
-	goto out_single;
 fail_single:
-	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
-	       csdw_rp_single.kp.symbol_name, ret);
-out_single:
 	unregister_kprobe(&csdw_kp_exec_single);
-	goto out_exec;
 fail_exec:
-	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
-	       csdw_kp_exec_single.symbol_name, ret);
-out_exec:
 	unregister_kretprobe(&csdw_rp_flush);
-	return ret;
-fail_flush:
+fail:
 	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
-	       csdw_rp_flush.kp.symbol_name, ret);
+	       failed, ret);
 	return ret;
 }
 

@@ -30,6 +30,7 @@ void csdwatch_rs_cpu_offline(unsigned int cpu);
 int csdwatch_rs_rehome(unsigned int cpu);
 
 /* Implemented in shim.c. */
+void *csdw_lookup(const char *name);
 int csdw_stats_register(void);
 void csdw_stats_unregister(void);
 int csdw_resolve(void);

@@ -113,6 +113,21 @@ impl Slot {
     }
 }
 
+impl Slot {
+    /// Write what a wait is about; only while its claimer owns the slot
+    /// (`Claimed`/`Pending`), before the release store that makes it live.
+    fn fill(&self, nw: &NewWait, target_word: impl Fn(usize) -> u64) {
+        self.func.store(nw.func, Relaxed);
+        self.csd.store(nw.csd, Relaxed);
+        self.sender.store(nw.cpu, Relaxed);
+        self.watcher.store(nw.cpu, Relaxed);
+        self.start_ns.store(nw.start_ns, Relaxed);
+        for (k, t) in self.targets.iter().enumerate() {
+            t.store(target_word(k), Relaxed);
+        }
+    }
+}
+
 /// The table of `N` slots (the module uses [`Waits`]; tests use small ones).
 pub(crate) struct Table<const N: usize> {
     slots: [Slot; N],
@@ -193,16 +208,9 @@ impl<const N: usize> Table<N> {
                 continue;
             }
             s.task.store(nw.task, Relaxed);
-            s.func.store(nw.func, Relaxed);
-            s.csd.store(nw.csd, Relaxed);
-            s.sender.store(nw.cpu, Relaxed);
-            s.watcher.store(nw.cpu, Relaxed);
-            s.start_ns.store(nw.start_ns, Relaxed);
             s.end_ns.store(0, Relaxed);
             s.blocked_on.store(NO_CPU, Relaxed);
-            for (k, t) in s.targets.iter().enumerate() {
-                t.store(targets.get(k).copied().unwrap_or(0), Relaxed);
-            }
+            s.fill(nw, |k| targets.get(k).copied().unwrap_or(0));
             s.word.store(word(gen, state), Release);
             return Some(i);
         }
@@ -237,19 +245,13 @@ impl<const N: usize> Table<N> {
         if State::of(w) != State::Pending {
             return;
         }
-        s.func.store(nw.func, Relaxed);
-        s.csd.store(nw.csd, Relaxed);
-        s.sender.store(nw.cpu, Relaxed);
-        s.watcher.store(nw.cpu, Relaxed);
-        s.start_ns.store(nw.start_ns, Relaxed);
-        for (k, t) in s.targets.iter().enumerate() {
-            let bits = if target as usize / 64 == k {
+        s.fill(nw, |k| {
+            if target as usize / 64 == k {
                 1u64 << (target % 64)
             } else {
                 0
-            };
-            t.store(bits, Relaxed);
-        }
+            }
+        });
         s.word.store(word(w >> 8, State::Live), Release);
     }
 

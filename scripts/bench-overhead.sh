@@ -6,9 +6,5 @@
 #   ARCH=arm64 scripts/bench-overhead.sh
 . "$(dirname "$0")/env.sh"
 arch=${ARCH:-x86_64}
-bash "$CSDWATCH_TOP/scripts/setup.sh"
-bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
-pl=$(mktemp -d); trap 'rm -rf "$pl"' EXIT
-bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/bench-guest.sh"
-bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$CSDWATCH_CACHE/bench-$arch.log" 600 "quiet" \
-	| grep '^bench:'
+bash "$CSDWATCH_TOP/scripts/boot-guest.sh" "$arch" "$CSDWATCH_TOP/selftests/bench-guest.sh" \
+	"$CSDWATCH_CACHE/bench-$arch.log" | grep '^bench:'

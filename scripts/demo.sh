@@ -6,9 +6,5 @@
 #   ARCH=arm64 scripts/demo.sh
 . "$(dirname "$0")/env.sh"
 arch=${ARCH:-x86_64}
-bash "$CSDWATCH_TOP/scripts/setup.sh"
-bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
-pl=$(mktemp -d); trap 'rm -rf "$pl"' EXIT
-bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/demo-guest.sh"
-log "booting $arch guest (PREEMPT_RT, 4 CPUs, TCG); console log: $CSDWATCH_CACHE/demo-$arch.log"
-bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$CSDWATCH_CACHE/demo-$arch.log" 600 "quiet"
+bash "$CSDWATCH_TOP/scripts/boot-guest.sh" "$arch" "$CSDWATCH_TOP/selftests/demo-guest.sh" \
+	"$CSDWATCH_CACHE/demo-$arch.log"

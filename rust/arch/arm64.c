@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * csdwatch, arm64 specifics. C because the IPI send function is not
- * exported (found through the kprobe symbol resolver at load) and the NMI
+ * exported (found at load through csdw_lookup() in shim.c) and the NMI
  * check is a static inline cpufeature test.
  */
 #include <linux/kernel_stat.h>
-#include <linux/kprobes.h>
 #include <linux/smp.h>
 #include <asm/cpufeature.h>
 
@@ -15,17 +14,11 @@ static void (*csdw_send_single_ipi)(int cpu);
 
 int csdw_arch_init(void)
 {
-	struct kprobe kp = { .symbol_name = "arch_send_call_function_single_ipi" };
-	int ret = register_kprobe(&kp);
-
-	/* a text symbol: registration succeeds and gives its address */
-	if (ret) {
-		pr_err("csdwatch: kernel symbol arch_send_call_function_single_ipi not found (%d); not loading\n",
-		       ret);
+	csdw_send_single_ipi = csdw_lookup("arch_send_call_function_single_ipi");
+	if (!csdw_send_single_ipi) {
+		pr_err("csdwatch: kernel symbol arch_send_call_function_single_ipi not found; not loading\n");
 		return -ENOENT;
 	}
-	csdw_send_single_ipi = (void *)kp.addr;
-	unregister_kprobe(&kp);
 	return 0;
 }
 
