@@ -534,6 +534,8 @@ void csdw_watchdog_quiesce(void)
 	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
 	unsigned long flags;
 
+	if (!atomic_read(&wd->armed))
+		return;		/* the usual case on the hot path: nothing to stop */
 	local_irq_save(flags);
 	if (atomic_read(&wd->armed) && !csdwatch_rs_watching(wd->cpu) &&
 	    hrtimer_try_to_cancel(&wd->timer) >= 0)
