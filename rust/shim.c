@@ -535,7 +535,7 @@ void csdw_watchdog_quiesce(void)
 	unsigned long flags;
 
 	if (!atomic_read(&wd->armed))
-		return;		/* the usual case on the hot path: nothing to stop */
+		return;		/* it stopped itself already: nothing to do */
 	local_irq_save(flags);
 	if (atomic_read(&wd->armed) && !csdwatch_rs_watching(wd->cpu) &&
 	    hrtimer_try_to_cancel(&wd->timer) >= 0)
