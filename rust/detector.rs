@@ -124,8 +124,11 @@ pub(crate) struct Wait {
     reports: u32,
     next_report_ns: u64,
     panicked: bool,
-    /// Consecutive ticks that classified the wait as a lost IPI.
-    lost_ticks: u32,
+    /// The class the last tick(s) gave, and for how many ticks in a row.
+    last_class: Class,
+    same_ticks: u32,
+    /// The stall's settled class (see [`Wait::stall_class`]).
+    stall: Class,
 }
 
 /// Later reports of the same stall come after 2^n times the report
@@ -148,8 +151,17 @@ impl Wait {
             reports: 0,
             next_report_ns: 0,
             panicked: false,
-            lost_ticks: 0,
+            last_class: Class::None,
+            same_ticks: 0,
+            stall: Class::None,
         }
+    }
+
+    /// The stall's class: what reports, counters and the end line use. It
+    /// settles over two ticks and never goes back to "lost IPI" (unlike the
+    /// class [`Wait::tick`] returns, which is what the target looks like now).
+    pub(crate) fn stall_class(&self) -> Class {
+        self.stall
     }
 
     /// How many reports were printed for it.
@@ -227,11 +239,22 @@ impl Wait {
             return (Class::None, ev, act);
         }
         let class = Self::class_of(t, &ev, th);
-        self.lost_ticks = if class == Class::LostIpi {
-            self.lost_ticks.saturating_add(1)
+        if class == self.last_class {
+            self.same_ticks = self.same_ticks.saturating_add(1);
         } else {
-            0
-        };
+            self.last_class = class;
+            self.same_ticks = 1;
+        }
+        // The stall keeps its most telling class: a new class takes over
+        // only after two ticks in a row (the flush that ends a lost IPI, or
+        // the first interrupts after an IRQs-off section, last one tick),
+        // and an IRQs-off, slow-handler or offline stall never becomes a
+        // lost IPI.
+        if (self.stall == Class::None || self.same_ticks >= 2)
+            && matches!(self.stall, Class::None | Class::LostIpi)
+        {
+            self.stall = class;
+        }
 
         // Resend only what looks like a lost IPI (online, not flushing, taking
         // interrupts), at most once per resend period. A flushing target will
@@ -243,7 +266,7 @@ impl Wait {
         if th.resend_ns != 0
             && age >= th.resend_ns
             && class == Class::LostIpi
-            && self.lost_ticks >= 2
+            && self.same_ticks >= 2
             && (self.resends == 0 || now_ns.saturating_sub(self.last_resend_ns) >= th.resend_ns)
         {
             act.resend = true;
@@ -372,6 +395,38 @@ mod tests {
         assert_eq!(ev.irqs_frozen_ns, 6 * MS);
         let (c, _, _) = w.tick(35 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
+    }
+
+    #[test]
+    fn recovery_flush_does_not_relabel_a_lost_ipi() {
+        let mut w = Wait::new(0, 0, busy(10, 5));
+        w.tick(25 * MS, &busy(11, 5), &TH);
+        w.tick(30 * MS, &busy(12, 5), &TH);
+        assert_eq!(w.stall_class(), Class::LostIpi);
+        // the resent IPI arrives: one tick inside the flush
+        let flushing = TargetSample {
+            in_flush: true,
+            last_flush_ns: 31 * MS,
+            ..busy(13, 5)
+        };
+        let (c, _, _) = w.tick(35 * MS, &flushing, &TH);
+        assert_eq!(c, Class::SlowHandler);
+        assert_eq!(w.stall_class(), Class::LostIpi);
+    }
+
+    #[test]
+    fn lost_ipi_settles_into_irqs_off_and_stays() {
+        let mut w = Wait::new(0, 15 * MS, busy(10, 5));
+        w.tick(21 * MS, &busy(10, 5), &TH);
+        assert_eq!(w.stall_class(), Class::LostIpi);
+        w.tick(35 * MS, &busy(10, 5), &TH);
+        assert_eq!(w.stall_class(), Class::LostIpi);
+        w.tick(40 * MS, &busy(10, 5), &TH);
+        assert_eq!(w.stall_class(), Class::TargetIrqsOff);
+        // IRQs come back on: two lost-IPI-looking ticks do not relabel it
+        w.tick(45 * MS, &busy(11, 5), &TH);
+        w.tick(50 * MS, &busy(12, 5), &TH);
+        assert_eq!(w.stall_class(), Class::TargetIrqsOff);
     }
 
     #[test]

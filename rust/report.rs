@@ -167,8 +167,8 @@ fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
 }
 
 /// `panic_ms` reached: print the splat (no rate limit) and panic.
-pub(crate) fn panic(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView) -> ! {
-    let (others, _) = WAITS.others_on(usize::MAX, t, s.start_ns);
+pub(crate) fn panic(i: usize, s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView) -> ! {
+    let (others, _) = WAITS.others_on(i, t, s.start_ns);
     print(s, t, tr, f, others, 0);
     ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, tr.class.cname())
 }

@@ -24,12 +24,8 @@ pub(crate) struct Tracked {
     pub target: u32,
     /// Detector state for that target.
     pub wait: Option<Wait>,
-    /// The stall's class (see `tick` for how it settles).
+    /// The stall's class ([`Wait::stall_class`] of its blocking target).
     pub class: Class,
-    /// The class the detector gave on the last tick(s).
-    next: Class,
-    /// Ticks in a row it gave `next`.
-    next_ticks: u32,
     /// Evidence behind it.
     pub ev: Evidence,
     /// IPIs resent for this wait (all targets).
@@ -49,8 +45,6 @@ impl Tracked {
             target: NO_CPU,
             wait: None,
             class: Class::None,
-            next: Class::None,
-            next_ticks: 0,
             ev: Evidence {
                 age_ns: 0,
                 irqs_delta: 0,
@@ -164,22 +158,8 @@ pub(crate) fn tick(cpu: u32) -> u64 {
             continue;
         };
         let (class, ev, act) = w.tick(now, &smp, &th);
-        // A stall keeps its most telling class. A new class takes over only
-        // after two ticks in a row (the flush that ends a lost IPI, or the
-        // first interrupts after an IRQs-off section, last one tick), and
-        // never turns an IRQs-off, slow-handler or offline stall into a
-        // lost IPI.
         if class != Class::None {
-            if class == tr.next {
-                tr.next_ticks = tr.next_ticks.saturating_add(1);
-            } else {
-                tr.next = class;
-                tr.next_ticks = 1;
-            }
-            let settled = tr.class == Class::None || tr.next_ticks >= 2;
-            if settled && matches!(tr.class, Class::None | Class::LostIpi) {
-                tr.class = class;
-            }
+            tr.class = w.stall_class();
             tr.ev = ev;
         }
         if !(act.resend || act.report || act.panic) {
@@ -199,7 +179,7 @@ pub(crate) fn tick(cpu: u32) -> u64 {
             report::stall(i, &s, t, tr, &flush, now);
         }
         if act.panic {
-            report::panic(&s, t, tr, &flush);
+            report::panic(i, &s, t, tr, &flush);
         }
     }
     if busy {
