@@ -3,23 +3,30 @@
 //! csdwatch: catch CPUs stuck in `csd_lock_wait()`, tell why, resend the
 //! lost IPI and report the owner and target CPUs.
 //!
-//! Layout: `detector` is the pure per-wait state machine and `waits` the
-//! lock-free table of waits in flight (both KUnit-tested, no kernel
-//! calls); `hooks` is what the probes on the csd path record; `watchdog`
-//! is the per-CPU timer tick that feeds the detector and acts; `report`
-//! prints; `params`, `stats` and `ratelimit` are the tunables, counters
-//! and message limit; `ffi` is the only boundary to the C shim (`shim.c`,
-//! `arch/*.c`) and holds every `unsafe`.
+//! Layout: `detector` is the pure per-wait state machine, `waits` the
+//! lock-free table of waits in flight and `targets` the per-CPU flush
+//! record (all KUnit-tested, no kernel calls); `state` holds what is
+//! allocated at load; `hooks` is what the probes on the csd path record;
+//! `watchdog` is the per-CPU timer tick that feeds the detector and acts,
+//! with `tracked` its memory per wait; `report` prints; `clones` refuses a
+//! kernel whose probed functions were cloned; `params`, `stats` and
+//! `ratelimit` are the tunables, counters and message limit; `ffi` is the
+//! only boundary to the C shim (`shim.c`, `arch/*.c`) and holds every
+//! `unsafe`.
 
 use kernel::prelude::*;
 
+mod clones;
 mod detector;
 mod ffi;
 mod hooks;
 mod params;
 mod ratelimit;
 mod report;
+mod state;
 mod stats;
+mod targets;
+mod tracked;
 mod waits;
 mod watchdog;
 
@@ -32,33 +39,46 @@ module! {
 }
 
 /// The module; fields drop in order: probes first (no new waits, no
-/// handler running), then the watchdogs (no timer armed or running), then
-/// the sysfs counters.
+/// handler running), then the watchdogs (no timer armed or running, no
+/// report work pending), then the sysfs counters, and last the state all
+/// of them used.
 struct Csdwatch {
     _probes: ffi::Probes,
     _watchdogs: ffi::Watchdogs,
     _stats: ffi::StatsDir,
+    _state: ffi::Installed<state::Shared>,
 }
 
 impl kernel::Module for Csdwatch {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         ffi::resolve()?;
+        if let Some(c) = clones::find_clone(&clones::PROBED, ffi::has_symbol) {
+            pr_err!(
+                "kernel has a compiler clone {} of a probed function: its callers would not be watched; not loading\n",
+                c.as_cstr().to_str().unwrap_or("?")
+            );
+            return Err(EOPNOTSUPP);
+        }
+        let shared = state::install(ffi::nr_cpu_ids())?;
         let stats = ffi::StatsDir::register()?;
         let watchdogs = ffi::Watchdogs::start()?;
         let probes = ffi::Probes::register()?;
         pr_info!(
-            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; target stacks: {}\n",
+            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; {} CPUs, {} wait slots; target stacks: {}\n",
             params::Param::Resend.get(),
             params::Param::Report.get(),
             params::Param::Panic.get(),
             params::Param::IrqFrozen.get(),
             params::Param::Tick.get(),
+            ffi::nr_cpu_ids(),
+            state::get().map_or(0, |sh| sh.waits.len()),
             ffi::no_nmi().unwrap_or("NMI backtrace")
         );
         Ok(Csdwatch {
             _probes: probes,
             _watchdogs: watchdogs,
             _stats: stats,
+            _state: shared,
         })
     }
 }
@@ -66,8 +86,8 @@ impl kernel::Module for Csdwatch {
 impl Drop for Csdwatch {
     fn drop(&mut self) {
         // Before the fields drop: record nothing new, and keep the
-        // watchdogs from acting on waits whose end the probes can no
-        // longer see.
+        // watchdogs from reporting waits whose end the probes can no
+        // longer see (they still resend lost IPIs: hooks::STOPPING).
         hooks::stop();
         pr_info!(
             "unloading: {} waits seen, {} in flight\n",

@@ -6,13 +6,18 @@
 //! written on each.
 
 use crate::params::{self, Param};
-use crate::waits::{MASK_WORDS, MAX_WAITS};
 use crate::{hooks, stats, watchdog};
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_ulong, c_void, CStr};
+use core::marker::PhantomData;
+use kernel::alloc::{AllocError, KVec};
 use kernel::error::to_result;
 use kernel::ffi::c_char;
 use kernel::prelude::*;
+use kernel::sync::atomic::{
+    ordering::{Acquire, Full, Release},
+    Atomic,
+};
 
 mod c {
     use core::ffi::{c_int, c_ulong, c_void};
@@ -35,7 +40,8 @@ mod c {
         pub(super) fn csdw_cpu_online(cpu: u32) -> bool;
         pub(super) fn csdw_current() -> *mut c_void;
         pub(super) fn csdw_csd_locked(csd: *const c_void) -> c_int;
-        pub(super) fn csdw_cfd_csd(sender: u32, target: u32) -> *const c_void;
+        pub(super) fn csdw_cfd_first_locked(sender: u32) -> c_int;
+        pub(super) fn csdw_lookup(name: *const c_char) -> *mut c_void;
         pub(super) fn csdw_queue_pending(cpu: u32) -> bool;
         pub(super) fn csdw_task_info(
             task: *const c_void,
@@ -46,8 +52,9 @@ mod c {
         );
         pub(super) fn csdw_symbol(buf: *mut c_char, len: usize, addr: c_ulong);
         pub(super) fn csdw_show_task(task: *const c_void);
-        pub(super) fn csdw_dump_stack();
-        pub(super) fn csdw_backtrace(words: *const c_ulong);
+        pub(super) fn csdw_backtrace_later(cpu: u32);
+        pub(super) fn csdw_nmi_deaf(cpu: u32) -> bool;
+        pub(super) fn csdw_show_irq_regs();
         pub(super) fn csdw_panic(owner: u32, target: u32, ms: u64, class: *const c_char);
         pub(super) fn csdw_arch_irq_count(cpu: u32) -> u64;
         pub(super) fn csdw_arch_resend_ipi(cpu: u32);
@@ -97,7 +104,7 @@ pub(crate) extern "C" fn csdwatch_rs_single_enter(wait: bool) -> c_int {
 /// Entry of `generic_exec_single(cpu, csd)` (kprobe).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_single_queue(
-    cpu: c_ulong,
+    cpu: u32,
     csd: *const c_void,
     func: c_ulong,
     sync: bool,
@@ -105,23 +112,17 @@ pub(crate) extern "C" fn csdwatch_rs_single_queue(
     hooks::single_queue(cpu, csd as usize, func as usize, sync);
 }
 
-/// Entry of `smp_call_function_many_cond()` with `SCF_WAIT` (kretprobe
-/// entry handler): `targets` is the online target mask, without the sender.
+/// Entry of `smp_call_function_many_cond()` with `SCF_WAIT` and a remote
+/// online target (kretprobe entry handler).
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_many_enter(
-    targets: *const u64,
-    nwords: u32,
-    func: c_ulong,
-) -> c_int {
-    let mut mask = [0u64; MASK_WORDS];
-    let n = (nwords as usize).min(MASK_WORDS);
-    // SAFETY: shim.c passes an array of `nwords` words on its stack, valid
-    // for the duration of this call; at most MASK_WORDS are read.
-    let words = unsafe { core::slice::from_raw_parts(targets, n) };
-    for (m, w) in mask.iter_mut().zip(words) {
-        *m = *w;
-    }
-    hooks::many_enter(&mask, func as usize)
+pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong) -> c_int {
+    hooks::many_enter(func as usize)
+}
+
+/// Slots of the wait table (the sender kretprobes' instance count).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_wait_slots() -> u32 {
+    crate::state::get().map_or(0, |sh| u32::try_from(sh.waits.len()).unwrap_or(u32::MAX))
 }
 
 /// Return of a tracked waiter (kretprobe return handler).
@@ -139,7 +140,7 @@ pub(crate) extern "C" fn csdwatch_rs_flush_enter(
     funcs: *const c_ulong,
     n: c_int,
 ) {
-    let n = n.clamp(0, hooks::BATCH as c_int) as usize;
+    let n = n.clamp(0, crate::targets::BATCH as c_int) as usize;
     // SAFETY: shim.c passes two arrays of `n` (<= BATCH) entries on its
     // stack, valid for the duration of this call.
     let (csds, funcs) = unsafe {
@@ -172,7 +173,7 @@ pub(crate) extern "C" fn csdwatch_rs_tick(cpu: u32) -> u64 {
 /// Does the watchdog of `cpu` have a wait to look after?
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_watching(cpu: u32) -> bool {
-    hooks::WAITS.watching(cpu)
+    hooks::watching(cpu)
 }
 
 /// CPU hotplug: `cpu` is up (its watchdog may be armed).
@@ -239,11 +240,19 @@ pub(crate) fn csd_locked(csd: usize) -> Option<bool> {
     }
 }
 
-/// The csd `sender` uses for `target` in `smp_call_function_many_cond()`
-/// (0 if none). The per-CPU csd arrays are never freed while the kernel runs.
-pub(crate) fn cfd_csd(sender: u32, target: u32) -> usize {
-    // SAFETY: bounds-checked in C; cfd_data was resolved at load.
-    unsafe { c::csdw_cfd_csd(sender, target) as usize }
+/// The first CPU (ascending, the order `csd_lock_wait()` walks) whose csd
+/// from `sender`'s `smp_call_function_many_cond()` is still locked.
+pub(crate) fn cfd_first_locked(sender: u32) -> Option<u32> {
+    // SAFETY: bounds-checked in C; cfd_data was resolved at load and its
+    // per-CPU csd arrays are never freed while the kernel runs.
+    u32::try_from(unsafe { c::csdw_cfd_first_locked(sender) }).ok()
+}
+
+/// Does the kernel have a symbol `name`?
+pub(crate) fn has_symbol(name: &CStr) -> bool {
+    // SAFETY: `name` is NUL-terminated; csdw_lookup() runs in process
+    // context (module init) and only reads it.
+    !unsafe { c::csdw_lookup(name.as_char_ptr()) }.is_null()
 }
 
 /// Is anything queued on `cpu`'s call_single_queue?
@@ -352,18 +361,25 @@ pub(crate) fn show_task(task: usize) {
     unsafe { c::csdw_show_task(task as *const c_void) }
 }
 
-/// Print the stack of this CPU.
-pub(crate) fn dump_stack() {
-    // SAFETY: dump_stack() has no precondition.
-    unsafe { c::csdw_dump_stack() }
+/// Print the registers and stack this CPU's current interrupt interrupted
+/// (the stack of this CPU if there are none).
+pub(crate) fn show_interrupted_regs() {
+    // SAFETY: called from the watchdog's hard-IRQ callback, where
+    // get_irq_regs() is this interrupt's saved registers.
+    unsafe { c::csdw_show_irq_regs() }
 }
 
-/// NMI backtrace of the CPUs in `mask`.
-pub(crate) fn backtrace(mask: &[u64; MASK_WORDS]) {
-    let words: [c_ulong; MASK_WORDS] = mask.map(|w| w as c_ulong);
-    // SAFETY: `words` holds MASK_WORDS * 64 >= nr_cpu_ids bits (checked at
-    // load), as cpumask_backtrace() reads; both arches are 64-bit.
-    unsafe { c::csdw_backtrace(words.as_ptr()) }
+/// Ask for an NMI backtrace of `cpu`, sent from a kworker on this CPU once
+/// this callback has returned (shim.c).
+pub(crate) fn backtrace_later(cpu: u32) {
+    // SAFETY: bounds-checked in C; queue_work_on() is callable from hard IRQ.
+    unsafe { c::csdw_backtrace_later(cpu) }
+}
+
+/// `cpu` did not answer an NMI backtrace before (it is not asked again).
+pub(crate) fn nmi_deaf(cpu: u32) -> bool {
+    // SAFETY: bounds-checked in C; reads a cpumask.
+    unsafe { c::csdw_nmi_deaf(cpu) }
 }
 
 /// Panic: `owner` waited `ms` for `target`, stalled as `class`.
@@ -396,29 +412,116 @@ pub(crate) fn watchdog_quiesce() {
 
 /// Per-slot state that only the watchdog watching that slot touches.
 ///
-/// Invariant: slot `i`'s cell is used only from the timer callback of the
-/// CPU named `watcher` in slot `i`. One timer's callbacks never overlap;
-/// the watcher changes only in the hotplug offline callback, after
-/// `hrtimer_cancel()` of the old watcher's timer has returned and before
-/// the new watcher's timer is started (shim.c `csdw_hp_offline`).
-pub(crate) struct WatcherCells<T>([UnsafeCell<T>; MAX_WAITS]);
+/// A slot's watcher is normally one CPU, whose timer callbacks never
+/// overlap. But a wait can end and its slot be claimed again by a wait
+/// watched by another CPU while the old watcher is still inside its tick
+/// for the old wait, and a hotplug hand-over moves a slot to another CPU.
+/// So each cell carries a busy flag, taken with a cmpxchg (acquire) around
+/// every use and released (release) after: a watcher that finds it taken
+/// skips the slot for this tick instead of making a second `&mut`.
+/// (The cell also remembers the claim generation it is about, so a new
+/// wait never inherits an old one's state: `Tracked::gen`.)
+pub(crate) struct WatcherCells<T> {
+    cells: KVec<WatcherCell<T>>,
+}
 
-// SAFETY: see the invariant: no two contexts use one cell at a time.
-unsafe impl<T> Sync for WatcherCells<T> {}
+struct WatcherCell<T> {
+    busy: Atomic<u32>,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: a cell's value is reached only through `with`, which holds the
+// cell's busy flag for the whole use: never two references at a time.
+unsafe impl<T: Send> Sync for WatcherCells<T> {}
 
 impl<T> WatcherCells<T> {
-    /// Cells built by `f`.
-    pub(crate) const fn new(cells: [UnsafeCell<T>; MAX_WAITS]) -> Self {
-        WatcherCells(cells)
+    /// `n` cells made by `f`.
+    pub(crate) fn new(n: usize, f: impl Fn() -> T) -> Result<Self, AllocError> {
+        let mut cells = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            cells
+                .push_within_capacity(WatcherCell {
+                    busy: Atomic::new(0),
+                    value: UnsafeCell::new(f()),
+                })
+                .map_err(|_| AllocError)?;
+        }
+        Ok(WatcherCells { cells })
     }
 
-    /// Cell `i`. Contract: called only from the watchdog callback that
-    /// watches slot `i`, and the reference does not outlive the callback.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) fn get(&self, i: usize) -> &mut T {
-        // SAFETY: by the invariant above, this callback is the only user of
-        // cell `i` until it returns; no other reference to it exists.
-        unsafe { &mut *self.0[i].get() }
+    /// Run `f` on cell `i` unless another watcher is using it (then `None`).
+    pub(crate) fn with<R>(&self, i: usize, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let c = self.cells.get(i)?;
+        if c.busy.cmpxchg(0, 1, Acquire).is_err() {
+            return None;
+        }
+        // SAFETY: the busy flag is ours until the release below; every
+        // other access also goes through `with`, so this is the only
+        // reference to the value, and it does not outlive `f`.
+        let r = f(unsafe { &mut *c.value.get() });
+        c.busy.store(0, Release);
+        Some(r)
+    }
+}
+
+/// A module-lifetime object that hooks, timers and sysfs reach without an
+/// argument (see `state.rs`).
+///
+/// Invariant: `ptr` is 0 or the address of a `T` leaked from a `KBox` by
+/// [`Global::install`]; it is reset to 0 and the box freed only when the
+/// [`Installed`] guard drops, which the module does after every context
+/// that calls [`Global::get`] has stopped for good (probes unregistered,
+/// watchdog timers and report work cancelled, sysfs files removed).
+pub(crate) struct Global<T> {
+    ptr: Atomic<usize>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: it hands out `&T` to any context, so `T` must be `Sync`; the
+// `T` is dropped by whoever drops the guard, so `T` must be `Send`.
+unsafe impl<T: Send + Sync> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    /// Empty.
+    pub(crate) const fn new() -> Self {
+        Global {
+            ptr: Atomic::new(0),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Publish `value` (release: its contents are visible to `get`).
+    pub(crate) fn install(&'static self, value: KBox<T>) -> Installed<T> {
+        let p = KBox::into_raw(value) as usize;
+        let old = self.ptr.xchg(p, Full);
+        // a second install would leak the first: the module installs once
+        debug_assert_eq!(old, 0);
+        Installed(self)
+    }
+
+    /// The object, if installed.
+    pub(crate) fn get(&self) -> Option<&'static T> {
+        let p = self.ptr.load(Acquire);
+        if p == 0 {
+            return None;
+        }
+        // SAFETY: by the invariant, `p` is a live `T` until the guard drops,
+        // and no caller of `get` runs any more when it does.
+        Some(unsafe { &*(p as *const T) })
+    }
+}
+
+/// Owns what [`Global::install`] published; unpublishes and frees it.
+pub(crate) struct Installed<T: 'static>(&'static Global<T>);
+
+impl<T> Drop for Installed<T> {
+    fn drop(&mut self) {
+        let p = self.0.ptr.xchg(0, Full);
+        if p != 0 {
+            // SAFETY: `p` came from KBox::into_raw in install() and is
+            // freed once, here; nothing uses it any more (invariant).
+            drop(unsafe { KBox::from_raw(p as *mut T) });
+        }
     }
 }
 

@@ -3,31 +3,33 @@
 //! What the probes on the csd path do (called through rust/ffi.rs from the
 //! handlers in shim.c).
 //!
-//! Sender side: a synchronous wait is recorded in [`WAITS`] when it begins
-//! and closed when the waiter returns. Target side: each CPU's entries into
-//! the csd flush are recorded in its [`Target`] record.
+//! Sender side: a synchronous wait is recorded in the wait table when it
+//! begins and closed when the waiter returns. Target side: each CPU's
+//! entries into the csd flush are recorded in its [`Target`] record.
 //!
 //! Every function here runs in kprobe context (preemption off, on RT too,
 //! hard IRQs off on the target side): no allocation, no lock, no sleeping,
 //! no printing, no cross-CPU call. The only kernel calls are reading the
-//! clock, `current`, this CPU's id, and arming this CPU's watchdog.
+//! clock, `current`, this CPU's id, and arming or quiescing this CPU's
+//! watchdog.
 
+use kernel::prelude::*;
 use crate::ffi;
 use crate::params::Param;
+use crate::state::{self, Shared};
 use crate::stats::Stat;
-use crate::waits::{NewWait, Waits, MASK_WORDS, MAX_CPUS};
+use crate::targets::Target;
+use crate::waits::NewWait;
 use kernel::sync::atomic::{
-    ordering::{Acquire, Relaxed, Release},
+    ordering::{Acquire, Release},
     Atomic,
 };
-use kernel::sync::barrier::{smp_mb, Read, Write};
 
-/// The waits in flight.
-pub(crate) static WAITS: Waits = Waits::new();
-
-/// Set when the module starts unloading: no new wait is recorded, and the
-/// watchdogs stop acting (once the probes are gone, a waiter's return is no
-/// longer seen, so its slot would look stalled forever).
+/// Set when the module starts unloading: no new wait is recorded and the
+/// watchdogs stop reporting (once the probes are gone, a waiter's return is
+/// no longer seen, so its slot could look stalled), but they keep resending
+/// lost IPIs until the probes are unregistered: unregistering waits for an
+/// RCU grace period, which a waiter spinning on a lost IPI holds up.
 static STOPPING: Atomic<u32> = Atomic::new(0);
 
 /// Begin unloading (see [`STOPPING`]).
@@ -40,114 +42,32 @@ pub(crate) fn stopping() -> bool {
     STOPPING.load(Acquire) != 0
 }
 
-/// Synchronous csds remembered per flush (shim.c `CSDW_BATCH`).
-pub(crate) const BATCH: usize = 8;
-
-/// What one CPU's csd flushes look like, written only by that CPU.
-///
-/// `seq` is odd while the record is being written (a seqcount): readers
-/// on other CPUs retry or give up on an odd or changed `seq`.
-pub(crate) struct Target {
-    seq: Atomic<u64>,
-    in_flush: Atomic<u32>,
-    last_flush_ns: Atomic<u64>,
-    batch_n: Atomic<u32>,
-    batch_csd: [Atomic<usize>; BATCH],
-    batch_fn: [Atomic<usize>; BATCH],
-    /// The watchdog of this CPU may be armed (CPU online, module running).
-    enabled: Atomic<u32>,
-}
-
-impl Target {
-    const fn new() -> Self {
-        Target {
-            seq: Atomic::new(0),
-            in_flush: Atomic::new(0),
-            last_flush_ns: Atomic::new(0),
-            batch_n: Atomic::new(0),
-            batch_csd: [const { Atomic::new(0) }; BATCH],
-            batch_fn: [const { Atomic::new(0) }; BATCH],
-            enabled: Atomic::new(0),
-        }
+/// The shared state and this CPU's record, if this CPU takes new waits.
+fn this_cpu_watching() -> Option<(&'static Shared, u32, &'static Target)> {
+    let sh = state::get()?;
+    let cpu = ffi::this_cpu();
+    let t = sh.target(cpu)?;
+    if !t.enabled() {
+        Stat::Dropped.inc();
+        return None;
     }
-}
-
-static TARGETS: [Target; MAX_CPUS] = [const { Target::new() }; MAX_CPUS];
-
-fn target(cpu: u32) -> Option<&'static Target> {
-    TARGETS.get(cpu as usize)
-}
-
-/// What the watchdog reads of a target's flush state.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FlushView {
-    /// Inside the flush now.
-    pub in_flush: bool,
-    /// When it last entered the flush (0: never seen).
-    pub last_flush_ns: u64,
-    /// The function of the first synchronous csd of the current flush that
-    /// has not returned yet: what the target is running (0: unknown).
-    pub running_fn: usize,
-}
-
-/// Read `cpu`'s flush state from another CPU.
-pub(crate) fn flush_view(cpu: u32) -> FlushView {
-    let Some(t) = target(cpu) else {
-        return FlushView::default();
-    };
-    for _ in 0..4 {
-        let s1 = t.seq.load(Acquire);
-        if s1 & 1 != 0 {
-            continue;
-        }
-        let mut v = FlushView {
-            in_flush: t.in_flush.load(Relaxed) != 0,
-            last_flush_ns: t.last_flush_ns.load(Relaxed),
-            running_fn: 0,
-        };
-        let mut batch = [(0usize, 0usize); BATCH];
-        let n = (t.batch_n.load(Relaxed) as usize).min(BATCH);
-        for (k, b) in batch.iter_mut().enumerate().take(n) {
-            *b = (t.batch_csd[k].load(Relaxed), t.batch_fn[k].load(Relaxed));
-        }
-        smp_mb(Read);
-        if t.seq.load(Relaxed) != s1 {
-            continue;
-        }
-        if v.in_flush {
-            // a synchronous csd is unlocked after its function returns
-            v.running_fn = batch[..n]
-                .iter()
-                .find(|(csd, _)| ffi::csd_locked(*csd) == Some(true))
-                .map_or(0, |&(_, f)| f);
-        }
-        return v;
-    }
-    FlushView::default()
-}
-
-/// Allow or stop watching new waits from `cpu` (CPU hotplug, load, unload).
-pub(crate) fn set_cpu_enabled(cpu: u32, on: bool) {
-    if let Some(t) = target(cpu) {
-        t.enabled.store(u32::from(on), Release);
-    }
-}
-
-fn cpu_enabled(cpu: u32) -> bool {
-    target(cpu).is_some_and(|t| t.enabled.load(Acquire) != 0)
-}
-
-/// First watchdog tick of a new wait.
-fn first_tick_ns() -> u64 {
-    Param::Tick.ns()
+    Some((sh, cpu, t))
 }
 
 /// `__smp_call_function_single()` entry: reserve a slot if it will wait.
+/// The slot index, or -1 when not tracked (the kretprobe then keeps no
+/// instance for this call).
 pub(crate) fn single_enter(wait: bool) -> i32 {
     if !wait || stopping() {
         return -1;
     }
-    match WAITS.begin_single(ffi::current_task(), ffi::this_cpu(), ffi::now_ns()) {
+    let Some(sh) = state::get() else {
+        return -1;
+    };
+    match sh
+        .waits
+        .begin_single(ffi::current_task(), ffi::this_cpu(), ffi::now_ns())
+    {
         Some(i) => i as i32,
         None => {
             Stat::Dropped.inc();
@@ -157,22 +77,24 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
 }
 
 /// `generic_exec_single(cpu, csd)`: the csd and its real target are known.
-pub(crate) fn single_queue(target_cpu: u64, csd: usize, func: usize, sync: bool) {
+pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool) {
     if !sync {
         return;
     }
+    let Some(sh) = state::get() else {
+        return;
+    };
     let task = ffi::current_task();
-    let Some(i) = WAITS.pending_of(task) else {
+    let Some(i) = sh.waits.pending_of(task) else {
         return;
     };
     let cpu = ffi::this_cpu();
-    if target_cpu == u64::from(cpu) || target_cpu >= MAX_CPUS as u64 {
+    if target_cpu == cpu || sh.target(target_cpu).is_none() {
         return; // runs locally (or refused): no wait; the return frees the slot
     }
-    if !cpu_enabled(cpu) {
-        Stat::Dropped.inc();
+    let Some((sh, cpu, me)) = this_cpu_watching() else {
         return;
-    }
+    };
     let nw = NewWait {
         task,
         func,
@@ -180,21 +102,24 @@ pub(crate) fn single_queue(target_cpu: u64, csd: usize, func: usize, sync: bool)
         cpu,
         start_ns: ffi::now_ns(),
     };
-    WAITS.queue_single(i, &nw, target_cpu as u32);
-    Stat::Waits.inc();
-    ffi::watchdog_arm(first_tick_ns());
+    me.watch(1);
+    if sh.waits.queue_single(i, &nw, target_cpu) {
+        Stat::Waits.inc();
+        ffi::watchdog_arm(Param::Tick.ns());
+    } else {
+        me.watch(-1);
+    }
 }
 
-/// `smp_call_function_many_cond()` entry with `SCF_WAIT`.
-pub(crate) fn many_enter(targets: &[u64; MASK_WORDS], func: usize) -> i32 {
-    if targets.iter().all(|&w| w == 0) || stopping() {
-        return -1; // local only (no wait), or unloading
-    }
-    let cpu = ffi::this_cpu();
-    if !cpu_enabled(cpu) {
-        Stat::Dropped.inc();
+/// `smp_call_function_many_cond()` entry with `SCF_WAIT` and at least one
+/// remote online target; the slot index or -1 when not tracked.
+pub(crate) fn many_enter(func: usize) -> i32 {
+    if stopping() {
         return -1;
     }
+    let Some((sh, cpu, me)) = this_cpu_watching() else {
+        return -1;
+    };
     let nw = NewWait {
         task: ffi::current_task(),
         func,
@@ -202,13 +127,15 @@ pub(crate) fn many_enter(targets: &[u64; MASK_WORDS], func: usize) -> i32 {
         cpu,
         start_ns: ffi::now_ns(),
     };
-    match WAITS.begin_many(&nw, targets) {
+    me.watch(1);
+    match sh.waits.begin_many(&nw) {
         Some(i) => {
             Stat::Waits.inc();
-            ffi::watchdog_arm(first_tick_ns());
+            ffi::watchdog_arm(Param::Tick.ns());
             i as i32
         }
         None => {
+            me.watch(-1);
             Stat::Dropped.inc();
             -1
         }
@@ -217,12 +144,15 @@ pub(crate) fn many_enter(targets: &[u64; MASK_WORDS], func: usize) -> i32 {
 
 /// A tracked waiter returned.
 pub(crate) fn wait_exit(slot: i32) {
-    let Ok(i) = usize::try_from(slot) else {
+    let (Ok(i), Some(sh)) = (usize::try_from(slot), state::get()) else {
         return;
     };
     let now = ffi::now_ns();
-    if let Some((watcher, start)) = WAITS.end(i, now) {
+    if let Some((watcher, start)) = sh.waits.end(i, now) {
         Stat::LongestWaitUs.max(now.saturating_sub(start) / 1000);
+        if let Some(t) = sh.target(watcher) {
+            t.watch(-1);
+        }
         if watcher == ffi::this_cpu() {
             ffi::watchdog_quiesce();
         }
@@ -231,39 +161,99 @@ pub(crate) fn wait_exit(slot: i32) {
 
 /// `__flush_smp_call_function_queue()` entry on `cpu` (hard IRQs off).
 pub(crate) fn flush_enter(cpu: u32, batch: impl Iterator<Item = (usize, usize)>) {
-    let Some(t) = target(cpu) else {
-        return;
-    };
-    t.seq.add(1u64, Relaxed);
-    smp_mb(Write);
-    let mut n = 0;
-    for (k, (csd, f)) in batch.take(BATCH).enumerate() {
-        t.batch_csd[k].store(csd, Relaxed);
-        t.batch_fn[k].store(f, Relaxed);
-        n = k + 1;
+    if let Some(t) = state::get().and_then(|sh| sh.target(cpu)) {
+        t.flush_enter(ffi::now_ns(), batch);
     }
-    t.batch_n.store(n as u32, Relaxed);
-    t.last_flush_ns.store(ffi::now_ns(), Relaxed);
-    t.in_flush.store(1, Relaxed);
-    smp_mb(Write);
-    t.seq.add(1u64, Relaxed);
 }
 
 /// `__flush_smp_call_function_queue()` return on `cpu`.
 pub(crate) fn flush_exit(cpu: u32) {
-    if let Some(t) = target(cpu) {
-        t.in_flush.store(0, Release);
+    if let Some(t) = state::get().and_then(|sh| sh.target(cpu)) {
+        t.flush_exit();
     }
+}
+
+/// Does the watchdog of `cpu` look after any wait?
+pub(crate) fn watching(cpu: u32) -> bool {
+    state::get()
+        .and_then(|sh| sh.target(cpu))
+        .is_some_and(Target::watching)
+}
+
+/// CPU hotplug: `cpu` is up, or going down.
+pub(crate) fn set_cpu_enabled(cpu: u32, on: bool) {
+    let Some(sh) = state::get() else {
+        return;
+    };
+    if let Some(t) = sh.target(cpu) {
+        if on {
+            // Nothing is watched from a CPU that was down (its waits were
+            // handed over, and stop_machine() at takedown waited out every
+            // hook that had read it as watcher): recount from the table.
+            t.set_watched(sh.waits.watched_by(cpu));
+        }
+        t.set_enabled(on);
+    }
+}
+
+/// Pick the CPU to take over what `cpu` watched: online, enabled, and not
+/// a CPU any of those waits is blocked on (a stalled target may never run
+/// the work that starts its watchdog).
+pub(crate) fn heir(
+    cpu: u32,
+    nr: u32,
+    usable: impl Fn(u32) -> bool,
+    blocked: impl Fn(u32) -> bool,
+) -> Option<u32> {
+    let ok = |c: u32| c != cpu && usable(c);
+    (0..nr)
+        .find(|&c| ok(c) && !blocked(c))
+        .or_else(|| (0..nr).find(|&c| ok(c)))
 }
 
 /// Hand `cpu`'s waits to another online CPU; that CPU, if any had to move.
 pub(crate) fn rehome(cpu: u32) -> Option<u32> {
-    let heir =
-        (0..ffi::nr_cpu_ids()).find(|&c| c != cpu && ffi::cpu_online(c) && cpu_enabled(c))?;
-    WAITS.rehome(cpu, heir).then_some(heir)
+    let sh = state::get()?;
+    let blocked = |c: u32| {
+        let mut hit = false;
+        sh.waits.blocked_targets_of(cpu, |b| hit |= b == c);
+        hit
+    };
+    let to = heir(
+        cpu,
+        ffi::nr_cpu_ids(),
+        |c| ffi::cpu_online(c) && sh.target(c).is_some_and(Target::enabled),
+        blocked,
+    )?;
+    let n = sh.waits.rehome(cpu, to);
+    if n == 0 {
+        return None;
+    }
+    let moved = i32::try_from(n).unwrap_or(i32::MAX);
+    if let Some(t) = sh.target(to) {
+        t.watch(moved);
+    }
+    if let Some(t) = sh.target(cpu) {
+        t.watch(-moved);
+    }
+    Some(to)
 }
 
 /// Waits in flight now.
 pub(crate) fn in_flight() -> u64 {
-    WAITS.in_flight()
+    state::get().map_or(0, |sh| sh.waits.in_flight())
+}
+
+#[kunit_tests(csdwatch_hooks)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heir_avoids_the_stalled_target() {
+        // CPU 3 goes down; its wait is blocked on CPU 0
+        assert_eq!(heir(3, 4, |_| true, |c| c == 0), Some(1));
+        // nothing but the stalled target left: better it than nobody
+        assert_eq!(heir(3, 4, |c| c == 0, |c| c == 0), Some(0));
+        assert_eq!(heir(3, 4, |c| c == 3, |_| false), None);
+    }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Spec {
     pub min: u32,
     /// Largest accepted value.
     pub max: u32,
+    /// 0 is also accepted, meaning "off" (even when `min` is above it).
+    pub zero_off: bool,
 }
 
 /// Tunables by id (all values in ms); the id is what the C shim passes back (`csdw_param_ids`
@@ -50,30 +52,39 @@ pub(crate) const SPECS: [Spec; NR_PARAMS] = [
         default: 20,
         min: 0,
         max: 60_000,
+        zero_off: true,
     },
     Spec {
         name: "report_ms",
         default: 1000,
         min: 0,
         max: 600_000,
+        zero_off: true,
     },
     Spec {
+        // Floor: a cross-CPU call that waits half a second is far past any
+        // legitimate latency, while host steal time in a VM or an SMI can
+        // stretch a healthy one to tens of ms: panicking below that would
+        // take a production machine down for noise.
         name: "panic_ms",
         default: 0,
-        min: 0,
+        min: 500,
         max: 3_600_000,
+        zero_off: true,
     },
     Spec {
         name: "irq_frozen_ms",
         default: 20,
         min: 1,
         max: 60_000,
+        zero_off: false,
     },
     Spec {
         name: "tick_ms",
         default: 5,
         min: 1,
         max: 1000,
+        zero_off: false,
     },
 ];
 
@@ -124,7 +135,9 @@ pub(crate) enum Invalid {
 /// Check `v` for `p` without changing anything.
 pub(crate) fn validate(p: Param, v: u32) -> Result<u32, Invalid> {
     let s = p.spec();
-    if v < s.min || v > s.max {
+    if v == 0 && s.zero_off {
+        Ok(0)
+    } else if v < s.min || v > s.max {
         Err(Invalid::OutOfRange)
     } else {
         Ok(v)
@@ -141,9 +154,10 @@ pub(crate) fn set(p: Param, v: u32) -> Result<(), Invalid> {
         }
         Err(e) => {
             pr_warn!(
-                "{}={} refused: must be {}..={}, kept {}\n",
+                "{}={} refused: must be {}{}..={}, kept {}\n",
                 s.name,
                 v,
+                if s.zero_off && s.min > 0 { "0 (off) or " } else { "" },
                 s.min,
                 s.max,
                 p.get()
@@ -171,7 +185,8 @@ mod tests {
     #[test]
     fn defaults_are_within_range() {
         for s in SPECS.iter() {
-            assert!(s.min <= s.default && s.default <= s.max);
+            assert!(s.min <= s.default || (s.zero_off && s.default == 0));
+            assert!(s.default <= s.max);
         }
         // The contract: resend in tens of ms at most, report <= 1 s.
         assert!(SPECS[Param::Resend as usize].default <= 100);
@@ -187,6 +202,15 @@ mod tests {
         assert_eq!(Param::IrqFrozen.get(), before);
         assert_eq!(set(Param::Tick, 1001), Err(Invalid::OutOfRange));
         assert_eq!(validate(Param::Report, 600_000), Ok(600_000));
+        assert_eq!(validate(Param::Panic, 0), Ok(0));
+    }
+
+    #[test]
+    fn panic_ms_has_a_floor() {
+        // a 1 ms wait must never panic a production machine
+        assert_eq!(validate(Param::Panic, 1), Err(Invalid::OutOfRange));
+        assert_eq!(validate(Param::Panic, 499), Err(Invalid::OutOfRange));
+        assert_eq!(validate(Param::Panic, 500), Ok(500));
         assert_eq!(validate(Param::Panic, 0), Ok(0));
     }
 

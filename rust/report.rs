@@ -8,12 +8,13 @@
 //! field.
 
 use crate::ffi;
-use crate::hooks::{FlushView, WAITS};
 use crate::params::Param;
 use crate::ratelimit::Ratelimit;
+use crate::state::Shared;
 use crate::stats::Stat;
-use crate::waits::{Kind, Snapshot, MASK_WORDS};
-use crate::watchdog::Tracked;
+use crate::targets::FlushView;
+use crate::tracked::Tracked;
+use crate::waits::{Kind, Snapshot};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering::Relaxed, Atomic};
 
@@ -46,8 +47,16 @@ fn yes(b: bool) -> &'static str {
 
 /// Print the splat of wait `i` (blocked on `t`) now, unless an older wait
 /// on `t` speaks for it or the rate limit holds it back.
-pub(crate) fn stall(i: usize, s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, now: u64) {
-    let (others, older) = WAITS.others_on(i, t, s.start_ns);
+pub(crate) fn stall(
+    sh: &Shared,
+    i: usize,
+    s: &Snapshot,
+    t: u32,
+    tr: &mut Tracked,
+    f: &FlushView,
+    now: u64,
+) {
+    let (others, older) = sh.waits.others_on(i, t, s.start_ns);
     if older {
         return;
     }
@@ -129,18 +138,21 @@ fn print(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, others: u32, hel
     stacks(s, t, &task);
 }
 
+/// The owner's and the target's stacks. The owner's comes from the
+/// registers this timer interrupted when it spins here (as the RCU stall
+/// detector does), else from the task or an NMI backtrace. NMI backtraces
+/// are sent from a kworker after this tick (shim.c), never from the timer:
+/// a CPU that does not answer would hold it in hard IRQ for 10 s.
 fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
     let nmi = ffi::no_nmi();
-    let mut mask = [0u64; MASK_WORDS];
-    let mut add = |c: u32| mask[(c / 64) as usize] |= 1 << (c % 64);
     match (task.running_cpu, nmi) {
         (Some(c), _) if c == ffi::this_cpu() => {
-            pr_warn!("  owner stack (CPU {}, this CPU):\n", c);
-            ffi::dump_stack();
+            pr_warn!("  owner stack (CPU {}, interrupted here):\n", c);
+            ffi::show_interrupted_regs();
         }
         (Some(c), None) => {
             pr_warn!("  owner stack: in the NMI backtrace of CPU {} below\n", c);
-            add(c);
+            ffi::backtrace_later(c);
         }
         (Some(c), Some(why)) => {
             pr_warn!(
@@ -155,20 +167,28 @@ fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
         }
     }
     match nmi {
+        None if ffi::nmi_deaf(t) => pr_warn!(
+            "  target stack: not available: CPU {} did not answer an earlier NMI backtrace; not asked again\n",
+            t
+        ),
         None => {
             pr_warn!("  target stack: in the NMI backtrace of CPU {} below\n", t);
-            add(t);
+            ffi::backtrace_later(t);
         }
         Some(why) => pr_warn!("  target stack: not available: {}\n", why),
-    }
-    if mask.iter().any(|&w| w != 0) {
-        ffi::backtrace(&mask);
     }
 }
 
 /// `panic_ms` reached: print the splat (no rate limit) and panic.
-pub(crate) fn panic(i: usize, s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView) -> ! {
-    let (others, _) = WAITS.others_on(i, t, s.start_ns);
+pub(crate) fn panic(
+    sh: &Shared,
+    i: usize,
+    s: &Snapshot,
+    t: u32,
+    tr: &mut Tracked,
+    f: &FlushView,
+) -> ! {
+    let (others, _) = sh.waits.others_on(i, t, s.start_ns);
     print(s, t, tr, f, others, 0);
     ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, tr.class.cname())
 }

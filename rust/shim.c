@@ -24,6 +24,9 @@
 #include <linux/timekeeping.h>
 #include <linux/kallsyms.h>
 #include <linux/panic.h>
+#include <linux/workqueue.h>
+#include <asm/irq_regs.h>
+#include <linux/ktime.h>
 
 #include "shim.h"
 
@@ -213,15 +216,29 @@ int csdw_csd_locked(const void *csd)
 	return !!(flags & CSD_FLAG_LOCK);
 }
 
-/* The csd @sender uses for @target in smp_call_function_many_cond(). */
-const void *csdw_cfd_csd(unsigned int sender, unsigned int target)
+/*
+ * The first CPU, ascending (the order csd_lock_wait() walks), whose csd from
+ * @sender's smp_call_function_many_cond() is still locked; -1 if none. The
+ * csds are per-CPU memory that lives as long as the kernel, so plain reads.
+ * The scan replaces a copy of the target mask per wait, which would cost
+ * BITS_TO_LONGS(nr_cpu_ids) words per wait on every call: a locked csd of
+ * the sender can only belong to its call in flight (csd_lock() waits for a
+ * previous use), so the locked ones are exactly the targets still owed.
+ */
+int csdw_cfd_first_locked(unsigned int sender)
 {
 	call_single_data_t __percpu *pcsd;
+	unsigned int t;
 
-	if (sender >= nr_cpu_ids || target >= nr_cpu_ids)
-		return NULL;
+	if (sender >= nr_cpu_ids)
+		return -1;
 	pcsd = READ_ONCE(per_cpu_ptr(csdw_cfd_data, sender)->csd);
-	return pcsd ? per_cpu_ptr(pcsd, target) : NULL;
+	if (!pcsd)
+		return -1;
+	for (t = 0; t < nr_cpu_ids; t++)
+		if (t != sender && (READ_ONCE(per_cpu_ptr(pcsd, t)->node.u_flags) & CSD_FLAG_LOCK))
+			return t;
+	return -1;
 }
 
 /* Something is queued on @cpu's call_single_queue. */
@@ -256,19 +273,84 @@ void csdw_show_task(const void *task)
 	sched_show_task((struct task_struct *)task);
 }
 
-void csdw_dump_stack(void)
+/*
+ * The stack of what the current interrupt interrupted, from its saved
+ * registers, as the RCU stall detector prints a CPU it runs on: without
+ * csdwatch's own frames (tick, timer, hrtimer core) in front. show_regs()
+ * is not exported; it is found at load (csdw_resolve). C because
+ * get_irq_regs() is a per-CPU static inline.
+ */
+static void (*csdw_show_regs_fn)(struct pt_regs *regs);
+
+void csdw_show_irq_regs(void)
 {
-	dump_stack();
+	struct pt_regs *regs = get_irq_regs();
+
+	if (regs && csdw_show_regs_fn)
+		csdw_show_regs_fn(regs);
+	else
+		dump_stack();
 }
 
-/* NMI backtrace of the CPUs in @words (a cpumask of csdw_nr_cpu_ids bits). */
-void csdw_backtrace(const unsigned long *words)
+/*
+ * NMI backtraces, sent from a kworker, never from the watchdog timer: the
+ * kernel's backtrace waits up to 10 s (preemption off) for a CPU that does
+ * not answer, and hard IRQ is no place for that. The timer marks CPUs in
+ * csdw_bt_pending and queues the work on its own CPU (queue_work_on() is
+ * hard-IRQ safe, pool locks are raw, and the kworker of this CPU is woken
+ * locally: no cross-CPU call). CPUs are backtraced one at a time; one that
+ * takes 5 s or more to answer is remembered in csdw_bt_deaf and never asked
+ * again, so the wait is paid at most once per CPU. C because work items,
+ * cpumask_var_t and the trigger functions are macros and static inlines.
+ */
+static cpumask_var_t csdw_bt_pending, csdw_bt_deaf;
+static bool csdw_bt_ready;	/* both masks allocated */
+static void csdw_bt_fn(struct work_struct *w);
+static DECLARE_WORK(csdw_bt_work, csdw_bt_fn);
+#define CSDW_BT_DEAF_NS	(5 * NSEC_PER_SEC)
+
+static void csdw_bt_fn(struct work_struct *w)
 {
-	cpumask_backtrace(to_cpumask(words), -1);
+	unsigned int cpu;
+
+	for_each_cpu(cpu, csdw_bt_pending) {
+		u64 t0;
+
+		if (!cpumask_test_and_clear_cpu(cpu, csdw_bt_pending) ||
+		    cpumask_test_cpu(cpu, csdw_bt_deaf) || !cpu_online(cpu))
+			continue;
+		t0 = ktime_get_mono_fast_ns();
+		if (!trigger_single_cpu_backtrace(cpu))
+			continue;	/* the arch has no NMI backtrace */
+		if (ktime_get_mono_fast_ns() - t0 >= CSDW_BT_DEAF_NS) {
+			cpumask_set_cpu(cpu, csdw_bt_deaf);
+			pr_warn("csdwatch: CPU %u did not answer the NMI backtrace; not asked again\n", cpu);
+		}
+	}
 }
 
+void csdw_backtrace_later(unsigned int cpu)
+{
+	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready))
+		return;
+	cpumask_set_cpu(cpu, csdw_bt_pending);
+	queue_work_on(raw_smp_processor_id(), system_highpri_wq, &csdw_bt_work);
+}
+
+bool csdw_nmi_deaf(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && READ_ONCE(csdw_bt_ready) && cpumask_test_cpu(cpu, csdw_bt_deaf);
+}
+
+/* Panic: the backtraces asked for by the splat cannot wait for a kworker. */
 void csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 {
+	unsigned int cpu;
+
+	if (READ_ONCE(csdw_bt_ready))
+		for_each_cpu(cpu, csdw_bt_pending)
+			if (!cpumask_test_cpu(cpu, csdw_bt_deaf))
+				trigger_single_cpu_backtrace(cpu);
 	panic("csdwatch: CPU %u waited %llu ms for CPU %u (%s): panic_ms reached\n",
 	      owner, ms, target, class);
 }
@@ -285,13 +367,21 @@ void csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 
 struct csdw_slot_data { int slot; };
 
-/* __smp_call_function_single(cpu, func, info, mask, wait) */
+/*
+ * Arguments come as full registers; an int or bool argument's upper bits
+ * are not defined by the ABI, so each is narrowed to its C type first.
+ * An entry handler returns non-zero for a call it does not track: the
+ * kretprobe then gives the instance back and runs no return handler.
+ */
+
+/* __smp_call_function_single(int cpu, func, info, mask, bool wait) */
 static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
+	bool wait = (u8)regs_get_kernel_argument(regs, 4);
 
-	d->slot = csdwatch_rs_single_enter(regs_get_kernel_argument(regs, 4) != 0);
-	return 0;
+	d->slot = csdwatch_rs_single_enter(wait);
+	return d->slot < 0;
 }
 
 static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -306,30 +396,27 @@ static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 static int csdw_exec_single_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	call_single_data_t *csd = (void *)regs_get_kernel_argument(regs, 1);
+	int cpu = (int)regs_get_kernel_argument(regs, 0);
 
-	csdwatch_rs_single_queue(regs_get_kernel_argument(regs, 0), csd,
+	csdwatch_rs_single_queue((unsigned int)cpu, csd,
 				 (unsigned long)csd->func,
 				 (csd->node.u_flags & CSD_FLAG_TYPE_MASK) == CSD_TYPE_SYNC);
 	return 0;
 }
 
-/* smp_call_function_many_cond(mask, func, info, scf_flags, cond_func) */
+/* smp_call_function_many_cond(mask, func, info, unsigned int scf_flags, cond_func) */
 static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
 	const struct cpumask *mask = (void *)regs_get_kernel_argument(regs, 0);
-	unsigned long words[CSDW_MAX_CPUS / BITS_PER_LONG];
-	unsigned int i, n = BITS_TO_LONGS(nr_cpu_ids), self = raw_smp_processor_id();
+	unsigned int flags = (unsigned int)regs_get_kernel_argument(regs, 3);
 
 	d->slot = -1;
-	if (!(regs_get_kernel_argument(regs, 3) & SCF_WAIT_FLAG))
-		return 0;
-	for (i = 0; i < n; i++)
-		words[i] = cpumask_bits(mask)[i] & cpumask_bits(cpu_online_mask)[i];
-	words[self / BITS_PER_LONG] &= ~BIT(self % BITS_PER_LONG);
-	d->slot = csdwatch_rs_many_enter((const u64 *)words, n,
-					 regs_get_kernel_argument(regs, 1));
-	return 0;
+	/* the same test smp_call_function_many_cond() makes for remote work */
+	if ((flags & SCF_WAIT_FLAG) &&
+	    cpumask_any_and_but(mask, cpu_online_mask, raw_smp_processor_id()) < nr_cpu_ids)
+		d->slot = csdwatch_rs_many_enter(regs_get_kernel_argument(regs, 1));
+	return d->slot < 0;
 }
 
 /*
@@ -390,7 +477,6 @@ static struct kretprobe csdw_rp_single = {
 	.entry_handler = csdw_single_entry,
 	.handler = csdw_wait_ret,
 	.data_size = sizeof(struct csdw_slot_data),
-	.maxactive = CSDW_MAX_WAITS,
 };
 
 static struct kretprobe csdw_rp_many = {
@@ -398,7 +484,6 @@ static struct kretprobe csdw_rp_many = {
 	.entry_handler = csdw_many_entry,
 	.handler = csdw_wait_ret,
 	.data_size = sizeof(struct csdw_slot_data),
-	.maxactive = CSDW_MAX_WAITS,
 };
 
 static bool csdw_probes_on;
@@ -421,11 +506,8 @@ int csdw_resolve(void)
 		       csdw_cfd_data ? "call_single_queue" : "cfd_data");
 		return -ENOENT;
 	}
-	if (nr_cpu_ids > CSDW_MAX_CPUS) {
-		pr_err("csdwatch: %u possible CPUs, at most %u supported; not loading\n",
-		       nr_cpu_ids, CSDW_MAX_CPUS);
-		return -EOPNOTSUPP;
-	}
+	/* optional: without it the owner stack includes csdwatch's frames */
+	csdw_show_regs_fn = csdw_lookup("show_regs");
 	return csdw_arch_init();
 }
 
@@ -439,7 +521,14 @@ int csdw_probes_register(void)
 	const char *failed;
 	int ret;
 
+	/*
+	 * Instances: a flush can nest once per CPU (task-context flush, then
+	 * the IPI); tracked waiters hold one each, at most one per wait slot,
+	 * plus the entries in progress that give theirs back at once.
+	 */
 	csdw_rp_flush.maxactive = 2 * nr_cpu_ids;
+	csdw_rp_single.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
+	csdw_rp_many.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
 	failed = csdw_rp_flush.kp.symbol_name;
 	ret = register_kretprobe(&csdw_rp_flush);
 	if (ret)
@@ -543,10 +632,18 @@ void csdw_watchdog_quiesce(void)
 	local_irq_restore(flags);
 }
 
-static int csdw_arm_here(void *unused)
+/*
+ * Start the watchdog of the CPU this runs on (the heir of a CPU going
+ * down). A work item per CPU, queued and never waited for: the hotplug
+ * callback holds the hotplug lock, and the heir may be slow to run it.
+ */
+static DEFINE_PER_CPU(struct work_struct, csdw_arm_work);
+
+static void csdw_arm_fn(struct work_struct *w)
 {
+	preempt_disable();	/* the per-CPU timer is started on its own CPU */
 	csdw_watchdog_arm(1);
-	return 0;
+	preempt_enable();
 }
 
 static enum cpuhp_state csdw_hp_state;
@@ -575,8 +672,15 @@ static int csdw_hp_offline(unsigned int cpu)
 		return 0;
 	heir = csdwatch_rs_rehome(cpu);
 	if (heir >= 0)
-		smp_call_on_cpu(heir, csdw_arm_here, NULL, false);
+		queue_work_on(heir, system_highpri_wq, per_cpu_ptr(&csdw_arm_work, heir));
 	return 0;
+}
+
+static void csdw_bt_free(void)
+{
+	WRITE_ONCE(csdw_bt_ready, false);
+	free_cpumask_var(csdw_bt_deaf);
+	free_cpumask_var(csdw_bt_pending);
 }
 
 int csdw_watchdogs_start(void)
@@ -589,19 +693,31 @@ int csdw_watchdogs_start(void)
 		wd->cpu = cpu;
 		atomic_set(&wd->armed, 0);
 		hrtimer_setup(&wd->timer, csdw_wd_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+		INIT_WORK(per_cpu_ptr(&csdw_arm_work, cpu), csdw_arm_fn);
 	}
+	if (!zalloc_cpumask_var(&csdw_bt_pending, GFP_KERNEL))
+		return -ENOMEM;
+	if (!zalloc_cpumask_var(&csdw_bt_deaf, GFP_KERNEL)) {
+		free_cpumask_var(csdw_bt_pending);
+		return -ENOMEM;
+	}
+	WRITE_ONCE(csdw_bt_ready, true);
 	csdw_unloading = false;
 	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "csdwatch:online",
 				csdw_hp_online, csdw_hp_offline);
 	if (ret < 0) {
 		pr_err("csdwatch: cannot register CPU hotplug callbacks (%d)\n", ret);
+		csdw_bt_free();
 		return ret;
 	}
 	csdw_hp_state = ret;
 	return 0;
 }
 
-/* After the probes are gone: stop every watchdog, wait for running ones. */
+/*
+ * After the probes are gone: stop every watchdog, wait for running ones,
+ * then for the work they may have queued (which queues nothing further).
+ */
 void csdw_watchdogs_stop(void)
 {
 	int cpu;
@@ -610,4 +726,10 @@ void csdw_watchdogs_stop(void)
 	cpuhp_remove_state(csdw_hp_state);
 	for_each_possible_cpu(cpu)
 		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
+	for_each_possible_cpu(cpu)
+		cancel_work_sync(per_cpu_ptr(&csdw_arm_work, cpu));
+	for_each_possible_cpu(cpu)
+		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
+	cancel_work_sync(&csdw_bt_work);
+	csdw_bt_free();
 }

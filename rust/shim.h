@@ -8,17 +8,14 @@
 
 #include <linux/types.h>
 
-/* Must match rust/waits.rs MAX_CPUS and MAX_WAITS. */
-#define CSDW_MAX_CPUS	256
-#define CSDW_MAX_WAITS	64
-
 /* Implemented in Rust (rust/ffi.rs). */
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);
 unsigned int csdwatch_rs_param_get(unsigned int id);
 unsigned long long csdwatch_rs_stat(unsigned int id);
 int csdwatch_rs_single_enter(bool wait);
-void csdwatch_rs_single_queue(unsigned long cpu, const void *csd, unsigned long func, bool sync);
-int csdwatch_rs_many_enter(const u64 *targets, unsigned int nwords, unsigned long func);
+void csdwatch_rs_single_queue(unsigned int cpu, const void *csd, unsigned long func, bool sync);
+int csdwatch_rs_many_enter(unsigned long func);
+unsigned int csdwatch_rs_wait_slots(void);
 void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
 			     const unsigned long *funcs, int n);
@@ -47,13 +44,14 @@ unsigned int csdw_nr_cpu_ids(void);
 bool csdw_cpu_online(unsigned int cpu);
 void *csdw_current(void);
 int csdw_csd_locked(const void *csd);
-const void *csdw_cfd_csd(unsigned int sender, unsigned int target);
+int csdw_cfd_first_locked(unsigned int sender);
 bool csdw_queue_pending(unsigned int cpu);
 void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *running_cpu);
 void csdw_symbol(char *buf, size_t len, unsigned long addr);
 void csdw_show_task(const void *task);
-void csdw_dump_stack(void);
-void csdw_backtrace(const unsigned long *words);
+void csdw_show_irq_regs(void);
+void csdw_backtrace_later(unsigned int cpu);
+bool csdw_nmi_deaf(unsigned int cpu);
 void csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
 
 /* Implemented once per architecture in rust/arch/<arch>.c. */

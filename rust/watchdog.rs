@@ -7,77 +7,16 @@
 //! issues a cross-CPU call. The timer is armed only while this CPU watches
 //! a wait (see shim.c): an idle CPU gets no tick from csdwatch.
 
-use crate::detector::{Class, Evidence, TargetSample, Thresholds, Wait};
-use crate::ffi::{self, WatcherCells};
-use crate::hooks::{self, WAITS};
+use crate::detector::{Class, TargetSample, Thresholds, Wait};
+use crate::ffi;
+use crate::hooks;
 use crate::params::Param;
 use crate::report;
+use crate::state::{self, Shared};
 use crate::stats::Stat;
-use crate::waits::{Kind, Snapshot, State, MAX_WAITS, NO_CPU};
-use core::cell::UnsafeCell;
-
-/// What the watchdog keeps about one wait between ticks.
-pub(crate) struct Tracked {
-    /// Claim generation of the wait this is about.
-    pub gen: u64,
-    /// Target the detector follows (the wait's first unfinished target).
-    pub target: u32,
-    /// Detector state for that target.
-    pub wait: Option<Wait>,
-    /// The stall's class ([`Wait::stall_class`] of its blocking target).
-    pub class: Class,
-    /// Evidence behind it.
-    pub ev: Evidence,
-    /// IPIs resent for this wait (all targets).
-    pub resends: u32,
-    /// Reports printed for it.
-    pub reports: u32,
-    /// The watchdog acted on it.
-    pub stalled: bool,
-    /// Counted in a `stalls_*` counter.
-    pub counted: bool,
-}
-
-impl Tracked {
-    const fn new() -> Self {
-        Tracked {
-            gen: 0,
-            target: NO_CPU,
-            wait: None,
-            class: Class::None,
-            ev: Evidence {
-                age_ns: 0,
-                irqs_delta: 0,
-                irqs_frozen_ns: 0,
-                flush_entered: false,
-                in_flush_ns: None,
-                resends: 0,
-            },
-            resends: 0,
-            reports: 0,
-            stalled: false,
-            counted: false,
-        }
-    }
-
-    /// Count the stall once, under its class.
-    pub(crate) fn count(&mut self) {
-        if self.counted {
-            return;
-        }
-        self.counted = true;
-        match self.class {
-            Class::LostIpi => Stat::StallsLostIpi.inc(),
-            Class::TargetIrqsOff => Stat::StallsIrqsOff.inc(),
-            Class::SlowHandler => Stat::StallsSlowHandler.inc(),
-            Class::TargetOffline => Stat::StallsTargetOffline.inc(),
-            Class::None => self.counted = false,
-        }
-    }
-}
-
-static TRACKED: WatcherCells<Tracked> =
-    WatcherCells::new([const { UnsafeCell::new(Tracked::new()) }; MAX_WAITS]);
+use crate::targets::FlushView;
+use crate::tracked::Tracked;
+use crate::waits::{Kind, Snapshot, State, NO_CPU};
 
 fn thresholds() -> Thresholds {
     Thresholds {
@@ -93,19 +32,16 @@ fn thresholds() -> Thresholds {
 /// just has not returned yet, e.g. it is preempted).
 fn blocking_target(s: &Snapshot) -> Option<u32> {
     match s.kind {
-        Kind::Single => {
-            let t = s.targets().next()?;
-            (ffi::csd_locked(s.csd) == Some(true)).then_some(t)
-        }
-        Kind::Many => s
-            .targets()
-            .find(|&t| ffi::csd_locked(ffi::cfd_csd(s.sender, t)) == Some(true)),
+        Kind::Single => (ffi::csd_locked(s.csd) == Some(true)).then_some(s.target),
+        Kind::Many => ffi::cfd_first_locked(s.sender),
     }
 }
 
 /// What the detector needs of `cpu` now.
-pub(crate) fn sample(cpu: u32) -> (TargetSample, hooks::FlushView) {
-    let f = hooks::flush_view(cpu);
+pub(crate) fn sample(sh: &Shared, cpu: u32) -> (TargetSample, FlushView) {
+    let f = sh.target(cpu).map_or(FlushView::default(), |t| {
+        t.flush_view(|csd| ffi::csd_locked(csd) == Some(true))
+    });
     (
         TargetSample {
             online: ffi::cpu_online(cpu),
@@ -120,67 +56,27 @@ pub(crate) fn sample(cpu: u32) -> (TargetSample, hooks::FlushView) {
 /// One tick of the watchdog of `cpu`; the delay to the next in ns, 0 when
 /// it watches nothing any more.
 pub(crate) fn tick(cpu: u32) -> u64 {
-    if hooks::stopping() {
+    let Some(sh) = state::get() else {
         return 0;
-    }
+    };
     Stat::WatchdogTicks.inc();
     let now = ffi::now_ns();
     let th = thresholds();
+    let stopping = hooks::stopping();
     let mut busy = false;
-    for i in 0..MAX_WAITS {
-        let Some(s) = WAITS.snapshot(i) else {
+    for i in 0..sh.waits.len() {
+        let Some(s) = sh.waits.snapshot(i) else {
             continue;
         };
         if s.watcher != cpu {
             continue;
         }
-        let tr = TRACKED.get(i);
-        if tr.gen != s.gen {
-            *tr = Tracked::new();
-            tr.gen = s.gen;
-        }
-        if s.state == State::Ended {
-            finish(i, &s, tr);
-            continue;
-        }
-        busy = true;
-        let blocked = blocking_target(&s);
-        WAITS.set_blocked_on(i, blocked.unwrap_or(NO_CPU));
-        let Some(t) = blocked else {
-            continue;
-        };
-        let (smp, flush) = sample(t);
-        if tr.target != t || tr.wait.is_none() {
-            tr.target = t;
-            tr.wait = Some(Wait::new(s.start_ns, now, smp));
-        }
-        let Some(w) = tr.wait.as_mut() else {
-            continue;
-        };
-        let (class, ev, act) = w.tick(now, &smp, &th);
-        if class != Class::None {
-            tr.class = w.stall_class();
-            tr.ev = ev;
-        }
-        if !(act.resend || act.report || act.panic) {
-            continue;
-        }
-        if !WAITS.mark_stalled(i, s.gen) {
-            continue; // the waiter returned meanwhile
-        }
-        tr.stalled = true;
-        if act.resend {
-            ffi::resend_ipi(t);
-            Stat::IpisResent.inc();
-            tr.resends += 1;
-        }
-        if act.report {
-            tr.count();
-            report::stall(i, &s, t, tr, &flush, now);
-        }
-        if act.panic {
-            report::panic(i, &s, t, tr, &flush);
-        }
+        // None: the previous watcher of this slot (before a hand-over) is
+        // still in its tick; look again next time.
+        busy |= sh
+            .tracked
+            .with(i, |tr| tick_one(sh, i, &s, tr, now, &th, stopping))
+            .unwrap_or(true);
     }
     if busy {
         Param::Tick.ns()
@@ -189,8 +85,68 @@ pub(crate) fn tick(cpu: u32) -> u64 {
     }
 }
 
+/// One wait of this watchdog; true while it is still in flight.
+fn tick_one(
+    sh: &Shared,
+    i: usize,
+    s: &Snapshot,
+    tr: &mut Tracked,
+    now: u64,
+    th: &Thresholds,
+    stopping: bool,
+) -> bool {
+    if tr.gen != s.gen {
+        *tr = Tracked::new();
+        tr.gen = s.gen;
+    }
+    if s.state == State::Ended {
+        finish(sh, i, s, tr);
+        return false;
+    }
+    let blocked = blocking_target(s);
+    sh.waits.set_blocked_on(i, blocked.unwrap_or(NO_CPU));
+    let Some(t) = blocked else {
+        return true;
+    };
+    let (smp, flush) = sample(sh, t);
+    if tr.target != t || tr.wait.is_none() {
+        tr.target = t;
+        tr.wait = Some(Wait::new(s.start_ns, now, smp));
+    }
+    let Some(w) = tr.wait.as_mut() else {
+        return true;
+    };
+    let (class, ev, act) = w.tick(now, &smp, th);
+    if class != Class::None {
+        tr.class = w.stall_class();
+        tr.ev = ev;
+    }
+    // Unloading: only rescue (see hooks::STOPPING); no report, no panic.
+    let (report, panic) = (act.report && !stopping, act.panic && !stopping);
+    if !(act.resend || report || panic) {
+        return true;
+    }
+    if !sh.waits.mark_stalled(i, s.gen) {
+        return true; // the waiter returned meanwhile
+    }
+    tr.stalled = true;
+    if act.resend {
+        ffi::resend_ipi(t);
+        Stat::IpisResent.inc();
+        tr.resends += 1;
+    }
+    if report {
+        tr.count();
+        report::stall(sh, i, s, t, tr, &flush, now);
+    }
+    if panic {
+        report::panic(sh, i, s, t, tr, &flush);
+    }
+    true
+}
+
 /// A wait the watchdog acted on has ended: count it, say so, free its slot.
-fn finish(i: usize, s: &Snapshot, tr: &mut Tracked) {
+fn finish(sh: &Shared, i: usize, s: &Snapshot, tr: &mut Tracked) {
     let waited = s.end_ns.saturating_sub(s.start_ns);
     Stat::LongestWaitUs.max(waited / 1000);
     tr.count();
@@ -203,5 +159,9 @@ fn finish(i: usize, s: &Snapshot, tr: &mut Tracked) {
     } else if recovered {
         report::recovered(s, tr, waited);
     }
-    WAITS.release_ended(i, s.gen);
+    if sh.waits.release_ended(i, s.gen) {
+        if let Some(t) = sh.target(s.watcher) {
+            t.watch(-1);
+        }
+    }
 }

@@ -7,7 +7,8 @@
 arch=${1:?arch}; sub=${2:-.}; shift $(( $# < 2 ? $# : 2 ))
 kdir=$(bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch")
 name=$(basename "$(cd "$CSDWATCH_TOP/$sub" && pwd)"); [ "$sub" = . ] && name=csdwatch
-out=$CSDWATCH_CACHE/build/$arch/$name
+# keyed by the checkout too, so two checkouts (worktrees) never share a build
+out=$CSDWATCH_CACHE/build/$arch/$(echo "$CSDWATCH_TOP" | sha256sum | cut -c1-8)-$name
 mkdir -p "$out"
 # copy sources only (tar keeps it dependency-free; stale outputs stay and
 # kbuild rebuilds what changed)

@@ -6,11 +6,16 @@
  */
 #include <linux/kernel_stat.h>
 #include <linux/smp.h>
+#include <linux/irq.h>
+#include <linux/irqdesc.h>
+#include <linux/rcupdate.h>
 #include <asm/cpufeature.h>
 
 #include "../shim.h"
 
 static void (*csdw_send_single_ipi)(int cpu);
+/* The flow handlers of interrupts requested as (pseudo-)NMIs. */
+static void *csdw_nmi_flow[2];
 
 int csdw_arch_init(void)
 {
@@ -19,13 +24,41 @@ int csdw_arch_init(void)
 		pr_err("csdwatch: kernel symbol arch_send_call_function_single_ipi not found; not loading\n");
 		return -ENOENT;
 	}
+	csdw_nmi_flow[0] = handle_fasteoi_nmi;
+	csdw_nmi_flow[1] = csdw_lookup("handle_percpu_devid_fasteoi_nmi");
 	return 0;
 }
 
-/* Every interrupt @cpu took: on arm64 timer, IPIs and devices all have descs. */
+/*
+ * Every maskable interrupt @cpu took. On arm64 the timer, IPIs and devices
+ * all have descriptors and count in kstat's irqs_sum; so do the interrupts
+ * requested as pseudo-NMIs (the backtrace IPI, the PMU under perf or the
+ * hard-lockup detector), which arrive while IRQs are masked and must not
+ * count. Their flow handler tells them apart (irq_is_nmi() is private to
+ * kernel/irq), so their per-CPU counts are taken back out. This walks the
+ * interrupt descriptors: only the watchdog of a CPU with a stalled wait
+ * calls it, once per tick. C because irq_desc walking is macros.
+ */
 u64 csdw_arch_irq_count(unsigned int cpu)
 {
-	return kstat_cpu_irqs_sum(cpu);
+	u64 sum = kstat_cpu_irqs_sum(cpu);
+	unsigned int irq, nr = irq_get_nr_irqs();
+
+	if (!system_uses_irq_prio_masking())
+		return sum;	/* no pseudo-NMIs on this system */
+	rcu_read_lock();
+	for (irq = 0; irq < nr; irq++) {
+		struct irq_desc *desc = irq_to_desc(irq);
+		void *flow;
+
+		if (!desc || !desc->kstat_irqs)
+			continue;
+		flow = READ_ONCE(desc->handle_irq);
+		if (flow == csdw_nmi_flow[0] || (flow && flow == csdw_nmi_flow[1]))
+			sum -= per_cpu_ptr(desc->kstat_irqs, cpu)->cnt;
+	}
+	rcu_read_unlock();
+	return sum;
 }
 
 void csdw_arch_resend_ipi(unsigned int cpu)

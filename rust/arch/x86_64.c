@@ -16,10 +16,37 @@ int csdw_arch_init(void)
 }
 
 /*
- * Every interrupt @cpu took: device IRQs (kstat) plus the APIC vectors that
- * bypass irq descriptors (local timer, IPIs, ...) counted in irq_stat. NMIs
- * are left out: a CPU with IRQs off still takes them (our own backtrace
- * NMI among them), and the count must stay frozen for such a CPU.
+ * Counters of irq_stat that move while the CPU has IRQs off, and so must
+ * not count as "it took an interrupt": NMIs (our own backtrace NMI among
+ * them), performance-monitoring interrupts (delivered as NMIs: perf and
+ * the perf-based hard-lockup detector), machine-check exceptions, and ICR
+ * read retries (counted by a CPU sending an IPI, not taking one).
+ */
+static bool csdw_not_irq(int i)
+{
+	switch (i) {
+	case IRQ_COUNT_NMI:
+#ifdef CONFIG_X86_LOCAL_APIC
+	case IRQ_COUNT_APIC_PERF:
+	case IRQ_COUNT_ICR_READ_RETRY:
+#endif
+#ifdef CONFIG_X86_MCE
+	case IRQ_COUNT_MCE_EXCEPTION:
+#endif
+#ifdef CONFIG_GUEST_PERF_EVENTS
+	case IRQ_COUNT_PERF_GUEST_MEDIATED_PMI:
+#endif
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Every maskable interrupt @cpu took: device IRQs (kstat) plus the APIC
+ * vectors that bypass irq descriptors (local timer, IPIs, ...) counted in
+ * irq_stat, leaving out what csdw_not_irq() names: the count must stay
+ * frozen for a CPU with IRQs off.
  */
 u64 csdw_arch_irq_count(unsigned int cpu)
 {
@@ -28,7 +55,7 @@ u64 csdw_arch_irq_count(unsigned int cpu)
 	int i;
 
 	for (i = 0; i < IRQ_COUNT_MAX; i++)
-		if (i != IRQ_COUNT_NMI)
+		if (!csdw_not_irq(i))
 			sum += READ_ONCE(st->counts[i]);
 	return sum;
 }

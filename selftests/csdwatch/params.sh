@@ -7,7 +7,7 @@ KO=/payload/csdwatch.ko
 P=/sys/module/csdwatch/parameters
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 10
 
 insmod "$KO" report_ms=700 || { ktap_exit_fail_msg "insmod failed"; }
 [ "$(cat $P/report_ms)" = 700 ] && ktap_test_pass "insmod report_ms=700 taken" \
@@ -30,7 +30,21 @@ refused report_ms 600001 && ktap_test_pass "report_ms=600001 refused" \
 	|| ktap_test_fail "report_ms=600001 refused"
 refused panic_ms banana && ktap_test_pass "panic_ms=banana refused" \
 	|| ktap_test_fail "panic_ms=banana refused"
+# an empty line (echo with nothing) is not a value
+refused panic_ms "" && ktap_test_pass "panic_ms='' refused" \
+	|| ktap_test_fail "panic_ms='' refused"
+# the floor: a production machine must not panic on a 1 ms wait
+refused panic_ms 1 && refused panic_ms 499 && ktap_test_pass "panic_ms=1 and 499 refused (floor 500)" \
+	|| ktap_test_fail "panic_ms=1 and 499 refused (floor 500)"
+echo 500 > $P/panic_ms && [ "$(cat $P/panic_ms)" = 500 ] && echo 0 > $P/panic_ms \
+	&& [ "$(cat $P/panic_ms)" = 0 ] && ktap_test_pass "panic_ms=500 and 0 (off) accepted" \
+	|| ktap_test_fail "panic_ms=500 and 0 (off) accepted"
 rmmod csdwatch
+if insmod "$KO" panic_ms= 2>/dev/null; then
+	rmmod csdwatch; ktap_test_fail "insmod panic_ms= (empty) refused"
+else
+	ktap_test_pass "insmod panic_ms= (empty) refused"
+fi
 if insmod "$KO" irq_frozen_ms=0 2>/dev/null; then
 	rmmod csdwatch; ktap_test_fail "insmod irq_frozen_ms=0 refused"
 else

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Refuse to load when GCC cloned a probed function.
+//!
+//! A probe sits on the function's own symbol. If the compiler also emitted
+//! a specialised copy (`NAME.constprop.N`, `NAME.isra.N`) or split it
+//! (`NAME.part.N`, `NAME.cold`), some callers run code the probe never
+//! sees, and csdwatch would silently miss their waits. A clone's calling
+//! convention is the compiler's own, so probing it with the same argument
+//! decoding would be wrong too: the only honest answer is to say which
+//! clone exists and not load.
+
+use kernel::prelude::*;
+use core::ffi::CStr;
+
+/// The functions shim.c probes.
+pub(crate) const PROBED: [&CStr; 4] = [
+    c"__flush_smp_call_function_queue",
+    c"generic_exec_single",
+    c"__smp_call_function_single",
+    c"smp_call_function_many_cond",
+];
+
+/// Suffixes GCC gives clones; the numbered ones are tried for 0..MAX_N.
+const NUMBERED: [&str; 3] = [".constprop.", ".isra.", ".part."];
+const PLAIN: [&str; 1] = [".cold"];
+const MAX_N: u32 = 4;
+
+/// A symbol name built in a fixed buffer (no allocation).
+pub(crate) struct Name {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Name {
+    fn new(base: &CStr, suffix: &str, n: Option<u32>) -> Option<Name> {
+        let mut nm = Name {
+            buf: [0; 96],
+            len: 0,
+        };
+        nm.push(base.to_bytes())?;
+        nm.push(suffix.as_bytes())?;
+        if let Some(n) = n {
+            // single digit: MAX_N <= 10
+            nm.push(&[b'0' + (n % 10) as u8])?;
+        }
+        Some(nm)
+    }
+
+    fn push(&mut self, b: &[u8]) -> Option<()> {
+        // keep one byte for the NUL
+        let end = self.len.checked_add(b.len())?;
+        if end >= self.buf.len() {
+            return None;
+        }
+        self.buf[self.len..end].copy_from_slice(b);
+        self.len = end;
+        Some(())
+    }
+
+    /// The name as a C string.
+    pub(crate) fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).unwrap_or(c"?")
+    }
+}
+
+/// The first clone of a function in `names` that `exists` finds.
+pub(crate) fn find_clone(names: &[&CStr], exists: impl Fn(&CStr) -> bool) -> Option<Name> {
+    for base in names {
+        for sfx in NUMBERED {
+            for n in 0..MAX_N {
+                if let Some(nm) = Name::new(base, sfx, Some(n)) {
+                    if exists(nm.as_cstr()) {
+                        return Some(nm);
+                    }
+                }
+            }
+        }
+        for sfx in PLAIN {
+            if let Some(nm) = Name::new(base, sfx, None) {
+                if exists(nm.as_cstr()) {
+                    return Some(nm);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[kunit_tests(csdwatch_clones)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_constprop_clone() {
+        let c = find_clone(&PROBED, |n| n == c"generic_exec_single.constprop.1");
+        assert_eq!(
+            c.as_ref().map(Name::as_cstr),
+            Some(c"generic_exec_single.constprop.1")
+        );
+    }
+
+    #[test]
+    fn finds_a_split_part_and_cold() {
+        let c = find_clone(&PROBED, |n| n == c"smp_call_function_many_cond.part.0");
+        assert!(c.is_some());
+        let c = find_clone(&PROBED, |n| n == c"__flush_smp_call_function_queue.cold");
+        assert!(c.is_some());
+    }
+
+    #[test]
+    fn plain_kernel_has_none() {
+        // the functions themselves, and unrelated clones, are not clones
+        assert!(find_clone(&PROBED, |n| PROBED.contains(&n)
+            || n == c"generic_exec_single_x.isra.0")
+        .is_none());
+    }
+}

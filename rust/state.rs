@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Everything csdwatch allocates at load, sized from `nr_cpu_ids` (so one
+//! build serves a 4-CPU guest and an NR_CPUS=8192 distro kernel alike),
+//! and reached from the probes, the watchdogs and sysfs through [`get`].
+//!
+//! Life: [`install`] runs in module init before any probe, timer or sysfs
+//! file exists; the returned guard is the module's last field, so it is
+//! dropped (and the memory freed) after the probes are unregistered, the
+//! watchdogs and the report work are stopped and sysfs is removed.
+
+use crate::ffi::{Global, Installed, WatcherCells};
+use crate::targets::Target;
+use crate::tracked::Tracked;
+use crate::waits::{table_size, Waits};
+use kernel::alloc::KVec;
+use kernel::prelude::*;
+
+/// The module's shared state.
+pub(crate) struct Shared {
+    /// The waits in flight.
+    pub waits: Waits,
+    /// One record per possible CPU.
+    pub targets: KVec<Target>,
+    /// The watchdog's memory of each wait slot.
+    pub tracked: WatcherCells<Tracked>,
+}
+
+impl Shared {
+    /// The record of `cpu`, if it is a possible CPU.
+    pub(crate) fn target(&self, cpu: u32) -> Option<&Target> {
+        self.targets.get(cpu as usize)
+    }
+}
+
+static SHARED: Global<Shared> = Global::new();
+
+/// The shared state; `None` before load completes or during unload.
+pub(crate) fn get() -> Option<&'static Shared> {
+    SHARED.get()
+}
+
+/// Allocate the state for `nr_cpu_ids` possible CPUs and publish it.
+pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
+    let n = table_size(nr_cpu_ids);
+    let waits = Waits::new(n, GFP_KERNEL)?;
+    let mut targets = KVec::with_capacity(nr_cpu_ids as usize, GFP_KERNEL)?;
+    for _ in 0..nr_cpu_ids {
+        targets
+            .push_within_capacity(Target::new())
+            .map_err(|_| ENOMEM)?;
+    }
+    let tracked = WatcherCells::new(n, Tracked::new)?;
+    let shared = KBox::new(
+        Shared {
+            waits,
+            targets,
+            tracked,
+        },
+        GFP_KERNEL,
+    )?;
+    Ok(SHARED.install(shared))
+}

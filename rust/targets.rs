@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What each CPU's csd flushes look like, as the target-side probe
+//! records them, and how many waits each CPU's watchdog looks after.
+//!
+//! One [`Target`] per possible CPU, allocated at load. Pure atomics; the
+//! flush fields are written only by that CPU (hard IRQs off) and read by
+//! other CPUs' watchdogs through a seqcount.
+
+use kernel::prelude::*;
+use kernel::sync::atomic::{
+    ordering::{Acquire, Relaxed, Release},
+    Atomic,
+};
+use kernel::sync::barrier::{smp_mb, Read, Write};
+
+/// Synchronous csds remembered per flush (shim.c `CSDW_BATCH`).
+pub(crate) const BATCH: usize = 8;
+
+/// One CPU's record.
+///
+/// `seq` is odd while the flush fields are being written (a seqcount):
+/// readers on other CPUs retry or give up on an odd or changed `seq`.
+pub(crate) struct Target {
+    seq: Atomic<u64>,
+    in_flush: Atomic<u32>,
+    last_flush_ns: Atomic<u64>,
+    batch_n: Atomic<u32>,
+    batch_csd: [Atomic<usize>; BATCH],
+    batch_fn: [Atomic<usize>; BATCH],
+    /// The watchdog of this CPU may be armed (CPU online, module running).
+    enabled: Atomic<u32>,
+    /// In-flight waits this CPU's watchdog looks after. Exact but for one
+    /// race with CPU hotplug, which can only leave the heir counting one
+    /// too many (its timer then stops itself at its next tick) and the CPU
+    /// that went down one too few (recounted when it comes back up).
+    watched: Atomic<i32>,
+}
+
+impl Target {
+    /// A CPU never seen in a flush.
+    pub(crate) const fn new() -> Self {
+        Target {
+            seq: Atomic::new(0),
+            in_flush: Atomic::new(0),
+            last_flush_ns: Atomic::new(0),
+            batch_n: Atomic::new(0),
+            batch_csd: [const { Atomic::new(0) }; BATCH],
+            batch_fn: [const { Atomic::new(0) }; BATCH],
+            enabled: Atomic::new(0),
+            watched: Atomic::new(0),
+        }
+    }
+
+    /// The CPU entered its csd flush at `now`, about to run the synchronous
+    /// csds `batch` (csd, function), oldest first. Only on that CPU.
+    pub(crate) fn flush_enter(&self, now: u64, batch: impl Iterator<Item = (usize, usize)>) {
+        self.seq.add(1u64, Relaxed);
+        smp_mb(Write);
+        let mut n = 0;
+        for (k, (csd, f)) in batch.take(BATCH).enumerate() {
+            self.batch_csd[k].store(csd, Relaxed);
+            self.batch_fn[k].store(f, Relaxed);
+            n = k + 1;
+        }
+        self.batch_n.store(n as u32, Relaxed);
+        self.last_flush_ns.store(now, Relaxed);
+        self.in_flush.store(1, Relaxed);
+        smp_mb(Write);
+        self.seq.add(1u64, Relaxed);
+    }
+
+    /// The CPU left its csd flush.
+    pub(crate) fn flush_exit(&self) {
+        self.in_flush.store(0, Release);
+    }
+
+    /// The flush state as another CPU sees it; `locked(csd)` tells whether
+    /// a synchronous csd's function is still running.
+    pub(crate) fn flush_view(&self, locked: impl Fn(usize) -> bool) -> FlushView {
+        for _ in 0..4 {
+            let s1 = self.seq.load(Acquire);
+            if s1 & 1 != 0 {
+                continue;
+            }
+            let mut v = FlushView {
+                in_flush: self.in_flush.load(Relaxed) != 0,
+                last_flush_ns: self.last_flush_ns.load(Relaxed),
+                running_fn: 0,
+            };
+            let mut batch = [(0usize, 0usize); BATCH];
+            let n = (self.batch_n.load(Relaxed) as usize).min(BATCH);
+            for (k, b) in batch.iter_mut().enumerate().take(n) {
+                *b = (self.batch_csd[k].load(Relaxed), self.batch_fn[k].load(Relaxed));
+            }
+            smp_mb(Read);
+            if self.seq.load(Relaxed) != s1 {
+                continue;
+            }
+            if v.in_flush {
+                // a synchronous csd is unlocked after its function returns
+                v.running_fn = batch[..n]
+                    .iter()
+                    .find(|(csd, _)| locked(*csd))
+                    .map_or(0, |&(_, f)| f);
+            }
+            return v;
+        }
+        FlushView::default()
+    }
+
+    /// Allow or stop watching new waits from this CPU.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        self.enabled.store(u32::from(on), Release);
+    }
+
+    /// May this CPU's watchdog take new waits?
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled.load(Acquire) != 0
+    }
+
+    /// `n` more (or fewer) waits watched here.
+    pub(crate) fn watch(&self, n: i32) {
+        self.watched.add(n, Relaxed);
+    }
+
+    /// Does this CPU's watchdog look after any wait?
+    pub(crate) fn watching(&self) -> bool {
+        self.watched.load(Relaxed) > 0
+    }
+
+    /// Set the count from a scan of the table (CPU coming up).
+    pub(crate) fn set_watched(&self, n: u32) {
+        self.watched
+            .store(i32::try_from(n).unwrap_or(i32::MAX), Relaxed);
+    }
+}
+
+/// What the watchdog reads of a target's flush state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FlushView {
+    /// Inside the flush now.
+    pub in_flush: bool,
+    /// When it last entered the flush (0: never seen).
+    pub last_flush_ns: u64,
+    /// The function of the first synchronous csd of the current flush that
+    /// has not returned yet: what the target is running (0: unknown).
+    pub running_fn: usize,
+}
+
+#[kunit_tests(csdwatch_targets)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_view_names_the_running_function() {
+        let t = Target::new();
+        assert!(!t.flush_view(|_| true).in_flush);
+        t.flush_enter(50, [(0xa, 0x100), (0xb, 0x200)].into_iter());
+        // 0xa already returned (unlocked), 0xb still runs
+        let v = t.flush_view(|csd| csd == 0xb);
+        assert!(v.in_flush);
+        assert_eq!(v.last_flush_ns, 50);
+        assert_eq!(v.running_fn, 0x200);
+        t.flush_exit();
+        let v = t.flush_view(|_| true);
+        assert!(!v.in_flush);
+        assert_eq!(v.running_fn, 0);
+        assert_eq!(v.last_flush_ns, 50);
+    }
+
+    #[test]
+    fn watched_count() {
+        let t = Target::new();
+        assert!(!t.watching());
+        t.watch(1);
+        t.watch(1);
+        t.watch(-1);
+        assert!(t.watching());
+        t.watch(-1);
+        assert!(!t.watching());
+        t.watch(-1); // a hotplug race left it low: still "not watching"
+        assert!(!t.watching());
+        t.set_watched(2);
+        assert!(t.watching());
+    }
+}
