@@ -10,8 +10,8 @@
 //! decoding would be wrong too: the only honest answer is to say which
 //! clone exists and not load.
 
-use kernel::prelude::*;
 use core::ffi::CStr;
+use kernel::prelude::*;
 
 /// The functions shim.c probes.
 pub(crate) const PROBED: [&CStr; 4] = [

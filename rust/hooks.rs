@@ -13,13 +13,13 @@
 //! clock, `current`, this CPU's id, and arming or quiescing this CPU's
 //! watchdog.
 
-use kernel::prelude::*;
 use crate::ffi;
 use crate::params::Param;
 use crate::state::{self, Shared};
 use crate::stats::Stat;
 use crate::targets::Target;
 use crate::waits::NewWait;
+use kernel::prelude::*;
 use kernel::sync::atomic::{
     ordering::{Acquire, Release},
     Atomic,

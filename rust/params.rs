@@ -157,7 +157,11 @@ pub(crate) fn set(p: Param, v: u32) -> Result<(), Invalid> {
                 "{}={} refused: must be {}{}..={}, kept {}\n",
                 s.name,
                 v,
-                if s.zero_off && s.min > 0 { "0 (off) or " } else { "" },
+                if s.zero_off && s.min > 0 {
+                    "0 (off) or "
+                } else {
+                    ""
+                },
                 s.min,
                 s.max,
                 p.get()

@@ -91,7 +91,10 @@ impl Target {
             let mut batch = [(0usize, 0usize); BATCH];
             let n = (self.batch_n.load(Relaxed) as usize).min(BATCH);
             for (k, b) in batch.iter_mut().enumerate().take(n) {
-                *b = (self.batch_csd[k].load(Relaxed), self.batch_fn[k].load(Relaxed));
+                *b = (
+                    self.batch_csd[k].load(Relaxed),
+                    self.batch_fn[k].load(Relaxed),
+                );
             }
             smp_mb(Read);
             if self.seq.load(Relaxed) != s1 {

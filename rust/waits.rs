@@ -571,7 +571,9 @@ mod tests {
         let t = table(64);
         let mut used = [false; 64];
         for k in 0..8usize {
-            let i = t.begin_many(&nw(0xffff_8880_0100_0000 + k * 0x2680, 0)).unwrap();
+            let i = t
+                .begin_many(&nw(0xffff_8880_0100_0000 + k * 0x2680, 0))
+                .unwrap();
             used[i] = true;
         }
         assert_eq!(used.iter().filter(|&&u| u).count(), 8);

@@ -53,7 +53,7 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
 
-common=(-smp 4 -m 1024 -nographic -no-reboot -accel tcg,thread=multi
+common=(-smp "${CSDWATCH_SMP:-4}" -m 1024 -nographic -no-reboot -accel tcg,thread=multi
 	-kernel "$image" -initrd "$work/initrd.gz")
 append="panic=-1 oops=panic loglevel=7 log_buf_len=4M $extra"
 case $arch in

@@ -43,6 +43,27 @@ for arch in $arches; do
 		tail -30 "$results/$arch-console.log" | sed 's/^/    /'
 		f=$((f + 1))
 	fi
+	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
+	if [ "$arch" = x86_64 ]; then
+		plb=$results/$arch-big-payload
+		bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plb" "$CSDWATCH_TOP/selftests/big-guest.sh" \
+			"$results/$arch-build.log"
+		set +e
+		CSDWATCH_SMP=16 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$plb" "$results/$arch-big.log" 900 \
+			"" >/dev/null
+		brc=$?
+		bsum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$results/$arch-big.log" \
+			"$arch-big" "$results/$arch-big-ktap" big-sizing big-module_lifecycle big-lost_ipi_recovery big-irqs_off_report)
+		set -e
+		echo "$bsum" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$arch-big: [0-9]" || true
+		bline=$(echo "$bsum" | tail -1)
+		p=$((${p:-0} + $(echo "$bline" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')))
+		f=$((${f:-0} + $(echo "$bline" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
+		if [ "$brc" != 0 ]; then
+			echo "$arch-big: not ok - guest run ended badly (verdict $brc); log $results/$arch-big.log"
+			f=$((f + 1))
+		fi
+	fi
 	# panic_ms gets a boot of its own: it ends the guest by design
 	plp=$results/$arch-panic-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/panic-guest.sh" \

@@ -48,10 +48,15 @@ u64 csdw_arch_irq_count(unsigned int cpu)
 		return sum;	/* no pseudo-NMIs on this system */
 	rcu_read_lock();
 	for (irq = 0; irq < nr; irq++) {
-		struct irq_desc *desc = irq_to_desc(irq);
+		/* irq_to_desc() is not exported with SPARSE_IRQ; this is: */
+		struct irq_data *d = irq_get_irq_data(irq);
+		struct irq_desc *desc;
 		void *flow;
 
-		if (!desc || !desc->kstat_irqs)
+		if (!d)
+			continue;
+		desc = irq_data_to_desc(d);
+		if (!desc->kstat_irqs)
 			continue;
 		flow = READ_ONCE(desc->handle_irq);
 		if (flow == csdw_nmi_flow[0] || (flow && flow == csdw_nmi_flow[1]))
