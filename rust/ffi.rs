@@ -597,3 +597,21 @@ impl Drop for Probes {
         unsafe { c::csdw_probes_unregister() };
     }
 }
+
+#[kunit_tests(csdwatch_cells)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_in_use_is_not_lent_twice() {
+        let c = WatcherCells::new(2, || 0u32).expect("small allocation");
+        let r = c.with(0, |v| {
+            *v += 1;
+            // a second watcher of slot 0 is refused; slot 1 is free
+            c.with(0, |w| *w += 1).is_none() && c.with(1, |_| ()).is_some()
+        });
+        assert_eq!(r, Some(true));
+        assert_eq!(c.with(0, |v| *v), Some(1));
+        assert!(c.with(2, |_| ()).is_none());
+    }
+}

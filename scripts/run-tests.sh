@@ -19,7 +19,7 @@ for arch in $arches; do
 	pl=$results/$arch-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/guest-run.sh" \
 		"$results/$arch-build.log"
-	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones"
+	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells"
 	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"

@@ -11,7 +11,7 @@
 DUR=2500
 
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 9
 load_both || ktap_exit_fail_msg "insmod failed"
 stats_mark; dmesg_mark
 check "irqs_off with 2 waiters on CPU1 ran" run irqs_off 2 $DUR
@@ -29,6 +29,26 @@ if echo "$new" | grep -q "csdwatch:   target stack: not available:"; then
 else
 	check "target stack by NMI backtrace, showing the IRQs-off spinner" eval \
 		'echo "$new" | grep -q "target stack: in the NMI backtrace of CPU 1" && echo "$new" | grep -q "NMI backtrace for cpu 1" && echo "$new" | grep -q "target_fn.*\[csd_inject\]"'
+fi
+# the owner spins on the CPU whose watchdog reports it: its stack is printed
+# from the registers the timer interrupted (as RCU's stall warning does),
+# not with csdwatch's own frames (tick, timer callback, hrtimer core) on top
+owner=$(echo "$new" | sed -n '/csdwatch:   owner stack (CPU [0-9]*, interrupted here)/,/csdwatch:   target stack/p')
+if [ -n "$owner" ]; then
+	check "owner stack from the interrupted registers, no csdwatch frames" eval \
+		'echo "$owner" | grep -q -E "RIP: 0010:|pc : " && ! echo "$owner" | grep -q -E "csdwatch_rs_tick|csdw_wd_fn|__hrtimer_run_queues"'
+else
+	check "owner stack from the interrupted registers (owner ran elsewhere: stack by NMI or task)" eval \
+		'echo "$new" | grep -q -E "csdwatch:   owner stack(:| \(preempted)"'
+fi
+# the NMI backtrace is sent by a kworker, never from the hard-IRQ timer
+# (printk's caller field: [Tpid] for a task, [Cn] for interrupt context)
+if echo "$new" | grep -q "Sending NMI from CPU"; then
+	check "NMI backtrace sent from task context (kworker), not the timer" eval \
+		'! echo "$new" | grep "Sending NMI from CPU" | grep -q "\]\[ *C[0-9]*\]"'
+else
+	check "NMI backtrace sent from task context (none sent: fallback stated)" eval \
+		'echo "$new" | grep -q "stack: not available:"'
 fi
 check "a final line says it ended" eval \
 	'echo "$new" | grep -q "csdwatch: CPU [0-9]* -> CPU 1 stall ended after [0-9]* ms: waiter released (target IRQs off"'
