@@ -30,10 +30,14 @@ pub(crate) struct Target {
     batch_fn: [Atomic<usize>; BATCH],
     /// The watchdog of this CPU may be armed (CPU online, module running).
     enabled: Atomic<u32>,
-    /// In-flight waits this CPU's watchdog looks after. Exact but for one
-    /// race with CPU hotplug, which can only leave the heir counting one
-    /// too many (its timer then stops itself at its next tick) and the CPU
-    /// that went down one too few (recounted when it comes back up).
+    /// In-flight waits this CPU's watchdog looks after: what lets a wait
+    /// that ends quietly cancel the timer at once. Exact but for one race
+    /// with CPU hotplug (a waiter ending while its slot is handed over),
+    /// which can only leave the heir counting one too many (it then takes
+    /// one timer tick per wait it issues, as if the cancel were off, until
+    /// it next goes down and up) and the CPU that went down one too few
+    /// (recounted when it comes back up). Never too few on a live CPU, so
+    /// no wait goes unwatched.
     watched: Atomic<i32>,
 }
 

@@ -410,12 +410,17 @@ impl Waits {
             .count() as u32
     }
 
-    /// Hand every wait watched by `from` to `to`; how many moved.
+    /// Hand every in-flight wait watched by `from` to `to`; how many moved.
+    /// (A `Pending` one is not watched yet: it takes the CPU it is queued
+    /// from as its watcher when it goes live.)
     pub(crate) fn rehome(&self, from: u32, to: u32) -> u32 {
         let mut n = 0;
         for s in self.slots.iter() {
             if s.watcher.load(Relaxed) == from
-                && State::of(s.word.load(Acquire)) != State::Free
+                && matches!(
+                    State::of(s.word.load(Acquire)),
+                    State::Live | State::Stalled | State::Ended
+                )
                 && s.watcher.cmpxchg(from, to, Relaxed).is_ok()
             {
                 n += 1;
@@ -615,5 +620,9 @@ mod tests {
         assert_eq!(t.watched_by(0), 1);
         assert_eq!(t.snapshot(i).unwrap().watcher, 0);
         assert_eq!(t.rehome(3, 0), 0);
+        // a pending wait is not watched yet: not moved, not counted
+        let p = t.begin_single(9, 3, 5).unwrap();
+        assert_eq!(t.rehome(3, 1), 0);
+        assert_eq!(t.end(p, 6), None);
     }
 }
