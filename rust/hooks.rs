@@ -225,16 +225,13 @@ pub(crate) fn rehome(cpu: u32) -> Option<u32> {
         |c| ffi::cpu_online(c) && sh.target(c).is_some_and(Target::enabled),
         blocked,
     )?;
-    let n = sh.waits.rehome(cpu, to);
+    let heir = sh.target(to)?;
+    let n = sh.waits.rehome(cpu, to, |d| heir.watch(d));
     if n == 0 {
         return None;
     }
-    let moved = i32::try_from(n).unwrap_or(i32::MAX);
-    if let Some(t) = sh.target(to) {
-        t.watch(moved);
-    }
     if let Some(t) = sh.target(cpu) {
-        t.watch(-moved);
+        t.watch(-i32::try_from(n).unwrap_or(i32::MAX));
     }
     Some(to)
 }

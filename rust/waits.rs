@@ -412,18 +412,25 @@ impl Waits {
 
     /// Hand every in-flight wait watched by `from` to `to`; how many moved.
     /// (A `Pending` one is not watched yet: it takes the CPU it is queued
-    /// from as its watcher when it goes live.)
-    pub(crate) fn rehome(&self, from: u32, to: u32) -> u32 {
+    /// from as its watcher when it goes live.) `count_to(d)` is called with
+    /// +1 before each move is tried and -1 if it failed, so `to`'s count of
+    /// watched waits is never below what `to`'s watchdog can see.
+    pub(crate) fn rehome(&self, from: u32, to: u32, mut count_to: impl FnMut(i32)) -> u32 {
         let mut n = 0;
         for s in self.slots.iter() {
-            if s.watcher.load(Relaxed) == from
-                && matches!(
+            if s.watcher.load(Relaxed) != from
+                || !matches!(
                     State::of(s.word.load(Acquire)),
                     State::Live | State::Stalled | State::Ended
                 )
-                && s.watcher.cmpxchg(from, to, Relaxed).is_ok()
             {
+                continue;
+            }
+            count_to(1);
+            if s.watcher.cmpxchg(from, to, Full).is_ok() {
                 n += 1;
+            } else {
+                count_to(-1);
             }
         }
         n
@@ -615,14 +622,16 @@ mod tests {
         let mut blocked = NO_CPU;
         t.blocked_targets_of(3, |c| blocked = c);
         assert_eq!(blocked, 2);
-        assert_eq!(t.rehome(3, 0), 1);
+        let mut counted = 0;
+        assert_eq!(t.rehome(3, 0, |d| counted += d), 1);
+        assert_eq!(counted, 1);
         assert_eq!(t.watched_by(3), 0);
         assert_eq!(t.watched_by(0), 1);
         assert_eq!(t.snapshot(i).unwrap().watcher, 0);
-        assert_eq!(t.rehome(3, 0), 0);
+        assert_eq!(t.rehome(3, 0, |_| panic!("nothing to move")), 0);
         // a pending wait is not watched yet: not moved, not counted
         let p = t.begin_single(9, 3, 5).unwrap();
-        assert_eq!(t.rehome(3, 1), 0);
+        assert_eq!(t.rehome(3, 1, |_| panic!("pending is not watched")), 0);
         assert_eq!(t.end(p, 6), None);
     }
 }
