@@ -8,7 +8,8 @@
 //! record (all KUnit-tested, no kernel calls); `state` holds what is
 //! allocated at load; `hooks` is what the probes on the csd path record;
 //! `watchdog` is the per-CPU timer tick that feeds the detector and acts,
-//! with `tracked` its memory per wait; `report` prints; `clones` refuses a
+//! with `tracked` its memory per wait, and `queues` the queue sweep it
+//! runs while unloading; `report` prints; `clones` refuses a
 //! kernel whose probed functions were cloned; `params`, `stats` and
 //! `ratelimit` are the tunables, counters and message limit; `ffi` is the
 //! only boundary to the C shim (`shim.c`, `arch/*.c`) and holds every
@@ -21,6 +22,7 @@ mod detector;
 mod ffi;
 mod hooks;
 mod params;
+mod queues;
 mod ratelimit;
 mod report;
 mod state;
@@ -87,8 +89,13 @@ impl Drop for Csdwatch {
     fn drop(&mut self) {
         // Before the fields drop: record nothing new, and keep the
         // watchdogs from reporting waits whose end the probes can no
-        // longer see (they still resend lost IPIs: hooks::STOPPING).
+        // longer see (they still resend lost IPIs: hooks::STOPPING). One
+        // watchdog at least runs from now until they are stopped, after
+        // the probes: it sweeps the queues (watchdog::tick), rescuing lost
+        // IPIs the probes no longer see while unregistering them waits for
+        // RCU.
         hooks::stop();
+        ffi::watchdog_arm_here(params::Param::Tick.ns());
         pr_info!(
             "unloading: {} waits seen, {} in flight\n",
             stats::Stat::Waits.get(),

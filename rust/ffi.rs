@@ -42,7 +42,8 @@ mod c {
         pub(super) fn csdw_csd_locked(csd: *const c_void) -> c_int;
         pub(super) fn csdw_cfd_first_locked(sender: u32) -> c_int;
         pub(super) fn csdw_lookup(name: *const c_char) -> *mut c_void;
-        pub(super) fn csdw_queue_pending(cpu: u32) -> bool;
+        pub(super) fn csdw_queue_head(cpu: u32) -> *mut c_void;
+        pub(super) fn csdw_watchdog_arm_here(delay_ns: u64);
         pub(super) fn csdw_task_info(
             task: *const c_void,
             pid: *mut c_int,
@@ -255,10 +256,12 @@ pub(crate) fn has_symbol(name: &CStr) -> bool {
     !unsafe { c::csdw_lookup(name.as_char_ptr()) }.is_null()
 }
 
-/// Is anything queued on `cpu`'s call_single_queue?
-pub(crate) fn queue_pending(cpu: u32) -> bool {
-    // SAFETY: bounds-checked in C; call_single_queue was resolved at load.
-    unsafe { c::csdw_queue_pending(cpu) }
+/// The head of `cpu`'s call_single_queue, as an address to compare (0:
+/// empty).
+pub(crate) fn queue_head(cpu: u32) -> usize {
+    // SAFETY: bounds-checked in C; call_single_queue was resolved at load;
+    // a racy read of the list head pointer, never dereferenced.
+    unsafe { c::csdw_queue_head(cpu) as usize }
 }
 
 /// Interrupts `cpu` has taken so far.
@@ -398,6 +401,12 @@ pub(crate) fn watchdog_arm(delay_ns: u64) {
     // SAFETY: called with preemption off (kprobe handler), as the per-CPU
     // timer must be started on its own CPU.
     unsafe { c::csdw_watchdog_arm(delay_ns) }
+}
+
+/// Arm the watchdog of the CPU this task runs on (task context).
+pub(crate) fn watchdog_arm_here(delay_ns: u64) {
+    // SAFETY: C disables preemption around the per-CPU start.
+    unsafe { c::csdw_watchdog_arm_here(delay_ns) }
 }
 
 /// Stop this CPU's watchdog if it watches nothing.

@@ -25,6 +25,13 @@ pub(crate) struct Spec {
     pub zero_off: bool,
 }
 
+impl Spec {
+    /// The default in ns (all values are in ms).
+    pub(crate) fn default_ns(&self) -> u64 {
+        u64::from(self.default) * 1_000_000
+    }
+}
+
 /// Tunables by id (all values in ms); the id is what the C shim passes back (`csdw_param_ids`
 /// in shim.c lists them in this order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -106,7 +106,7 @@ fn print(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, others: u32, hel
         ev.irqs_frozen_ns / MS,
         yes(ev.flush_entered),
         yes(f.in_flush),
-        yes(ffi::queue_pending(t)),
+        yes(ffi::queue_head(t) != 0),
         tr.resends,
         t,
         others

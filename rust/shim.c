@@ -241,10 +241,16 @@ int csdw_cfd_first_locked(unsigned int sender)
 	return -1;
 }
 
-/* Something is queued on @cpu's call_single_queue. */
-bool csdw_queue_pending(unsigned int cpu)
+/*
+ * The first node of @cpu's call_single_queue (NULL: empty). C because the
+ * queue is a per-CPU variable found at load and llist's accessors are
+ * static inlines; the node is only compared, never dereferenced.
+ */
+void *csdw_queue_head(unsigned int cpu)
 {
-	return cpu < nr_cpu_ids && !llist_empty(per_cpu_ptr(csdw_call_single_queue, cpu));
+	if (cpu >= nr_cpu_ids)
+		return NULL;
+	return READ_ONCE(per_cpu_ptr(csdw_call_single_queue, cpu)->first);
 }
 
 /*
@@ -613,6 +619,14 @@ void csdw_watchdog_arm(u64 delay_ns)
 		hrtimer_start(&wd->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_PINNED_HARD);
 }
 
+/* The same from task context, on whatever CPU this runs (unloading). */
+void csdw_watchdog_arm_here(u64 delay_ns)
+{
+	preempt_disable();
+	csdw_watchdog_arm(delay_ns);
+	preempt_enable();
+}
+
 /*
  * Called on this CPU when the last wait it watched ended quietly: stop the
  * timer so an idle or isolated CPU takes no further interrupt from us.
@@ -641,9 +655,7 @@ static DEFINE_PER_CPU(struct work_struct, csdw_arm_work);
 
 static void csdw_arm_fn(struct work_struct *w)
 {
-	preempt_disable();	/* the per-CPU timer is started on its own CPU */
-	csdw_watchdog_arm(1);
-	preempt_enable();
+	csdw_watchdog_arm_here(1);	/* queued on the heir: runs there */
 }
 
 static enum cpuhp_state csdw_hp_state;

@@ -10,6 +10,7 @@
 //! watchdogs and the report work are stopped and sysfs is removed.
 
 use crate::ffi::{Global, Installed, WatcherCells};
+use crate::queues::{QueueWatch, Sweep};
 use crate::targets::Target;
 use crate::tracked::Tracked;
 use crate::waits::{table_size, Waits};
@@ -24,6 +25,10 @@ pub(crate) struct Shared {
     pub targets: KVec<Target>,
     /// The watchdog's memory of each wait slot.
     pub tracked: WatcherCells<Tracked>,
+    /// The queue sweeper's memory of each possible CPU's queue.
+    pub queues: KVec<QueueWatch>,
+    /// Who sweeps the queues, and when it last did.
+    pub sweep: Sweep,
 }
 
 impl Shared {
@@ -51,11 +56,19 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             .map_err(|_| ENOMEM)?;
     }
     let tracked = WatcherCells::new(n, Tracked::new)?;
+    let mut queues = KVec::with_capacity(nr_cpu_ids as usize, GFP_KERNEL)?;
+    for _ in 0..nr_cpu_ids {
+        queues
+            .push_within_capacity(QueueWatch::new())
+            .map_err(|_| ENOMEM)?;
+    }
     let shared = KBox::new(
         Shared {
             waits,
             targets,
             tracked,
+            queues,
+            sweep: Sweep::new(),
         },
         GFP_KERNEL,
     )?;

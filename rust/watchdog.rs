@@ -18,9 +18,17 @@ use crate::targets::FlushView;
 use crate::tracked::Tracked;
 use crate::waits::{Kind, Snapshot, State, NO_CPU};
 
-fn thresholds() -> Thresholds {
+/// The detector's thresholds. While unloading, a lost IPI is resent even
+/// with `resend_ms=0` (at the default pace): `rmmod` waits for an RCU grace
+/// period that a waiter spinning on a lost IPI holds up, and a tool loaded
+/// to keep machines alive must not hang one on its way out.
+fn thresholds(stopping: bool) -> Thresholds {
+    let resend_ns = match Param::Resend.ns() {
+        0 if stopping => Param::Resend.spec().default_ns(),
+        ns => ns,
+    };
     Thresholds {
-        resend_ns: Param::Resend.ns(),
+        resend_ns,
         report_ns: Param::Report.ns(),
         panic_ns: Param::Panic.ns(),
         irq_frozen_ns: Param::IrqFrozen.ns(),
@@ -61,8 +69,8 @@ pub(crate) fn tick(cpu: u32) -> u64 {
     };
     Stat::WatchdogTicks.inc();
     let now = ffi::now_ns();
-    let th = thresholds();
     let stopping = hooks::stopping();
+    let th = thresholds(stopping);
     let mut busy = false;
     for i in 0..sh.waits.len() {
         let Some(s) = sh.waits.snapshot(i) else {
@@ -78,11 +86,36 @@ pub(crate) fn tick(cpu: u32) -> u64 {
             .with(i, |tr| tick_one(sh, i, &s, tr, now, &th, stopping))
             .unwrap_or(true);
     }
+    // Unloading: every running watchdog keeps ticking until it is stopped,
+    // and sweeps the queues (one at a time, once per tick period).
+    if stopping {
+        busy = true;
+        sweep_queues(sh, now, th.resend_ns);
+    }
     if busy {
         Param::Tick.ns()
     } else {
         0
     }
+}
+
+/// Resend the IPI to every online CPU whose queue head has stood
+/// unflushed for `resend_ns` (see [`crate::queues`]).
+fn sweep_queues(sh: &Shared, now: u64, resend_ns: u64) {
+    sh.sweep.run(now, Param::Tick.ns(), || {
+        for (cpu, q) in (0u32..).zip(sh.queues.iter()) {
+            if !ffi::cpu_online(cpu) {
+                continue;
+            }
+            let last = sh
+                .target(cpu)
+                .map_or(0, |t| t.flush_view(|_| false).last_flush_ns);
+            if q.observe(ffi::queue_head(cpu), last, now, resend_ns) {
+                ffi::resend_ipi(cpu);
+                Stat::IpisResent.inc();
+            }
+        }
+    });
 }
 
 /// One wait of this watchdog; true while it is still in flight.

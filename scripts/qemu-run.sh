@@ -12,6 +12,22 @@
 # It always ends: timeout(1) kills QEMU, panic=-1 and oops=panic turn any
 # crash into an immediate reboot.
 #
+# A hung guest explains itself before the host kills it (its console then
+# holds every CPU's and every blocked task's stack):
+#   - the kernel's detectors panic, and a panic prints all CPUs' backtraces
+#     and the blocked tasks (panic_sys_info=all_bt,blocked_tasks): soft
+#     lockup (a CPU that schedules nothing for 2 x watchdog_thresh = 20 s),
+#     RCU CPU stall (21 s, CONFIG_RCU_CPU_STALL_TIMEOUT), hung task (a task
+#     in D state for 60-120 s). The tests hold stalls of at most a few
+#     seconds on purpose (2.5 s IRQs off, 5 s in the panic run), far below;
+#   - a guest-side watchdog, started by /init, that fires WATCHDOG_MARGIN
+#     seconds of guest uptime before TIMEOUT_S (the host timeout): it
+#     prints the kernel log's tail, sysrq l (all CPUs' backtraces, NMI) and
+#     w (blocked tasks) with the console turned up, then sysrq c (panic).
+#     It needs one CPU that can still run a task; the detectors need none.
+# The guest verdict is then 125 (no verdict), and scripts/run-tests.sh
+# prints the console from the first dump on.
+#
 # Why not virtme-ng: evaluated first (PyPI/Debian virtme-ng). vng boots the
 # host's root filesystem over 9p/virtiofs with its own init, so the guest
 # kernel needs virtio-pci, 9p/virtiofs, overlayfs, net and vsock options
@@ -35,6 +51,10 @@ x86_64) cp /bin/busybox "$root/bin/busybox" ;;
 arm64) cp "$TOOLS_DIR/busybox-arm64/bin/busybox" "$root/bin/busybox" ;;
 esac
 cp -a "$payload"/. "$root/payload/"
+# the guest watchdog's deadline, in guest uptime: the guest boots a few
+# seconds after QEMU starts, the margin leaves time to print the stacks
+margin=60; [ "$tmo" -le 240 ] && margin=$((tmo / 4))
+echo $((tmo - margin)) > "$root/etc/watchdog_s"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -44,6 +64,27 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmp /tmp
 echo "csdwatch-guest: booted $(uname -r) $(uname -m) cpus=$(grep -c ^processor /proc/cpuinfo)"
+# x86 under TCG: the switch from tsc-early to the refined tsc, a few
+# seconds into boot, once moved the clock 15 s at a stroke in the middle of
+# a test (a fault's safety deadline then fired early). Start the tests
+# once the clocksource has settled (at most 30 s).
+cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+n=0
+while [ "$(cat $cs 2>/dev/null)" = tsc-early ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+echo "csdwatch-guest: clocksource $(cat $cs 2>/dev/null) after $((n / 10)).$((n % 10)) s"
+# guest watchdog (see qemu-run.sh): dump and crash before the host timeout
+wd=$(cat /etc/watchdog_s)
+(
+	up=$(cut -d. -f1 /proc/uptime)
+	[ "$up" -lt "$wd" ] && sleep $((wd - up))
+	echo "csdwatch-guest: watchdog: no verdict after ${wd} s; kernel log tail, sysrq l (CPUs), w (blocked tasks), then c"
+	dmesg | tail -80 | sed 's/^/csdwatch-guest: dmesg: /'
+	echo 7 > /proc/sys/kernel/printk	# sysrq handlers print at the console level
+	echo l > /proc/sysrq-trigger
+	echo w > /proc/sysrq-trigger
+	sleep 5
+	echo c > /proc/sysrq-trigger
+) &
 cd /payload
 sh /payload/run.sh
 echo "csdwatch-guest: exit=$?"
@@ -55,7 +96,11 @@ chmod +x "$root/init"
 
 common=(-smp "${CSDWATCH_SMP:-4}" -m 1024 -nographic -no-reboot -accel tcg,thread=multi
 	-kernel "$image" -initrd "$work/initrd.gz")
-append="panic=-1 oops=panic loglevel=7 log_buf_len=4M $extra"
+# hang detectors: panic with every CPU's and every blocked task's stack
+hang="softlockup_panic=1 softlockup_all_cpu_backtrace=1 hung_task_panic=1
+	sysctl.kernel.hung_task_timeout_secs=60 sysctl.kernel.hung_task_all_cpu_backtrace=1
+	sysctl.kernel.panic_on_rcu_stall=1 panic_sys_info=all_bt,blocked_tasks"
+append="panic=-1 oops=panic loglevel=7 log_buf_len=4M $(echo $hang) $extra"
 case $arch in
 x86_64) cmd=(qemu-system-x86_64 -machine q35 -cpu max "${common[@]}"
 	     -append "console=ttyS0 $append") ;;

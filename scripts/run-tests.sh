@@ -13,13 +13,28 @@ mkdir -p "$results"
 bash "$CSDWATCH_TOP/scripts/setup.sh"
 for arch in $arches; do bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null; done
 
+# The console of a guest that ended badly (timeout, crash): from 20 lines
+# before the first dump on (the guest watchdog, sysrq, a hang detector, a
+# panic: qemu-run.sh makes a hung guest print every CPU's and every blocked
+# task's stack), at most 400 lines; without a dump, the last 200 lines.
+console_tail() {
+	local first
+	first=$(grep -n -m1 -E 'csdwatch-guest: watchdog:|sysrq: |Kernel panic|BUG: soft lockup|rcu: INFO: |INFO: task .* blocked for|NMI backtrace for cpu' \
+		"$1" | cut -d: -f1 || true)
+	if [ -n "$first" ]; then
+		sed -n "$((first > 20 ? first - 20 : 1)),$((first + 379))p" "$1"
+	else
+		tail -200 "$1"
+	fi | sed 's/^/    /'
+}
+
 total_p=0; total_f=0; total_s=0
 for arch in $arches; do
 	log "$arch: building csdwatch and csd_inject"
 	pl=$results/$arch-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/guest-run.sh" \
 		"$results/$arch-build.log"
-	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells"
+	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues"
 	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"
@@ -40,7 +55,7 @@ for arch in $arches; do
 	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
 	if [ "$qrc" != 0 ]; then
 		echo "$arch: not ok - guest run ended badly (verdict $qrc); console tail:"
-		tail -30 "$results/$arch-console.log" | sed 's/^/    /'
+		console_tail "$results/$arch-console.log"
 		f=$((f + 1))
 	fi
 	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
@@ -60,7 +75,8 @@ for arch in $arches; do
 		p=$((${p:-0} + $(echo "$bline" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')))
 		f=$((${f:-0} + $(echo "$bline" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
 		if [ "$brc" != 0 ]; then
-			echo "$arch-big: not ok - guest run ended badly (verdict $brc); log $results/$arch-big.log"
+			echo "$arch-big: not ok - guest run ended badly (verdict $brc); log $results/$arch-big.log, console tail:"
+			console_tail "$results/$arch-big.log"
 			f=$((f + 1))
 		fi
 	fi

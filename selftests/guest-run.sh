@@ -26,7 +26,11 @@ else
 	echo "KTAP|kunit-load|not ok 1 insmod csdwatch.ko"
 fi
 
+# a line per test with the uptime: a hung guest's console (qemu-run.sh
+# dumps it before the host timeout) then tells which test hung, and since
+# when in the kernel's timestamps
 for t in /payload/selftests/csdwatch/*.sh; do
+	echo "csdwatch-guest: $(cut -d' ' -f1 /proc/uptime) s: selftest $(basename "$t" .sh)"
 	emit "selftest-$(basename "$t" .sh)" sh "$t"
 done
 

@@ -9,18 +9,42 @@
  *   senders      number of waiting CPUs, 1..NR_SENDERS   (default 1)
  *   duration_ms  how long the fault lasts, 1..60000      (default 2500)
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
- *                | ping | load; the write returns when the scenario has ended
+ *                | ping | load | lost_ipi_migrate | lost_ipi_hold; the write
+ *                returns when the scenario has ended, except lost_ipi_hold:
+ *                it returns once its waiters have made their first call,
+ *                and the fault goes on in the background
+ *   stop         write anything: end a lost_ipi_hold; returns when its
+ *                waiters are released and its threads are gone
+ *   result       key=value lines about the last run
  *
  * load is no fault: ordinary cross-call traffic (smp_call_function_single()
  * to every online CPU in turn and on_each_cpu()) from `senders` unbound
  * kthreads for duration_ms, without holding the CPU-hotplug lock, so CPUs
  * may go offline and online meanwhile.
- *   result       key=value lines about the last run
  *
- * Every scenario ends itself at its deadline, with or without a watchdog:
- * lost_ipi sends the missing IPI itself, irqs_off re-enables interrupts,
- * slow_handler returns from the handler. Times come from one clock,
- * ktime_get_ns(), on every CPU.
+ * lost_ipi_hold is a lost IPI that keeps coming back: whenever something
+ * (a watchdog's resend) flushes the planted csd, a new one is planted with
+ * no IPI, and the senders call the target in a loop with preemption off,
+ * as a TLB flush does. It lasts until "stop" is written, at most
+ * duration_ms.
+ *
+ * Every scenario ends itself at its deadline, with or without a watchdog,
+ * and from something the fault cannot starve: no task has to be scheduled
+ * for a fault to end. A task can be starved: a CPU whose waiter spins with
+ * preemption off runs nothing else, and CI once hung because the task that
+ * was to send the missing IPI sat queued on such a CPU (behind a kworker
+ * stuck on the very csd it was to release). So:
+ *   - irqs_off and slow_handler spin on the target against their own
+ *     deadline and end there (IRQs back on, handler returns);
+ *   - the lost-IPI scenarios are ended by a HARD hrtimer pinned to a CPU
+ *     that is not the target: it fires in hard IRQ (also on PREEMPT_RT),
+ *     which a waiter spinning with IRQs on cannot hold off, sends the
+ *     missing IPI and tells the target's spinner to stop;
+ *   - should that timer's CPU be wedged, the target's spinner sends the IPI
+ *     to its own CPU SPINNER_GRACE_NS after the deadline.
+ * The task that ran the scenario only waits for the end and cleans up,
+ * however late it gets to run. Times come from one clock, ktime_get_ns(),
+ * on every CPU.
  *
  * Written in C, not Rust: it plants a csd directly on a CPU's
  * call_single_queue (a static per-CPU llist of kernel/smp.c), disables hard
@@ -40,12 +64,18 @@
 #include <linux/cpu.h>
 #include <linux/sched.h>
 #include <linux/rcupdate.h>
+#include <linux/hrtimer.h>
+#include <linux/spinlock.h>
 
 #define NR_SENDERS 3
+/* lost_ipi_hold: how often the timer looks whether the planted csd ran */
+#define HOLD_TICK_NS		(5 * NSEC_PER_MSEC)
+/* the target's spinner ends a lost-IPI fault itself this long after its deadline */
+#define SPINNER_GRACE_NS	(100 * NSEC_PER_MSEC)
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
 static DEFINE_MUTEX(run_lock);
-static struct cpumask saved_mask, off_target, mig_mask;	/* under run_lock */
+static struct cpumask saved_mask, off_target, mig_mask, hold_mask;	/* under run_lock */
 
 /* Found at load (kallsyms through a kprobe lookup; neither is exported). */
 static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
@@ -54,22 +84,31 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 #endif
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
-		SC_NONE };
+		SC_LOST_IPI_HOLD, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
-					 "lost_ipi_migrate" };
+					 "lost_ipi_migrate", "lost_ipi_hold" };
+
+/* Who ended a lost-IPI fault (result: ended_by). */
+enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
+static const char * const end_names[] = { "none", "deadline_timer", "stop", "spinner_fallback",
+					  "cleanup" };
 
 /* What one run recorded; read through "result". */
 static struct {
 	enum scenario sc;
 	u32 target, senders, duration_ms;
 	u64 stall_begin_ns, fault_end_ns;
-	u64 released_ns[NR_SENDERS];
-	u64 call_ns[NR_SENDERS];	/* when each sender made its call */
+	u64 released_ns[NR_SENDERS];	/* lost_ipi_hold: when its last call returned */
+	u64 call_ns[NR_SENDERS];	/* when each sender made its (first) call */
 	int sender_cpu[NR_SENDERS];	/* where each sender began */
 	int end_cpu[NR_SENDERS];	/* where it was when released */
 	atomic_t ran[NR_SENDERS];	/* each sender's function */
-	atomic_t stale_ran;		/* the planted csd (lost_ipi) */
+	atomic_t calls[NR_SENDERS];	/* lost_ipi_hold: calls that returned */
+	u64 longest_ns[NR_SENDERS];	/* lost_ipi_hold: longest single call */
+	atomic_t stale_ran;		/* the planted csd (lost-IPI scenarios) */
+	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
+	enum end_cause ended_by;
 	int err;
 } res;
 
@@ -78,7 +117,15 @@ static atomic_t spin_stop;		/* target spinner: end now */
 static atomic_t senders_go;
 static atomic_t target_ready;		/* target_fn is running on the target */
 static atomic_t fault_started;		/* res.stall_begin_ns is set */
+static atomic_t fault_ended;		/* the missing IPI was sent; no more plants */
+static atomic_t hold_stop;		/* lost_ipi_hold: "stop" was written */
+static atomic_t hold_active;		/* a lost_ipi_hold thread was started, not reaped */
 static struct completion sender_done[NR_SENDERS];
+static DECLARE_COMPLETION(hold_started);	/* its senders have called (or it failed) */
+static DECLARE_COMPLETION(hold_done);		/* its thread has finished */
+static struct hrtimer end_timer;	/* HARD, pinned off the target: ends lost-IPI faults */
+/* Orders the end of a fault against a re-plant: none may follow the end. */
+static DEFINE_RAW_SPINLOCK(fault_lock);
 
 static void count_fn(void *p) { atomic_inc(p); }
 
@@ -95,10 +142,16 @@ static u64 fault_deadline(void)
 	return res.stall_begin_ns + (u64)res.duration_ms * NSEC_PER_MSEC;
 }
 
+static bool is_lost_ipi(enum scenario sc)
+{
+	return sc == SC_LOST_IPI || sc == SC_LOST_IPI_MIGRATE || sc == SC_LOST_IPI_HOLD;
+}
+
 /* Runs on the target in hard IRQ context: a legitimate but slow csd. */
 static void slow_fn(void *p)
 {
 	fault_begins();
+	/* its own deadline: nothing else has to run for the handler to return */
 	while (ktime_get_ns() < fault_deadline())
 		cpu_relax();
 	res.fault_end_ns = ktime_get_ns();
@@ -115,42 +168,179 @@ static void send_csd_ipi(int cpu)
 #endif
 }
 
-/* The misbehaving target: busy (never idle) or IRQs off until told/deadline. */
+/*
+ * End a lost-IPI fault: send the IPI that never came (the target flushes
+ * its whole queue: the planted csd and every waiter's), plant nothing more,
+ * let the spinner go. The first caller wins. Safe in hard IRQ (the timer),
+ * on the target (the spinner's fallback) and in task context.
+ */
+static void end_fault(enum end_cause cause)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&fault_lock, flags);
+	if (!atomic_read(&fault_ended)) {
+		res.fault_end_ns = ktime_get_ns();
+		res.ended_by = cause;
+		atomic_set_release(&fault_ended, 1);
+		send_csd_ipi(res.target);
+	}
+	raw_spin_unlock_irqrestore(&fault_lock, flags);
+	atomic_set(&spin_stop, 1);
+}
+
+/*
+ * What a sender preempted between llist_add() and the IPI leaves behind: a
+ * csd at the head of the target's queue, no IPI. The target must be busy
+ * in target_fn first, so nothing flushes the queue. Async type, like
+ * smp_call_function_single_async(): the flush unlocks it before running
+ * stale_fn and never touches it after, so it may be planted again as soon
+ * as CSD_FLAG_LOCK is clear.
+ */
+static bool plant(void)
+{
+	INIT_CSD(&stale_csd, stale_fn, NULL);
+	stale_csd.node.u_flags = CSD_FLAG_LOCK;
+	return llist_add(&stale_csd.node.llist, per_cpu_ptr(csq, res.target));
+}
+
+static void plant_stale_csd(void)
+{
+	if (!plant())
+		pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
+	fault_begins();
+}
+
+/*
+ * lost_ipi_hold, in the timer: if the planted csd has run (someone sent
+ * the IPI), plant it again with no IPI. If the queue was not empty (a
+ * sender's csd whose IPI is on its way), that IPI's flush takes this one
+ * too and the next tick plants again.
+ */
+static void replant(void)
+{
+	raw_spin_lock(&fault_lock);
+	if (!atomic_read(&fault_ended) &&
+	    !(smp_load_acquire(&stale_csd.node.u_flags) & CSD_FLAG_LOCK)) {
+		plant();
+		atomic_inc(&res.replants);
+	}
+	raw_spin_unlock(&fault_lock);
+}
+
+/*
+ * HARD: runs in hard IRQ, also on PREEMPT_RT, on the CPU it was started on
+ * (not the target). lost_ipi, lost_ipi_migrate: fires once, at the
+ * deadline. lost_ipi_hold: every HOLD_TICK_NS, re-plants, and ends the
+ * fault once "stop" was written or the deadline passed.
+ */
+static enum hrtimer_restart end_timer_fn(struct hrtimer *t)
+{
+	if (atomic_read(&fault_ended))
+		return HRTIMER_NORESTART;
+	if (res.sc == SC_LOST_IPI_HOLD && !atomic_read(&hold_stop) &&
+	    ktime_get_ns() < fault_deadline()) {
+		replant();
+		hrtimer_forward_now(t, ns_to_ktime(HOLD_TICK_NS));
+		return HRTIMER_RESTART;
+	}
+	end_fault(atomic_read(&hold_stop) ? END_STOP : END_TIMER);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * Arm the end of a lost-IPI fault, pinned to this CPU: the scenario runs
+ * off the target (run_write, start_hold), so the timer does too.
+ */
+static void arm_end_timer(void)
+{
+	u64 at = res.sc == SC_LOST_IPI_HOLD ? res.stall_begin_ns + HOLD_TICK_NS
+					      : fault_deadline();
+
+	migrate_disable();
+	WARN_ON_ONCE(raw_smp_processor_id() == res.target);
+	hrtimer_start(&end_timer, ns_to_ktime(at), HRTIMER_MODE_ABS_PINNED_HARD);
+	migrate_enable();
+}
+
+/* The misbehaving target: busy (never idle) or IRQs off until its deadline. */
 static int target_fn(void *arg)
 {
 	bool irqs_off = (unsigned long)arg;
 	unsigned long flags;
 
 	/*
-	 * SCHED_FIFO: nothing else runs on the target while it spins, so the
-	 * CPU never idles (idle flushes the queue) and the load balancer has
-	 * no running task to move with the stopper (which flushes it too).
+	 * SCHED_FIFO: no ordinary task runs on the target while it spins (but
+	 * for the fair server's share), so the CPU never idles (idle flushes
+	 * the queue) and the load balancer has no running task to move with
+	 * the stopper (which flushes it too). At the lowest RT priority, and
+	 * it yields below: the target's per-CPU RT kthreads (ktimers, rcuc)
+	 * still run, so the fault is the lost IPI and not also a target whose
+	 * timers, RCU callbacks and Tasks RCU (which waits for every preempted
+	 * task) stand still.
 	 */
-	sched_set_fifo(current);
+	sched_set_fifo_low(current);
 	atomic_set_release(&target_ready, 1);
 	if (irqs_off) {
 		local_irq_save(flags);	/* hard IRQs, also on PREEMPT_RT */
 		fault_begins();
+		/* its own deadline: only this CPU can turn its IRQs back on */
 		while (ktime_get_ns() < fault_deadline())
 			cpu_relax();
 		res.fault_end_ns = ktime_get_ns();
 		local_irq_restore(flags);
 	}
 	/*
-	 * busy mode: keep the CPU out of idle until told, so only an IPI
-	 * flushes. Report RCU quiescent states meanwhile: a spinning kthread
-	 * would otherwise hold up every grace period, and with it CPU hotplug
-	 * (which the migrate test does during the fault).
+	 * busy mode: keep the CPU out of idle until the fault ends, so only an
+	 * IPI flushes. Report RCU quiescent states meanwhile: a spinning
+	 * kthread would otherwise hold up every grace period, and with it CPU
+	 * hotplug (which the migrate test does during the fault). Also Tasks
+	 * RCU ones: this task never sleeps, and unregistering an optimized
+	 * kprobe (x86) waits for Tasks RCU.
 	 */
 	while (!irqs_off && !atomic_read(&spin_stop)) {
 		preempt_disable();
 		rcu_momentary_eqs();
 		preempt_enable();
+		rcu_tasks_qs(current, false);
+		yield();	/* to runnable RT tasks of its priority; never idles */
 		cpu_relax();
+		/*
+		 * Well past the deadline and the fault still stands: the timer's
+		 * CPU is wedged. End it from here, the IPI to this very CPU.
+		 */
+		if (atomic_read_acquire(&fault_started) &&
+		    ktime_get_ns() > fault_deadline() + SPINNER_GRACE_NS)
+			end_fault(END_SPINNER);
 	}
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(1);
 	return 0;
+}
+
+/*
+ * lost_ipi_hold sender: smp_call_function_single(wait=1) to the target in a
+ * loop until the fault ends. Each call waits with preemption off, as a TLB
+ * flush does (flush_tlb_kernel_range() disables preemption around its
+ * on_each_cpu()): this CPU then passes no RCU quiescent state while it
+ * waits, so every grace period waits for the lost IPI. Between calls it
+ * sleeps (a quiescent state).
+ */
+static void hold_sender(long i)
+{
+	while (!atomic_read_acquire(&fault_ended)) {
+		u64 t0 = ktime_get_ns(), w;
+
+		preempt_disable();
+		smp_call_function_single(res.target, count_fn, &res.ran[i], 1);
+		preempt_enable();
+		res.released_ns[i] = ktime_get_ns();
+		w = res.released_ns[i] - t0;
+		if (w > res.longest_ns[i])
+			res.longest_ns[i] = w;
+		atomic_inc(&res.calls[i]);
+		usleep_range(100, 200);
+	}
 }
 
 static int sender_fn(void *arg)
@@ -165,6 +355,9 @@ static int sender_fn(void *arg)
 	case SC_LOST_IPI:
 	case SC_LOST_IPI_MIGRATE:
 		smp_call_function_single(res.target, count_fn, &res.ran[i], 1);
+		break;
+	case SC_LOST_IPI_HOLD:
+		hold_sender(i);
 		break;
 	case SC_IRQS_OFF:
 		/* the many/on_each_cpu path, as in seed 002 */
@@ -183,7 +376,8 @@ static int sender_fn(void *arg)
 	default:
 		break;
 	}
-	res.released_ns[i] = ktime_get_ns();
+	if (res.sc != SC_LOST_IPI_HOLD)
+		res.released_ns[i] = ktime_get_ns();
 	res.end_cpu[i] = raw_smp_processor_id();
 	complete(&sender_done[i]);
 	while (!kthread_should_stop())
@@ -244,20 +438,6 @@ static int run_load(void)
 	return ret;
 }
 
-/*
- * What a sender preempted between llist_add() and the IPI leaves behind: a
- * csd at the head of the target's queue, no IPI. The target must be busy
- * in target_fn first, so nothing flushes the queue.
- */
-static void plant_stale_csd(void)
-{
-	INIT_CSD(&stale_csd, stale_fn, NULL);
-	stale_csd.node.u_flags = CSD_FLAG_LOCK;	/* async type, like _async() */
-	if (!llist_add(&stale_csd.node.llist, per_cpu_ptr(csq, res.target)))
-		pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
-	fault_begins();
-}
-
 static struct task_struct *spawn_on(int (*fn)(void *), void *arg, int cpu, const char *what)
 {
 	struct task_struct *t = kthread_create_on_cpu(fn, arg, cpu, what);
@@ -267,15 +447,46 @@ static struct task_struct *spawn_on(int (*fn)(void *), void *arg, int cpu, const
 	return t;
 }
 
+/* Reset the run state shared with the spinner, the senders and the timer. */
+static void reset_run_state(void)
+{
+	atomic_set(&spin_stop, 0);
+	atomic_set(&senders_go, 0);
+	atomic_set(&target_ready, 0);
+	atomic_set(&fault_started, 0);
+	atomic_set(&fault_ended, 0);
+}
+
+/*
+ * After a lost-IPI fault ended (or never began): no timer left, and the
+ * planted csd has run, each plant exactly once (the flush takes the whole
+ * queue; waits a little for stale_fn, which runs just after the unlock).
+ */
+static void lost_ipi_cleanup(void)
+{
+	int n;
+
+	end_fault(END_CLEANUP);		/* error paths: no fault outlives its run */
+	hrtimer_cancel(&end_timer);
+	if (!atomic_read(&fault_started))
+		return;
+	while (smp_load_acquire(&stale_csd.node.u_flags) & CSD_FLAG_LOCK)
+		msleep(1);
+	for (n = 0; n < 100 && atomic_read(&res.stale_ran) < atomic_read(&res.replants) + 1; n++)
+		msleep(1);
+}
+
 static int run_scenario(enum scenario sc)
 {
 	struct task_struct *tgt = NULL, *snd[NR_SENDERS] = {};
 	u64 deadline;
 	int i, cpu, ret = 0;
+	/* lost_ipi_hold leaves a CPU free of waiters for whoever writes "stop" */
+	u32 spare = sc == SC_LOST_IPI_HOLD ? 2 : 1;
 
 	cpus_read_lock();
-	if (target >= nr_cpu_ids || !cpu_online(target) || num_online_cpus() < 2 ||
-	    senders > num_online_cpus() - 1) {
+	if (target >= nr_cpu_ids || !cpu_online(target) || num_online_cpus() < spare + 1 ||
+	    senders > num_online_cpus() - spare) {
 		pr_warn("csd_inject: target %u / senders %u do not fit %u online CPUs\n",
 			target, senders, num_online_cpus());
 		ret = -EINVAL;
@@ -298,10 +509,7 @@ static int run_scenario(enum scenario sc)
 		goto out;
 	}
 
-	atomic_set(&spin_stop, 0);
-	atomic_set(&senders_go, 0);
-	atomic_set(&target_ready, 0);
-	atomic_set(&fault_started, 0);
+	reset_run_state();
 
 	/*
 	 * Senders first: the first online CPUs other than the target. They
@@ -318,14 +526,9 @@ static int run_scenario(enum scenario sc)
 		if (IS_ERR(snd[i])) {
 			ret = PTR_ERR(snd[i]);
 			snd[i] = NULL;
-			break;
+			goto abort;
 		}
 		i++;
-	}
-	if (ret) {
-		/* could not start every sender: no fault, release who started */
-		atomic_set(&senders_go, 1);
-		goto wait_senders;
 	}
 	if (sc != SC_SLOW_HANDLER) {
 		tgt = spawn_on(target_fn, (void *)(unsigned long)(sc == SC_IRQS_OFF),
@@ -333,19 +536,14 @@ static int run_scenario(enum scenario sc)
 		if (IS_ERR(tgt)) {
 			ret = PTR_ERR(tgt);
 			tgt = NULL;
-			atomic_set(&senders_go, 1);
-			goto wait_senders;
+			goto abort;
 		}
 	}
-	if (sc == SC_LOST_IPI) {
-		/*
-		 * What a sender preempted between llist_add() and the IPI leaves
-		 * behind: a csd at the head of the target's queue, no IPI. The
-		 * target is busy in target_fn, so nothing flushes the queue.
-		 */
+	if (is_lost_ipi(sc)) {
 		while (!atomic_read_acquire(&target_ready))
 			msleep(1);	/* the spinner owns the target first */
 		plant_stale_csd();
+		arm_end_timer();
 	}
 	if (sc == SC_IRQS_OFF) {
 		/* the target is inside its IRQs-off spin before anyone sends */
@@ -356,25 +554,39 @@ static int run_scenario(enum scenario sc)
 	atomic_set(&senders_go, 1);
 	while (!atomic_read_acquire(&fault_started))
 		msleep(1);	/* slow_handler: the slow csd is running */
-
-	/* the fault lasts until the deadline; then it ends itself */
-	deadline = fault_deadline();
-	while (ktime_get_ns() < deadline)
-		msleep(10);
-	if (sc == SC_LOST_IPI) {
-		res.fault_end_ns = ktime_get_ns();
-		send_csd_ipi(target);
+	if (sc == SC_LOST_IPI_HOLD) {
+		/* "run" returns once every sender has called (and waits, if no one rescues) */
+		for (i = 0; i < res.senders; i++)
+			while (!READ_ONCE(res.call_ns[i]))
+				msleep(1);
+		complete(&hold_started);
 	}
+
+	/*
+	 * The fault ends by itself (the timer, the spinners' own deadlines);
+	 * this task only waits for that, however late it gets to run.
+	 */
+	deadline = fault_deadline();
+	if (is_lost_ipi(sc)) {
+		while (!atomic_read_acquire(&fault_ended))
+			msleep(10);
+	} else {
+		while (ktime_get_ns() < deadline)
+			msleep(10);
+	}
+	goto wait_senders;
+
+abort:
+	/* could not start everyone: no fault; release who started */
+	atomic_set(&fault_ended, 1);
+	atomic_set(&senders_go, 1);
 wait_senders:
 	for (i = 0; i < NR_SENDERS; i++)
 		if (snd[i])
 			wait_for_completion(&sender_done[i]);
+	if (is_lost_ipi(sc))
+		lost_ipi_cleanup();
 	atomic_set(&spin_stop, 1);
-	if (sc == SC_LOST_IPI) {
-		/* the planted csd must have run once; wait for its flush */
-		while (stale_csd.node.u_flags & CSD_FLAG_LOCK)
-			msleep(1);
-	}
 out:
 	for (i = 0; i < NR_SENDERS; i++)
 		if (snd[i])
@@ -390,13 +602,13 @@ out:
  * lost_ipi_migrate: lost_ipi with one sender that may move while it waits.
  * It starts pinned to the last online CPU (other than the target); once it
  * waits, it may run on any online CPU but the target, and the CPU-hotplug
- * lock is not held, so the CPU it began on can be taken offline meanwhile.
+ * lock is not held, so the CPU it began on can be taken offline meanwhile
+ * (the timer, if it was there, moves to another CPU and still fires).
  */
 static int run_migrate(void)
 {
 	struct task_struct *tgt, *snd;
 	int cpu, start_cpu = -1, ret = 0;
-	u64 deadline;
 
 	cpus_read_lock();
 	if (target >= nr_cpu_ids || !cpu_online(target) || num_online_cpus() < 3) {
@@ -410,10 +622,7 @@ static int run_migrate(void)
 	res.target = target;
 	res.senders = 1;
 	res.duration_ms = duration_ms;
-	atomic_set(&spin_stop, 0);
-	atomic_set(&senders_go, 0);
-	atomic_set(&target_ready, 0);
-	atomic_set(&fault_started, 0);
+	reset_run_state();
 	for_each_online_cpu(cpu)
 		if (cpu != target)
 			start_cpu = cpu;
@@ -422,19 +631,30 @@ static int run_migrate(void)
 		cpus_read_unlock();
 		return PTR_ERR(tgt);
 	}
-	while (!atomic_read_acquire(&target_ready))
-		msleep(1);
-	plant_stale_csd();
+	/* the sender exists before the fault (kthreadd may be queued on the target) */
 	init_completion(&sender_done[0]);
 	snd = kthread_create(sender_fn, (void *)0L, "csd_inject_mig");
 	if (IS_ERR(snd)) {
 		ret = PTR_ERR(snd);
-		send_csd_ipi(target);
 		cpus_read_unlock();
 		goto out_tgt;
 	}
-	set_cpus_allowed_ptr(snd, cpumask_of(start_cpu));
+	/*
+	 * Before its first wake-up: a kthread's first run resets the affinity
+	 * set with set_cpus_allowed_ptr() (kthread_affine_node()), so that
+	 * would not stick and it could start on the target, behind the spinner.
+	 */
+	ret = kthread_affine_preferred(snd, cpumask_of(start_cpu));
+	if (ret) {
+		kthread_stop(snd);
+		cpus_read_unlock();
+		goto out_tgt;
+	}
 	res.sender_cpu[0] = start_cpu;
+	while (!atomic_read_acquire(&target_ready))
+		msleep(1);
+	plant_stale_csd();
+	arm_end_timer();
 	wake_up_process(snd);
 	atomic_set(&senders_go, 1);
 	cpus_read_unlock();
@@ -444,21 +664,106 @@ static int run_migrate(void)
 	cpumask_clear_cpu(target, &mig_mask);
 	set_cpus_allowed_ptr(snd, &mig_mask);
 
-	deadline = fault_deadline();
-	while (ktime_get_ns() < deadline)
+	while (!atomic_read_acquire(&fault_ended))	/* the timer ends it */
 		msleep(10);
-	res.fault_end_ns = ktime_get_ns();
-	send_csd_ipi(target);
 	wait_for_completion(&sender_done[0]);
 	kthread_stop(snd);
 out_tgt:
-	atomic_set(&spin_stop, 1);
-	while (stale_csd.node.u_flags & CSD_FLAG_LOCK)
-		msleep(1);
+	lost_ipi_cleanup();
 	kthread_stop(tgt);
 	res.err = ret;
 	return ret;
 }
+
+/*
+ * lost_ipi_hold runs in a thread of its own, off the target, so that the
+ * "run" write can return while the fault holds; "stop" (or the deadline,
+ * or unloading csd_inject) ends it.
+ */
+static int hold_fn(void *unused)
+{
+	run_scenario(SC_LOST_IPI_HOLD);
+	complete(&hold_started);	/* in case it failed before its senders called */
+	complete(&hold_done);
+	return 0;
+}
+
+/*
+ * Under run_lock. The hold's thread runs on a CPU that is neither the
+ * target (its SCHED_FIFO spinner would starve it before the fault is armed)
+ * nor a sender's (a waiter spinning with preemption off runs nothing else
+ * there, not even the timer that ends a msleep()); the senders are the
+ * first online CPUs other than the target (run_scenario).
+ */
+static int start_hold(void)
+{
+	struct task_struct *t;
+	u32 n = 0;
+	int cpu, ret;
+
+	cpus_read_lock();
+	cpumask_clear(&hold_mask);
+	for_each_online_cpu(cpu) {
+		if (cpu == target)
+			continue;
+		if (n++ >= senders)
+			cpumask_set_cpu(cpu, &hold_mask);
+	}
+	cpus_read_unlock();
+	if (cpumask_empty(&hold_mask)) {
+		pr_warn("csd_inject: lost_ipi_hold needs a CPU that is neither target nor sender\n");
+		return -EINVAL;
+	}
+	atomic_set(&hold_stop, 0);
+	reinit_completion(&hold_started);
+	reinit_completion(&hold_done);
+	t = kthread_create(hold_fn, NULL, "csd_inject_hold");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	/* before its first wake-up, or kthread_affine_node() would undo it */
+	ret = kthread_affine_preferred(t, &hold_mask);
+	if (ret) {
+		kthread_stop(t);
+		return ret;
+	}
+	atomic_set(&hold_active, 1);
+	wake_up_process(t);
+	wait_for_completion(&hold_started);
+	return res.err;
+}
+
+/*
+ * End a lost_ipi_hold (if it still runs) and wait for its thread; false if
+ * none was started. The fault is ended here directly, and the timer would
+ * end it within HOLD_TICK_NS anyway.
+ */
+static bool stop_hold(void)
+{
+	if (!atomic_read(&hold_active))
+		return false;
+	atomic_set(&hold_stop, 1);
+	if (atomic_read_acquire(&fault_started))
+		end_fault(END_STOP);
+	wait_for_completion(&hold_done);
+	atomic_set(&hold_active, 0);
+	return true;
+}
+
+static ssize_t stop_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
+{
+	bool stopped;
+
+	mutex_lock(&run_lock);
+	stopped = stop_hold();
+	mutex_unlock(&run_lock);
+	if (!stopped)
+		pr_warn("csd_inject: stop: no lost_ipi_hold was started\n");
+	return stopped ? len : -ESRCH;
+}
+
+static const struct file_operations stop_fops = {
+	.write = stop_write,
+};
 
 static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
 {
@@ -472,14 +777,28 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold)\n",
 			strim(buf));
 		return -EINVAL;
 	}
 	mutex_lock(&run_lock);
+	if (atomic_read(&hold_active)) {
+		if (!completion_done(&hold_done)) {
+			pr_warn("csd_inject: a lost_ipi_hold is running; write stop first\n");
+			mutex_unlock(&run_lock);
+			return -EBUSY;
+		}
+		stop_hold();	/* it ended at its deadline: reap it */
+	}
+	if (sc == SC_LOST_IPI_HOLD) {
+		ret = start_hold();
+		mutex_unlock(&run_lock);
+		return ret ? ret : len;
+	}
 	/*
 	 * Run the scenario off the target: the target's SCHED_FIFO spinner
-	 * would starve this task on that CPU and the fault would never end.
+	 * would starve this task on that CPU (the end_timer it arms must not
+	 * be pinned to the target either).
 	 */
 	cpumask_copy(&saved_mask, current->cpus_ptr);
 	cpumask_copy(&off_target, cpu_online_mask);
@@ -503,9 +822,11 @@ static const struct file_operations run_fops = {
 
 static int result_show(struct seq_file *m, void *v)
 {
+	bool hold;
 	int i;
 
 	mutex_lock(&run_lock);
+	hold = res.sc == SC_LOST_IPI_HOLD;
 	if (res.sc >= SC_NONE || !res.stall_begin_ns) {
 		seq_puts(m, "scenario=none\n");
 		goto out;
@@ -514,6 +835,12 @@ static int result_show(struct seq_file *m, void *v)
 		   sc_names[res.sc], res.target, res.senders, res.duration_ms, res.err);
 	seq_printf(m, "stall_begin_ns=%llu\nfault_end_ns=%llu\n", res.stall_begin_ns,
 		   res.fault_end_ns);
+	if (is_lost_ipi(res.sc))
+		seq_printf(m, "ended_by=%s\n", end_names[res.ended_by]);
+	if (hold)
+		seq_printf(m, "running=%d\nreplants=%d\n",
+			   atomic_read(&hold_active) && !completion_done(&hold_done),
+			   atomic_read(&res.replants));
 	for (i = 0; i < res.senders; i++) {
 		u64 r = res.released_ns[i];
 
@@ -523,7 +850,11 @@ static int result_show(struct seq_file *m, void *v)
 			   r > res.stall_begin_ns ? div_u64(r - res.stall_begin_ns, NSEC_PER_MSEC) : 0,
 			   i, res.fault_end_ns && r >= res.fault_end_ns);
 		seq_printf(m, "sender%d_called_during_fault=%d\n", i,
-			   res.call_ns[i] && res.call_ns[i] < res.fault_end_ns);
+			   res.call_ns[i] && (!res.fault_end_ns || res.call_ns[i] < res.fault_end_ns));
+		if (hold)
+			seq_printf(m, "sender%d_calls=%d\nsender%d_longest_ms=%llu\n", i,
+				   atomic_read(&res.calls[i]), i,
+				   div_u64(res.longest_ns[i], NSEC_PER_MSEC));
 	}
 	seq_printf(m, "stale_ran=%d\nslow_ran=%d\n", atomic_read(&res.stale_ran),
 		   atomic_read(&res.slow_ran));
@@ -590,22 +921,26 @@ static int __init csd_inject_init(void)
 		return -ENOENT;
 	}
 #endif
+	hrtimer_setup(&end_timer, end_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_PINNED_HARD);
 	r_target = (struct ranged){ &target, 0, NR_CPUS - 1, "target" };
 	r_senders = (struct ranged){ &senders, 1, NR_SENDERS, "senders" };
 	r_duration = (struct ranged){ &duration_ms, 1, 60000, "duration_ms" };
+	res.sc = SC_NONE;
 	dir = debugfs_create_dir("csd_inject", NULL);
 	debugfs_create_file("target", 0644, dir, &r_target, &ranged_fops);
 	debugfs_create_file("senders", 0644, dir, &r_senders, &ranged_fops);
 	debugfs_create_file("duration_ms", 0644, dir, &r_duration, &ranged_fops);
 	debugfs_create_file("run", 0200, dir, NULL, &run_fops);
+	debugfs_create_file("stop", 0200, dir, NULL, &stop_fops);
 	debugfs_create_file("result", 0444, dir, NULL, &result_fops);
-	res.sc = SC_NONE;
 	return 0;
 }
 
 static void __exit csd_inject_exit(void)
 {
-	debugfs_remove_recursive(dir);
+	debugfs_remove_recursive(dir);	/* no new run or stop after this */
+	stop_hold();
+	hrtimer_cancel(&end_timer);
 }
 
 module_init(csd_inject_init);

@@ -31,13 +31,24 @@ wait $bg
 check "reload x3 and CPU3 offline/online x2 under cross-call load" eval \
 	'[ $ok = 1 ] && [ "$(val err)" = 0 ] && [ "$(val sender0_ran)" -gt 0 ]'
 
-# 2) unload and load while waiters are stuck on a lost IPI (no resend)
+# 2) unload and load while waiters are stuck on a lost IPI (no resend).
+# The fault ends at its 2.5 s deadline from the injector's HARD timer, off
+# the target, whatever is starved meanwhile (once a kworker queued behind
+# the stale csd with preemption off starved the task that was to end it,
+# and the guest hung): rmmod and insmod may wait for it, never forever.
+# The test's shell stays off the target, so `sleep 1` really ends 1 s into
+# the fault. Whether rmmod returned before the fault's end is printed;
+# unload_during_stall.sh asserts unloading under a fault that stays.
 rmmod csdwatch; insmod /payload/csdwatch.ko resend_ms=0
+taskset -p 0xd $$ >/dev/null
 echo 2 > $D/senders; echo 2500 > $D/duration_ms
 (echo lost_ipi > $D/run) & bg=$!
 sleep 1; rmmod csdwatch; r1=$?
+t_rm=$(cut -d' ' -f1 /proc/uptime)
 insmod /payload/csdwatch.ko resend_ms=0; r2=$?
 wait $bg
+taskset -p 0xf $$ >/dev/null
+ktap_print_msg "rmmod returned at ${t_rm} s uptime; the fault began at $(($(val stall_begin_ns) / 1000000)) ms and was ended by $(val ended_by) at $(($(val fault_end_ns) / 1000000)) ms; waiters released after$(stalls)"
 check "unload and load while waiters are stuck, injected work completes" eval \
 	'[ $r1 = 0 ] && [ $r2 = 0 ] && [ "$(val err)" = 0 ] && all_ran_once && [ "$(val stale_ran)" = 1 ]'
 
