@@ -53,7 +53,7 @@ mod c {
         );
         pub(super) fn csdw_symbol(buf: *mut c_char, len: usize, addr: c_ulong);
         pub(super) fn csdw_show_task(task: *const c_void);
-        pub(super) fn csdw_backtrace_later(cpu: u32);
+        pub(super) fn csdw_backtrace_later(cpu: u32, on: c_int);
         pub(super) fn csdw_nmi_deaf(cpu: u32) -> bool;
         pub(super) fn csdw_show_irq_regs();
         pub(super) fn csdw_panic(owner: u32, target: u32, ms: u64, class: *const c_char);
@@ -372,11 +372,14 @@ pub(crate) fn show_interrupted_regs() {
     unsafe { c::csdw_show_irq_regs() }
 }
 
-/// Ask for an NMI backtrace of `cpu`, sent from a kworker on this CPU once
-/// this callback has returned (shim.c).
-pub(crate) fn backtrace_later(cpu: u32) {
-    // SAFETY: bounds-checked in C; queue_work_on() is callable from hard IRQ.
-    unsafe { c::csdw_backtrace_later(cpu) }
+/// Ask for an NMI backtrace of `cpu`, sent from a kworker on CPU `on`
+/// (this CPU if `None` or offline) once this callback has returned
+/// (shim.c).
+pub(crate) fn backtrace_later(cpu: u32, on: Option<u32>) {
+    let on = on.and_then(|c| c_int::try_from(c).ok()).unwrap_or(-1);
+    // SAFETY: both bounds-checked in C; queue_work_on() is callable from
+    // hard IRQ.
+    unsafe { c::csdw_backtrace_later(cpu, on) }
 }
 
 /// `cpu` did not answer an NMI backtrace before (it is not asked again).

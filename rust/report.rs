@@ -8,6 +8,7 @@
 //! field.
 
 use crate::ffi;
+use crate::hooks;
 use crate::params::Param;
 use crate::ratelimit::Ratelimit;
 use crate::state::Shared;
@@ -63,10 +64,18 @@ pub(crate) fn stall(
     let Some(held) = SPLATS.check(now) else {
         return;
     };
-    print(s, t, tr, f, others, held);
+    print(sh, s, t, tr, f, others, held);
 }
 
-fn print(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, others: u32, held: u32) {
+fn print(
+    sh: &Shared,
+    s: &Snapshot,
+    t: u32,
+    tr: &mut Tracked,
+    f: &FlushView,
+    others: u32,
+    held: u32,
+) {
     tr.reports += 1;
     Stat::Reports.inc();
     let ev = &tr.ev;
@@ -135,16 +144,21 @@ fn print(s: &Snapshot, t: u32, tr: &mut Tracked, f: &FlushView, others: u32, hel
         );
         return;
     }
-    stacks(s, t, &task);
+    stacks(sh, s, t, &task);
 }
 
 /// The owner's and the target's stacks. The owner's comes from the
 /// registers this timer interrupted when it spins here (as the RCU stall
 /// detector does), else from the task or an NMI backtrace. NMI backtraces
 /// are sent from a kworker after this tick (shim.c), never from the timer:
-/// a CPU that does not answer would hold it in hard IRQ for 10 s.
-fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
+/// a CPU that does not answer would hold it in hard IRQ for 10 s. The
+/// kworker runs on a CPU that no wait ties up: this CPU is usually the
+/// owner, spinning with preemption off until the stall ends.
+fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
     let nmi = ffi::no_nmi();
+    let on = hooks::heir(ffi::this_cpu(), ffi::nr_cpu_ids(), ffi::cpu_online, |c| {
+        c == t || sh.waits.tied_up(c)
+    });
     match (task.running_cpu, nmi) {
         (Some(c), _) if c == ffi::this_cpu() => {
             pr_warn!("  owner stack (CPU {}, interrupted here):\n", c);
@@ -152,7 +166,7 @@ fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
         }
         (Some(c), None) => {
             pr_warn!("  owner stack: in the NMI backtrace of CPU {} below\n", c);
-            ffi::backtrace_later(c);
+            ffi::backtrace_later(c, on);
         }
         (Some(c), Some(why)) => {
             pr_warn!(
@@ -173,7 +187,7 @@ fn stacks(s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
         ),
         None => {
             pr_warn!("  target stack: in the NMI backtrace of CPU {} below\n", t);
-            ffi::backtrace_later(t);
+            ffi::backtrace_later(t, on);
         }
         Some(why) => pr_warn!("  target stack: not available: {}\n", why),
     }
@@ -189,7 +203,7 @@ pub(crate) fn panic(
     f: &FlushView,
 ) -> ! {
     let (others, _) = sh.waits.others_on(i, t, s.start_ns);
-    print(s, t, tr, f, others, 0);
+    print(sh, s, t, tr, f, others, 0);
     ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, tr.class.cname())
 }
 

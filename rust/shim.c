@@ -302,9 +302,11 @@ void csdw_show_irq_regs(void)
  * NMI backtraces, sent from a kworker, never from the watchdog timer: the
  * kernel's backtrace waits up to 10 s (preemption off) for a CPU that does
  * not answer, and hard IRQ is no place for that. The timer marks CPUs in
- * csdw_bt_pending and queues the work on its own CPU (queue_work_on() is
- * hard-IRQ safe, pool locks are raw, and the kworker of this CPU is woken
- * locally: no cross-CPU call). CPUs are backtraced one at a time; one that
+ * csdw_bt_pending and queues the work on a CPU that no wait ties up
+ * (report.rs picks it; its own CPU is usually the spinning owner, whose
+ * kworker would run only once the stall is over). queue_work_on() is
+ * hard-IRQ safe (pool locks are raw); waking a kworker on another CPU may
+ * queue a wakeup there, which is not waited for. CPUs are backtraced one at a time; one that
  * takes 5 s or more to answer is remembered in csdw_bt_deaf and never asked
  * again, so the wait is paid at most once per CPU. C because work items,
  * cpumask_var_t and the trigger functions are macros and static inlines.
@@ -335,12 +337,14 @@ static void csdw_bt_fn(struct work_struct *w)
 	}
 }
 
-void csdw_backtrace_later(unsigned int cpu)
+void csdw_backtrace_later(unsigned int cpu, int on)
 {
 	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready))
 		return;
+	if (on < 0 || on >= nr_cpu_ids || !cpu_online(on))
+		on = raw_smp_processor_id();
 	cpumask_set_cpu(cpu, csdw_bt_pending);
-	queue_work_on(raw_smp_processor_id(), system_highpri_wq, &csdw_bt_work);
+	queue_work_on(on, system_highpri_wq, &csdw_bt_work);
 }
 
 bool csdw_nmi_deaf(unsigned int cpu)

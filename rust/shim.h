@@ -51,7 +51,7 @@ void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *run
 void csdw_symbol(char *buf, size_t len, unsigned long addr);
 void csdw_show_task(const void *task);
 void csdw_show_irq_regs(void);
-void csdw_backtrace_later(unsigned int cpu);
+void csdw_backtrace_later(unsigned int cpu, int on);
 bool csdw_nmi_deaf(unsigned int cpu);
 void csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
 

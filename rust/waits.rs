@@ -453,6 +453,20 @@ impl Waits {
         }
     }
 
+    /// Is `cpu` tied up by a wait in flight: a waiter spinning there (its
+    /// sender) or a target a wait is blocked on? (For choosing a CPU to do
+    /// work for the watchdog: such a CPU may not run it until the stall
+    /// ends.)
+    pub(crate) fn tied_up(&self, cpu: u32) -> bool {
+        self.slots.iter().any(|s| {
+            (s.sender.load(Relaxed) == cpu || s.blocked_on.load(Relaxed) == cpu)
+                && matches!(
+                    State::of(s.word.load(Acquire)),
+                    State::Live | State::Stalled
+                )
+        })
+    }
+
     /// Waits in flight now.
     pub(crate) fn in_flight(&self) -> u64 {
         self.slots

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the csdwatch guest kernel for ARCH (x86_64 | arm64) into the cache:
-# tinyconfig + scripts/kconfig/{common,ARCH}.config, out of tree
+# tinyconfig + scripts/kconfig/{common,ARCH}.config (+ the variant's
+# fragment if CSDWATCH_VARIANT is set, scripts/env.sh), out of tree
 # (O=), keyed by source version, fragments and toolchain (scripts/env.sh).
 # A second run with nothing changed only checks the stamp and returns.
 # Prints the build directory on stdout.
@@ -18,7 +19,8 @@ mk=(make -s -C "$SRC_DIR" O="$out" ARCH="$karch" CROSS_COMPILE="$cross"
     BINDGEN="$BINDGEN" RUST_LIB_SRC="$RUST_LIB_SRC" -j"$(nproc)")
 frag="$out/csdwatch.config"
 mkdir -p "$out"
-cat "$CSDWATCH_TOP/scripts/kconfig/common.config" "$CSDWATCH_TOP/scripts/kconfig/$arch.config" > "$frag"
+# shellcheck disable=SC2046
+cat $(kernel_fragments "$arch") > "$frag"
 
 log "configuring $arch kernel in $out"
 "${mk[@]}" tinyconfig >/dev/null

@@ -39,15 +39,30 @@ arch_cross() { case $1 in x86_64) echo "";; arm64) echo aarch64-linux-gnu-;; *) 
 arch_image() { case $1 in x86_64) echo arch/x86/boot/bzImage;; arm64) echo arch/arm64/boot/Image;; esac; }
 arch_kbuild() { case $1 in x86_64) echo x86_64;; arm64) echo arm64;; esac; }
 
+# A kernel variant (CSDWATCH_VARIANT): empty for the default kernel, or the
+# name of an extra fragment scripts/kconfig/NAME.config merged last (debug).
+CSDWATCH_VARIANT=${CSDWATCH_VARIANT:-}
+[ -z "$CSDWATCH_VARIANT" ] || [ -e "$CSDWATCH_TOP/scripts/kconfig/$CSDWATCH_VARIANT.config" ] ||
+	{ printf '[csdwatch] error: no kernel variant %s (scripts/kconfig/%s.config)\n' \
+		"$CSDWATCH_VARIANT" "$CSDWATCH_VARIANT" >&2; exit 1; }
+
+# The config fragments of ARCH's kernel, in merge order.
+kernel_fragments() {
+	echo "$CSDWATCH_TOP/scripts/kconfig/common.config" "$CSDWATCH_TOP/scripts/kconfig/$1.config"
+	[ -z "$CSDWATCH_VARIANT" ] || echo "$CSDWATCH_TOP/scripts/kconfig/$CSDWATCH_VARIANT.config"
+}
+
 # The kernel build directory for ARCH, keyed by everything the build depends
-# on: kernel source version, the config fragments, toolchain versions.
+# on: kernel source version, the config fragments, toolchain versions. A
+# variant gets its own directory; the default's key is what it always was.
 kernel_key() {
 	local arch=$1
 	{
 		echo "$KERNEL_UPSTREAM $RUSTC_VERSION bindgen-$BINDGEN_VERSION llvm-$LLVM_MAJOR"
 		gcc --version | head -1
 		[ "$arch" = arm64 ] && aarch64-linux-gnu-gcc --version 2>/dev/null | head -1
-		cat "$CSDWATCH_TOP"/scripts/kconfig/common.config "$CSDWATCH_TOP/scripts/kconfig/$arch.config"
+		# shellcheck disable=SC2046
+		cat $(kernel_fragments "$arch")
 	} | sha256sum | cut -c1-16
 }
-kernel_dir() { echo "$CSDWATCH_CACHE/kernel/$1-$(kernel_key "$1")"; }
+kernel_dir() { echo "$CSDWATCH_CACHE/kernel/$1${CSDWATCH_VARIANT:+-$CSDWATCH_VARIANT}-$(kernel_key "$1")"; }

@@ -12,6 +12,11 @@ mod=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" . 2>"$blog") \
 inj=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/csd_inject 2>>"$blog") \
 	|| { cat "$blog" >&2; die "$arch: csd_inject build failed"; }
 cp "$mod/csdwatch.ko" "$inj/csd_inject.ko" "$pl/"
+# the kernel's smp_call_function torture, for selftests/csdwatch/scftorture.sh
+kd=$(kernel_dir "$arch")
+for m in kernel/torture.ko kernel/scftorture.ko; do
+	[ -e "$kd/$m" ] && cp "$kd/$m" "$pl/"
+done
 cp "$run" "$pl/run.sh"
 cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
 cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"

@@ -108,6 +108,11 @@ static struct {
 	atomic_t stale_ran;		/* the planted csd (lost-IPI scenarios) */
 	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
+	/* load: every function queued ran exactly once */
+	u32 single_calls[NR_SENDERS];	/* smp_call_function_single() that returned 0 */
+	atomic_t single_ran[NR_SENDERS];	/* their function's runs */
+	u32 many_calls[NR_SENDERS];	/* on_each_cpu() calls */
+	u32 many_dups[NR_SENDERS];	/* of those, ones a CPU ran twice */
 	enum end_cause ended_by;
 	int err;
 } res;
@@ -385,18 +390,54 @@ static int sender_fn(void *arg)
 	return 0;
 }
 
-/* load: cross-calls in a loop until the deadline, on whatever CPU it runs */
+/* One on_each_cpu() call of a load sender: which CPUs ran it, how often. */
+static struct load_many {
+	atomic_t hits;
+	struct cpumask seen;
+} load_many[NR_SENDERS];
+
+static void load_single_fn(void *p)
+{
+	long i = (long)p;
+
+	atomic_inc(&res.ran[i]);
+	atomic_inc(&res.single_ran[i]);
+}
+
+static void load_many_fn(void *p)
+{
+	long i = (long)p;
+
+	atomic_inc(&res.ran[i]);
+	cpumask_set_cpu(smp_processor_id(), &load_many[i].seen);
+	atomic_inc(&load_many[i].hits);
+}
+
+/*
+ * load: cross-calls in a loop until the deadline, on whatever CPU it runs.
+ * Each function is counted: a single call that returned 0 ran exactly
+ * once (single_calls == single_ran), and no CPU ran an on_each_cpu()
+ * function twice (hits == CPUs that ran it). CPUs going down meanwhile
+ * are fine: a call to an offline CPU returns -ENXIO and is not counted.
+ */
 static int load_fn(void *arg)
 {
 	long i = (long)arg;
+	struct load_many *lm = &load_many[i];
 	int cpu = 0;
 
 	while (ktime_get_ns() < fault_deadline()) {
 		cpu = cpumask_next(cpu, cpu_online_mask);
 		if (cpu >= nr_cpu_ids)
 			cpu = cpumask_first(cpu_online_mask);
-		smp_call_function_single(cpu, count_fn, &res.ran[i], 1);
-		on_each_cpu(count_fn, &res.ran[i], 1);
+		if (!smp_call_function_single(cpu, load_single_fn, (void *)i, 1))
+			res.single_calls[i]++;
+		cpumask_clear(&lm->seen);
+		atomic_set(&lm->hits, 0);
+		on_each_cpu(load_many_fn, (void *)i, 1);
+		res.many_calls[i]++;
+		if (atomic_read(&lm->hits) != cpumask_weight(&lm->seen))
+			res.many_dups[i]++;
 		cond_resched();
 	}
 	res.released_ns[i] = ktime_get_ns();
@@ -851,6 +892,11 @@ static int result_show(struct seq_file *m, void *v)
 			   i, res.fault_end_ns && r >= res.fault_end_ns);
 		seq_printf(m, "sender%d_called_during_fault=%d\n", i,
 			   res.call_ns[i] && (!res.fault_end_ns || res.call_ns[i] < res.fault_end_ns));
+		if (res.sc == SC_LOAD)
+			seq_printf(m, "sender%d_single_calls=%u\nsender%d_single_ran=%d\n"
+				   "sender%d_many_calls=%u\nsender%d_many_dups=%u\n",
+				   i, res.single_calls[i], i, atomic_read(&res.single_ran[i]),
+				   i, res.many_calls[i], i, res.many_dups[i]);
 		if (hold)
 			seq_printf(m, "sender%d_calls=%d\nsender%d_longest_ms=%llu\n", i,
 				   atomic_read(&res.calls[i]), i,

@@ -78,3 +78,30 @@ diagnose() {
 	ktap_print_msg "diagnosis: probes: $(grep -c csdwatch /sys/kernel/debug/kprobes/list 2>/dev/null) registered, $(grep -v OPTIMIZED /sys/kernel/debug/kprobes/list 2>/dev/null | grep -c -E 'GONE|DISABLED') gone or disabled"
 	dmesg | tail -20 | sed 's/^/# dmesg: /'
 }
+
+# after a load run: every sender made calls, each single call's function
+# ran exactly once, and no CPU ran an on_each_cpu() function twice
+load_exact() {
+	i=0
+	while [ $i -lt "$(val senders)" ]; do
+		c=$(val sender${i}_single_calls)
+		[ "${c:-0}" -gt 0 ] && [ "$c" = "$(val sender${i}_single_ran)" ] &&
+			[ "$(val sender${i}_many_dups)" = 0 ] || return 1
+		i=$((i + 1))
+	done
+}
+
+# kernel messages since the mark that say something went wrong (lockdep,
+# KASAN, kmemleak and the sleep-in-atomic check print through these)
+bad_dmesg() {
+	dmesg_new | grep -E "WARNING:|BUG:|Oops|INFO: possible|INFO: trying|circular locking|KASAN|kmemleak|sleeping function called|in csd_lock_wait\(\) for CPU"
+}
+
+# kmemleak, if the kernel has it: forget what it found so far
+kmemleak_mark() { [ -w /sys/kernel/debug/kmemleak ] && echo clear > /sys/kernel/debug/kmemleak; }
+# unreferenced objects found since the mark (two scans: kmemleak reports an
+# object only once it stayed unreferenced across scans)
+kmemleak_new() {
+	echo scan > /sys/kernel/debug/kmemleak; sleep 2; echo scan > /sys/kernel/debug/kmemleak
+	grep -c '^unreferenced object' /sys/kernel/debug/kmemleak
+}
