@@ -31,9 +31,9 @@ clean:
 	$(KMAKE) clean
 
 fmt:
-	rustfmt --edition 2021 rust/*.rs
+	rustfmt --edition 2021 rust/*.rs rust/ffi/*.rs
 
 fmtcheck:
-	rustfmt --edition 2021 --check rust/*.rs
+	rustfmt --edition 2021 --check rust/*.rs rust/ffi/*.rs
 
 .PHONY: all modules clean fmt fmtcheck

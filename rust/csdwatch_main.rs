@@ -13,7 +13,8 @@
 //! kernel whose probed functions were cloned; `params`, `stats` and
 //! `ratelimit` are the tunables, counters and message limit; `ffi` is the
 //! only boundary to the C shim (`shim.c`, `arch/*.c`) and holds every
-//! `unsafe`.
+//! `unsafe`: `ffi.rs` the calls into C, `ffi/exports.rs` the entry points C
+//! calls.
 
 use kernel::prelude::*;
 

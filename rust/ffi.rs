@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The FFI boundary: every call between Rust and the C shim (rust/shim.c,
-//! rust/arch/*.c) goes through this file, and every `unsafe` of the module
-//! is here. The rest of the crate sees safe functions with the contract
-//! written on each.
+//! rust/arch/*.c) goes through this module, and every `unsafe` of the
+//! module is here. This file holds the direction Rust -> C (the rest of the
+//! crate sees safe functions with the contract written on each) and the
+//! module's own kernel-object wrappers; `ffi/exports.rs` holds C -> Rust,
+//! the entry points the shim calls, which dispatch to `hooks`, `watchdog`,
+//! `params` and `stats`. So this file depends on nothing above it.
 
-use crate::params::{self, Param};
-use crate::{hooks, stats, watchdog};
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_ulong, c_void, CStr};
 use core::marker::PhantomData;
@@ -18,6 +19,8 @@ use kernel::sync::atomic::{
     ordering::{Acquire, Full, Release},
     Atomic,
 };
+
+mod exports;
 
 mod c {
     use core::ffi::{c_int, c_ulong, c_void};
@@ -61,139 +64,6 @@ mod c {
         pub(super) fn csdw_arch_resend_ipi(cpu: u32);
         pub(super) fn csdw_arch_no_nmi() -> *const c_char;
     }
-}
-
-// ---------------------------------------------------------------------
-// C calls Rust.
-// ---------------------------------------------------------------------
-
-/// `kernel_param_ops.set` of every tunable lands here (shim.c).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_param_set(id: u32, val: u32) -> c_int {
-    match Param::from_id(id) {
-        Some(p) if params::set(p, val).is_ok() => 0,
-        _ => EINVAL.to_errno(),
-    }
-}
-
-/// `kernel_param_ops.get` of every tunable lands here (shim.c).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_param_get(id: u32) -> u32 {
-    Param::from_id(id).map_or(0, Param::get)
-}
-
-/// Read by the sysfs `stats/` files (shim.c).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_stat(id: u32) -> u64 {
-    if id == stats::Stat::InFlight as u32 {
-        return hooks::in_flight();
-    }
-    if id == stats::Stat::Dropped as u32 {
-        // SAFETY: csdw_probes_missed() reads counters of static kretprobes.
-        let missed = unsafe { c::csdw_probes_missed() };
-        return stats::read(id) + missed;
-    }
-    stats::read(id)
-}
-
-/// Entry of `__smp_call_function_single()` (kretprobe entry handler).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_single_enter(wait: bool) -> c_int {
-    hooks::single_enter(wait)
-}
-
-/// Entry of `generic_exec_single(cpu, csd)` (kprobe).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_single_queue(
-    cpu: u32,
-    csd: *const c_void,
-    func: c_ulong,
-    sync: bool,
-) {
-    hooks::single_queue(cpu, csd as usize, func as usize, sync);
-}
-
-/// Entry of `smp_call_function_many_cond()` with `SCF_WAIT` and a remote
-/// online target (kretprobe entry handler).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong) -> c_int {
-    hooks::many_enter(func as usize)
-}
-
-/// Slots of the wait table (the sender kretprobes' instance count).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_wait_slots() -> u32 {
-    crate::state::get().map_or(0, |sh| u32::try_from(sh.waits.len()).unwrap_or(u32::MAX))
-}
-
-/// Return of a tracked waiter (kretprobe return handler).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_wait_exit(slot: c_int) {
-    hooks::wait_exit(slot);
-}
-
-/// Entry of `__flush_smp_call_function_queue()` on `cpu`, with the
-/// synchronous csds it is about to run, oldest first.
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_flush_enter(
-    cpu: u32,
-    csds: *const *const c_void,
-    funcs: *const c_ulong,
-    n: c_int,
-) {
-    let n = n.clamp(0, crate::targets::BATCH as c_int) as usize;
-    // SAFETY: shim.c passes two arrays of `n` (<= BATCH) entries on its
-    // stack, valid for the duration of this call.
-    let (csds, funcs) = unsafe {
-        (
-            core::slice::from_raw_parts(csds, n),
-            core::slice::from_raw_parts(funcs, n),
-        )
-    };
-    hooks::flush_enter(
-        cpu,
-        csds.iter()
-            .zip(funcs)
-            .map(|(&c, &f)| (c as usize, f as usize)),
-    );
-}
-
-/// Return of `__flush_smp_call_function_queue()` on `cpu`.
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_flush_exit(cpu: u32) {
-    hooks::flush_exit(cpu);
-}
-
-/// The watchdog timer of `cpu` fired; returns the delay to the next tick in
-/// ns, 0 to stop.
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_tick(cpu: u32) -> u64 {
-    watchdog::tick(cpu)
-}
-
-/// Does the watchdog of `cpu` have a wait to look after?
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_watching(cpu: u32) -> bool {
-    hooks::watching(cpu)
-}
-
-/// CPU hotplug: `cpu` is up (its watchdog may be armed).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_cpu_online(cpu: u32) {
-    hooks::set_cpu_enabled(cpu, true);
-}
-
-/// CPU hotplug: `cpu` is going down (no new waits watched there).
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_cpu_offline(cpu: u32) {
-    hooks::set_cpu_enabled(cpu, false);
-}
-
-/// CPU hotplug: hand the waits `cpu` watched to another CPU; returns that
-/// CPU if there were any (shim.c then starts its watchdog), else -1.
-#[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_rehome(cpu: u32) -> c_int {
-    hooks::rehome(cpu).map_or(-1, |c| c as c_int)
 }
 
 // ---------------------------------------------------------------------
