@@ -19,7 +19,7 @@
 #     lockup (a CPU that schedules nothing for 2 x watchdog_thresh = 20 s),
 #     RCU CPU stall (21 s, CONFIG_RCU_CPU_STALL_TIMEOUT), hung task (a task
 #     in D state for 60-120 s). The tests hold stalls of at most a few
-#     seconds on purpose (2.5 s IRQs off, 5 s in the panic run), far below;
+#     seconds on purpose (4 s IRQs off, 5 s in the panic run), far below;
 #   - a guest-side watchdog, started by /init, that fires WATCHDOG_MARGIN
 #     seconds of guest uptime before TIMEOUT_S (the host timeout): it
 #     prints the kernel log's tail, sysrq l (all CPUs' backtraces, NMI) and

@@ -13,8 +13,8 @@
 # CHURN_HOTPLUG=100. KTAP output.
 . /payload/ktap_helpers.sh
 . /payload/lib/csdwatch.sh
-RELOADS=${CHURN_RELOADS:-20}
-HOTPLUG=${CHURN_HOTPLUG:-10}
+RELOADS=${CHURN_RELOADS:-8}
+HOTPLUG=${CHURN_HOTPLUG:-4}
 KP=/sys/kernel/debug/kprobes/list
 
 ktap_print_header

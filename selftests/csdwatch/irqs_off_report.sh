@@ -8,7 +8,10 @@
 # when it ended. No resend storm at a target that cannot take it. KTAP.
 . /payload/ktap_helpers.sh
 . /payload/lib/csdwatch.sh
-DUR=2500
+# The fault lasts 4 s: the first report comes at 1 s and the kworker that
+# sends the NMI backtrace has measured up to 1.5 s later under TCG with the
+# host loaded; the backtrace must still find the spinner with IRQs off.
+DUR=4000
 
 ktap_print_header
 ktap_set_plan 9
@@ -53,11 +56,11 @@ fi
 check "a final line says it ended" eval \
 	'echo "$new" | grep -q "csdwatch: CPU [0-9]* -> CPU 1 stall ended after [0-9]* ms: waiter released (target IRQs off"'
 ktap_print_msg "counters: stalls_irqs_off +$(delta stalls_irqs_off) reports +$(delta reports) ipis_resent +$(delta ipis_resent)"
-# one report per back-off step (1 s, 2 s) for the oldest waiter; the other
+# one report per back-off step (1 s, 2 s, maybe 4 s) for the oldest waiter; the other
 # waiter is named in it, not reported again. Resends: one or two per waiter
 # in the first irq_frozen_ms, before the frozen count is seen (timer jitter
 # under TCG decides which), then none; resending every resend_ms would be
-# 125 per waiter here. Allow 3 per waiter.
+# 200 per waiter here. Allow 3 per waiter.
 check "counters: IRQs-off stalls counted, 1..3 reports, <= 3 resends per waiter" eval \
 	'[ "$(delta stalls_irqs_off)" -ge 1 ] && [ "$(delta reports)" -ge 1 ] && [ "$(delta reports)" -le 3 ] && [ "$(delta ipis_resent)" -le 6 ]'
 [ -n "$DIAG" ] && diagnose
