@@ -31,11 +31,15 @@ t=$(delta watchdog_ticks)
 ktap_print_msg "load: watchdog_ticks +$t for $w waits (a tick only for waits older than tick_ms)"
 # 50 short waits, 30 ms apart: the timer armed for each is cancelled when
 # it ends, so no tick follows; without the cancel, each would cost one
+# (115 ticks for 50 pings were measured with the cancel removed). On an
+# idle host this is 0; with the host's 2 cores loaded (load avg 5) a TCG
+# vCPU stalls long enough that up to 17 waits outlived tick_ms and earned
+# their tick, so the bound is half the pings, not a timing.
 stats_mark
 k=0; while [ $k -lt 50 ]; do echo ping > $D/run; sleep 0.03; k=$((k + 1)); done
 t=$(delta watchdog_ticks)
 ktap_print_msg "50 pings 30 ms apart: waits +$(delta waits), watchdog_ticks +$t"
-check "spaced short waits cost no tick (<= 5 for 50)" [ "$t" -le 5 ]
+check "spaced short waits mostly cost no tick (<= 25 for 50)" [ "$t" -le 25 ]
 [ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval 'settled && unload_both'
 ktap_finished
