@@ -25,6 +25,8 @@
 #include <linux/kallsyms.h>
 #include <linux/panic.h>
 #include <linux/workqueue.h>
+#include <linux/irq_work.h>
+#include <linux/preempt.h>
 #include <asm/irq_regs.h>
 #include <linux/ktime.h>
 
@@ -288,18 +290,23 @@ void csdw_show_task(const void *task)
  */
 static void (*csdw_show_regs_fn)(struct pt_regs *regs);
 
-void csdw_show_irq_regs(void)
+void csdw_show_regs(struct pt_regs *regs)
 {
-	struct pt_regs *regs = get_irq_regs();
-
 	if (regs && csdw_show_regs_fn)
 		csdw_show_regs_fn(regs);
 	else
 		dump_stack();
 }
 
+void csdw_show_irq_regs(void)
+{
+	csdw_show_regs(get_irq_regs());
+}
+
 /*
- * NMI backtraces, sent from a kworker, never from the watchdog timer: the
+ * NMI backtraces. Where the arch can send one without waiting for the
+ * answer (x86: csdwatch's own NMI handler), the watchdog sends it at once.
+ * Elsewhere they are sent from a kworker, never from the watchdog timer: the
  * kernel's backtrace waits up to 10 s (preemption off) for a CPU that does
  * not answer, and hard IRQ is no place for that. The timer marks CPUs in
  * csdw_bt_pending and queues the work on a CPU that no wait ties up
@@ -341,6 +348,8 @@ void csdw_backtrace_later(unsigned int cpu, int on)
 {
 	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready))
 		return;
+	if (csdw_arch_backtrace_nowait(cpu))
+		return;
 	if (on < 0 || on >= nr_cpu_ids || !cpu_online(on))
 		on = raw_smp_processor_id();
 	cpumask_set_cpu(cpu, csdw_bt_pending);
@@ -349,7 +358,9 @@ void csdw_backtrace_later(unsigned int cpu, int on)
 
 bool csdw_nmi_deaf(unsigned int cpu)
 {
-	return cpu < nr_cpu_ids && READ_ONCE(csdw_bt_ready) && cpumask_test_cpu(cpu, csdw_bt_deaf);
+	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready))
+		return false;
+	return cpumask_test_cpu(cpu, csdw_bt_deaf) || csdw_arch_nmi_unanswered(cpu);
 }
 
 /* Panic: the backtraces asked for by the splat cannot wait for a kworker. */
@@ -516,8 +527,10 @@ int csdw_resolve(void)
 		       csdw_cfd_data ? "call_single_queue" : "cfd_data");
 		return -ENOENT;
 	}
-	/* optional: without it the owner stack includes csdwatch's frames */
-	csdw_show_regs_fn = csdw_lookup("show_regs");
+	/* optional: without it a stack printed from registers starts with the
+	 * frames of the code that prints it (dump_stack()) */
+	if (csdw_arch_may_call_found())
+		csdw_show_regs_fn = csdw_lookup("show_regs");
 	return csdw_arch_init();
 }
 
@@ -589,8 +602,10 @@ void csdw_probes_unregister(void)
 
 struct csdw_watchdog {
 	struct hrtimer timer;
-	atomic_t armed;		/* queued, or its callback is running */
+	atomic_t armed;		/* queued (or about to be), or its callback is running */
 	unsigned int cpu;
+	u64 arm_ns;		/* the delay the irq_work below starts the timer with */
+	struct irq_work arm_work;
 };
 static DEFINE_PER_CPU(struct csdw_watchdog, csdw_wd);
 
@@ -614,13 +629,37 @@ static enum hrtimer_restart csdw_wd_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/*
+ * A probe hit through a breakpoint runs in NMI context (x86 int3 before the
+ * kprobe optimizer turned it into a jump, or on a kernel without
+ * ftrace-based kprobes): hrtimer_start() takes this CPU's hrtimer base lock
+ * and debugobjects' hash lock, which nothing in NMI context may take
+ * (lockdep: "{INITIAL USE} -> {IN-NMI} usage"). There the start is handed
+ * to this CPU's irq_work (irq_work_queue() is NMI-safe; HARD, so it runs
+ * in hard IRQ on PREEMPT_RT too), which starts the timer as soon as the
+ * breakpoint returns. From an optimized or ftrace-based probe, and from
+ * hard IRQ, the timer is started directly.
+ */
+static void csdw_arm_iw_fn(struct irq_work *w)
+{
+	struct csdw_watchdog *wd = container_of(w, struct csdw_watchdog, arm_work);
+
+	hrtimer_start(&wd->timer, ns_to_ktime(READ_ONCE(wd->arm_ns)), HRTIMER_MODE_REL_PINNED_HARD);
+}
+
 /* Arm this CPU's watchdog (pinned, HARD: fires in hard IRQ on PREEMPT_RT). */
 void csdw_watchdog_arm(u64 delay_ns)
 {
 	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
 
-	if (!atomic_xchg(&wd->armed, 1))
-		hrtimer_start(&wd->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_PINNED_HARD);
+	if (atomic_xchg(&wd->armed, 1))
+		return;
+	if (in_nmi()) {
+		WRITE_ONCE(wd->arm_ns, delay_ns);
+		irq_work_queue(&wd->arm_work);
+		return;
+	}
+	hrtimer_start(&wd->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_PINNED_HARD);
 }
 
 /* The same from task context, on whatever CPU this runs (unloading). */
@@ -641,8 +680,12 @@ void csdw_watchdog_quiesce(void)
 	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
 	unsigned long flags;
 
-	if (!atomic_read(&wd->armed))
-		return;		/* it stopped itself already: nothing to do */
+	/*
+	 * Stopped already: nothing to do. In NMI context (see above) the
+	 * timer is left running: its next tick finds nothing and stops it.
+	 */
+	if (!atomic_read(&wd->armed) || in_nmi())
+		return;
 	local_irq_save(flags);
 	if (atomic_read(&wd->armed) && !csdwatch_rs_watching(wd->cpu) &&
 	    hrtimer_try_to_cancel(&wd->timer) >= 0)
@@ -709,6 +752,7 @@ int csdw_watchdogs_start(void)
 		wd->cpu = cpu;
 		atomic_set(&wd->armed, 0);
 		hrtimer_setup(&wd->timer, csdw_wd_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+		wd->arm_work = IRQ_WORK_INIT_HARD(csdw_arm_iw_fn);
 		INIT_WORK(per_cpu_ptr(&csdw_arm_work, cpu), csdw_arm_fn);
 	}
 	if (!zalloc_cpumask_var(&csdw_bt_pending, GFP_KERNEL))
@@ -717,12 +761,18 @@ int csdw_watchdogs_start(void)
 		free_cpumask_var(csdw_bt_pending);
 		return -ENOMEM;
 	}
+	ret = csdw_arch_start();
+	if (ret) {
+		csdw_bt_free();
+		return ret;
+	}
 	WRITE_ONCE(csdw_bt_ready, true);
 	csdw_unloading = false;
 	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "csdwatch:online",
 				csdw_hp_online, csdw_hp_offline);
 	if (ret < 0) {
 		pr_err("csdwatch: cannot register CPU hotplug callbacks (%d)\n", ret);
+		csdw_arch_stop();
 		csdw_bt_free();
 		return ret;
 	}
@@ -738,12 +788,20 @@ void csdw_watchdogs_stop(void)
 {
 	int cpu;
 
+	/*
+	 * First, while the watchdogs still rescue lost IPIs: the NMI
+	 * handler's removal waits for an RCU grace period, which a waiter
+	 * spinning on a lost IPI holds up.
+	 */
+	csdw_arch_stop();
 	WRITE_ONCE(csdw_unloading, true);
 	cpuhp_remove_state(csdw_hp_state);
 	for_each_possible_cpu(cpu)
 		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
 		cancel_work_sync(per_cpu_ptr(&csdw_arm_work, cpu));
+		irq_work_sync(&per_cpu_ptr(&csdw_wd, cpu)->arm_work);
+	}
 	for_each_possible_cpu(cpu)
 		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
 	cancel_work_sync(&csdw_bt_work);

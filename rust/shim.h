@@ -51,6 +51,8 @@ void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *run
 void csdw_symbol(char *buf, size_t len, unsigned long addr);
 void csdw_show_task(const void *task);
 void csdw_show_irq_regs(void);
+struct pt_regs;
+void csdw_show_regs(struct pt_regs *regs);
 void csdw_backtrace_later(unsigned int cpu, int on);
 bool csdw_nmi_deaf(unsigned int cpu);
 void csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
@@ -61,5 +63,14 @@ u64 csdw_arch_irq_count(unsigned int cpu);
 void csdw_arch_resend_ipi(unsigned int cpu);
 /* NULL if an NMI backtrace of a CPU with IRQs off works, else why not. */
 const char *csdw_arch_no_nmi(void);
+/* May a function found through csdw_lookup() be called by pointer? */
+bool csdw_arch_may_call_found(void);
+/* With the watchdogs: the arch's NMI handler, if it has one. */
+int csdw_arch_start(void);
+void csdw_arch_stop(void);
+/* Sent @cpu an NMI backtrace request without waiting (false: cannot). */
+bool csdw_arch_backtrace_nowait(unsigned int cpu);
+/* Asked by csdw_arch_backtrace_nowait() 5 s ago or more, no answer yet. */
+bool csdw_arch_nmi_unanswered(unsigned int cpu);
 
 #endif

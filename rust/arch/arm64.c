@@ -66,6 +66,36 @@ u64 csdw_arch_irq_count(unsigned int cpu)
 	return sum;
 }
 
+/* No IBT; BTI kernels land every global function's indirect call. */
+bool csdw_arch_may_call_found(void)
+{
+	return true;
+}
+
+/*
+ * arm64's backtrace IPI is private to arch/arm64 and the only way to send
+ * it, nmi_trigger_cpumask_backtrace(), waits for the answer: the
+ * backtrace is sent from a kworker (shim.c, csdw_backtrace_later).
+ */
+int csdw_arch_start(void)
+{
+	return 0;
+}
+
+void csdw_arch_stop(void)
+{
+}
+
+bool csdw_arch_backtrace_nowait(unsigned int cpu)
+{
+	return false;
+}
+
+bool csdw_arch_nmi_unanswered(unsigned int cpu)
+{
+	return false;
+}
+
 void csdw_arch_resend_ipi(unsigned int cpu)
 {
 	csdw_send_single_ipi(cpu);

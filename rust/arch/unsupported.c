@@ -14,3 +14,8 @@ int csdw_arch_init(void)
 u64 csdw_arch_irq_count(unsigned int cpu) { return 0; }
 void csdw_arch_resend_ipi(unsigned int cpu) { }
 const char *csdw_arch_no_nmi(void) { return "unsupported architecture"; }
+bool csdw_arch_may_call_found(void) { return false; }
+int csdw_arch_start(void) { return 0; }
+void csdw_arch_stop(void) { }
+bool csdw_arch_backtrace_nowait(unsigned int cpu) { return false; }
+bool csdw_arch_nmi_unanswered(unsigned int cpu) { return false; }

@@ -1,18 +1,106 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * csdwatch, x86_64 specifics. C because they are per-CPU structs and ops
- * tables of arch/x86 (irq_stat, smp_ops) with no Rust binding.
+ * csdwatch, x86_64 specifics. C because they are per-CPU structs, ops
+ * tables and static calls of arch/x86 (irq_stat, smp_ops, the APIC) and
+ * an NMI handler, with no Rust binding.
  */
 #include <linux/kernel_stat.h>
 #include <linux/smp.h>
+#include <linux/percpu.h>
+#include <linux/ktime.h>
+#include <linux/rcupdate.h>
 #include <asm/hardirq.h>
 #include <asm/smp.h>
+#include <asm/apic.h>
+#include <asm/nmi.h>
+#include <asm/cpufeature.h>
 
 #include "../shim.h"
 
 int csdw_arch_init(void)
 {
 	return 0;
+}
+
+/*
+ * An IBT kernel (Debian's) faults on an indirect call to a function that
+ * is never called indirectly: objtool sealed its ENDBR. Functions found
+ * through kallsyms (show_regs) are then not called.
+ */
+bool csdw_arch_may_call_found(void)
+{
+	return !cpu_feature_enabled(X86_FEATURE_IBT);
+}
+
+/*
+ * NMI backtraces that nobody waits for. The kernel's
+ * trigger_single_cpu_backtrace() spins up to 10 s for the answer, so it
+ * cannot run in the watchdog's hard IRQ, and a stall can tie up every
+ * other CPU with preemption off, so a task sent to do it may not run
+ * before the stall ends. Instead csdwatch has an NMI handler of its own:
+ * the watchdog stamps the CPU and sends it an NMI (both hard-IRQ safe,
+ * neither waits); the CPU prints its own stack from the registers the NMI
+ * interrupted and clears the stamp. A stamp still there 5 s later marks a
+ * CPU that did not answer (csdw_arch_nmi_unanswered).
+ */
+static DEFINE_PER_CPU(u64, csdw_nmi_asked);	/* when asked; 0: answered */
+static bool csdw_nmi_on;
+
+static int csdw_nmi(unsigned int type, struct pt_regs *regs)
+{
+	u64 *asked = this_cpu_ptr(&csdw_nmi_asked);
+
+	if (!READ_ONCE(*asked))
+		return NMI_DONE;	/* not ours */
+	pr_warn("csdwatch: NMI backtrace for cpu %d\n", smp_processor_id());
+	csdw_show_regs(regs);
+	WRITE_ONCE(*asked, 0);
+	return NMI_HANDLED;
+}
+
+int csdw_arch_start(void)
+{
+	int ret = register_nmi_handler(NMI_LOCAL, csdw_nmi, 0, "csdwatch");
+
+	if (ret) {
+		pr_err("csdwatch: cannot register an NMI handler (%d)\n", ret);
+		return ret;
+	}
+	WRITE_ONCE(csdw_nmi_on, true);
+	return 0;
+}
+
+/*
+ * While unloading (no report, so nothing new is asked). The grace period
+ * waits out a watchdog tick that read csdw_nmi_on before it was cleared
+ * (hard IRQ is an RCU reader), so its NMI has been sent before the handler
+ * goes; unregister_nmi_handler() then waits for a handler still running.
+ */
+void csdw_arch_stop(void)
+{
+	WRITE_ONCE(csdw_nmi_on, false);
+	synchronize_rcu();
+	unregister_nmi_handler(NMI_LOCAL, "csdwatch");
+}
+
+bool csdw_arch_backtrace_nowait(unsigned int cpu)
+{
+	u64 *asked = per_cpu_ptr(&csdw_nmi_asked, cpu);
+
+	if (!READ_ONCE(csdw_nmi_on))
+		return false;
+	/* the first ask of an unanswered series keeps its time */
+	cmpxchg64(asked, 0, csdw_now_ns() | 1);
+	/* x2apic sends order the store above (weak_wrmsr_fence) */
+	__apic_send_IPI_mask(cpumask_of(cpu), NMI_VECTOR);
+	return true;
+}
+
+bool csdw_arch_nmi_unanswered(unsigned int cpu)
+{
+	u64 asked = READ_ONCE(*per_cpu_ptr(&csdw_nmi_asked, cpu));
+
+	return asked && csdw_now_ns() - asked >= 5 * NSEC_PER_SEC;
 }
 
 /*
