@@ -112,6 +112,7 @@ CSDW_STAT(longest_wait_us, 8);
 CSDW_STAT(in_flight, 9);
 CSDW_STAT(dropped, 10);
 CSDW_STAT(watchdog_ticks, 11);
+CSDW_STAT(idle_ticks, 12);
 
 static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_waits.attr.attr,
@@ -126,6 +127,7 @@ static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_in_flight.attr.attr,
 	&csdw_stat_dropped.attr.attr,
 	&csdw_stat_watchdog_ticks.attr.attr,
+	&csdw_stat_idle_ticks.attr.attr,
 	NULL,
 };
 

@@ -37,10 +37,13 @@ pub(crate) enum Stat {
     Dropped = 10,
     /// Watchdog timer callbacks run (all CPUs): the interrupts csdwatch costs.
     WatchdogTicks = 11,
+    /// Watchdog ticks that found no wait of their CPU in flight: a timer
+    /// left armed after its waits ended (the quiesce missed it).
+    IdleTicks = 12,
 }
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
-pub(crate) const NR_STATS: usize = 12;
+pub(crate) const NR_STATS: usize = 13;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 

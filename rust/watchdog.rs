@@ -72,6 +72,7 @@ pub(crate) fn tick(cpu: u32) -> u64 {
     let stopping = hooks::stopping();
     let th = thresholds(stopping);
     let mut busy = false;
+    let mut mine = false;
     for i in 0..sh.waits.len() {
         let Some(s) = sh.waits.snapshot(i) else {
             continue;
@@ -79,12 +80,16 @@ pub(crate) fn tick(cpu: u32) -> u64 {
         if s.watcher != cpu {
             continue;
         }
+        mine = true;
         // None: the previous watcher of this slot (before a hand-over) is
         // still in its tick; look again next time.
         busy |= sh
             .tracked
             .with(i, |tr| tick_one(sh, i, &s, tr, now, &th, stopping))
             .unwrap_or(true);
+    }
+    if !mine && !stopping {
+        Stat::IdleTicks.inc();
     }
     // Unloading: every running watchdog keeps ticking until it is stopped,
     // and sweeps the queues (one at a time, once per tick period).

@@ -30,16 +30,19 @@ check "resends <= 5 per 100 waits" [ $((s * 20)) -le "$w" ]
 t=$(delta watchdog_ticks)
 ktap_print_msg "load: watchdog_ticks +$t for $w waits (a tick only for waits older than tick_ms)"
 # 50 short waits, 30 ms apart: the timer armed for each is cancelled when
-# it ends, so no tick follows; without the cancel, each would cost one
-# (115 ticks for 50 pings were measured with the cancel removed). On an
-# idle host this is 0; with the host's 2 cores loaded (load avg 5) a TCG
-# vCPU stalls long enough that up to 17 waits outlived tick_ms and earned
-# their tick, so the bound is half the pings, not a timing.
+# it ends, so no tick comes after it ends. A wait that outlives tick_ms
+# (a host-descheduled TCG vCPU: up to 17 of 50 with the host's 2 cores
+# loaded) earns real ticks; an idle tick (the timer fired with no wait of
+# its CPU left) is what a missing cancel costs: 1 per wait without it
+# (115 ticks for 50 pings were measured with the cancel removed), so the
+# bound on idle ticks is a fifth of the pings, whatever the host load
+# (measured: 0-3 with the cancel, 114-145 without, host loaded by a
+# kernel build).
 stats_mark
 k=0; while [ $k -lt 50 ]; do echo ping > $D/run; sleep 0.03; k=$((k + 1)); done
-t=$(delta watchdog_ticks)
-ktap_print_msg "50 pings 30 ms apart: waits +$(delta waits), watchdog_ticks +$t"
-check "spaced short waits mostly cost no tick (<= 25 for 50)" [ "$t" -le 25 ]
+t=$(delta watchdog_ticks); it=$(delta idle_ticks)
+ktap_print_msg "50 pings 30 ms apart: waits +$(delta waits), watchdog_ticks +$t, idle_ticks +$it"
+check "spaced short waits leave no timer armed (idle ticks <= 10 for 50)" [ "$it" -le 10 ]
 [ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval 'settled && unload_both'
 ktap_finished
