@@ -52,6 +52,6 @@ ktap_print_msg "rmmod returned at ${t_rm} s uptime; the fault began at $(($(val 
 check "unload and load while waiters are stuck, injected work completes" eval \
 	'[ $r1 = 0 ] && [ $r2 = 0 ] && [ "$(val err)" = 0 ] && all_ran_once && [ "$(val stale_ran)" = 1 ]'
 
-check "no kernel warning or bug" eval '! dmesg | grep -q -E "WARNING:|BUG:|Oops"'
+check "no kernel warning or bug" eval '! klog | grep -q -E "WARNING:|BUG:|Oops"'
 check "unload, nothing armed" eval 'settled && unload_both && ! grep -q csdw /proc/kallsyms'
 ktap_finished

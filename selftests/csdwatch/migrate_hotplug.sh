@@ -52,7 +52,7 @@ else
 	check "and its end told" eval 'echo "$new" | grep -q "CPU 3 -> CPU 1 stall ended after [0-9]* ms: waiter released (lost IPI"'
 fi
 check "each function ran once, no kernel warning" eval \
-	'all_ran_once && [ "$(val stale_ran)" = 1 ] && ! dmesg | grep -q -E "WARNING:|BUG:|Oops"'
+	'all_ran_once && [ "$(val stale_ran)" = 1 ] && ! klog | grep -q -E "WARNING:|BUG:|Oops"'
 [ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval 'settled && unload_both'
 ktap_finished

@@ -114,7 +114,7 @@ check "rmmod returns 0 once the fault is stopped" [ "$rrc" = 0 ]
 check "the fault lasted until stop and every queued function ran exactly once" eval \
 	'[ "$(val ended_by)" = stop ] && [ "$(val sender0_ran)" = "$(val sender0_calls)" ] &&
 	 [ "$(val stale_ran)" = $(( $(val replants) + 1 )) ]'
-check "no kernel warning or bug" eval '! dmesg_new | grep -q -E "WARNING:|BUG:|Oops"'
+check "no kernel warning or bug" eval '! klog_new | grep -q -E "WARNING:|BUG:|Oops"'
 check "nothing left: csdwatch gone, no probe registered, csd_inject unloads" eval \
 	'! grep -q "^csdwatch " /proc/modules && ! grep -q csdw $KP 2>/dev/null && rmmod csd_inject'
 [ -n "$DIAG" ] && dmesg_new | grep -E "csdwatch: |csd_inject: |WARNING|BUG|rcu: |lockup" | tail -30 | sed 's/^/# dmesg: /'

@@ -91,10 +91,39 @@ load_exact() {
 	done
 }
 
+# The kernel log (klog) or its lines since the mark (klog_new) without the
+# one warning the kernel's own kretprobe core prints on a lockdep
+# (PROVE_RCU) kernel when a CPU going offline calls a kretprobed function:
+# cpuhp_report_idle_dead() calls smp_call_function_single() after RCU
+# stopped watching the CPU, and rethook_try_get() reads its handler with
+# rcu_dereference_check() before it checks rcu_is_watching(). A bare no-op
+# kretprobe on __smp_call_function_single prints the same; csdwatch's
+# handler is never reached (Documentation/csdwatch.rst, "Known kernel
+# issues"). Only that exact warning is left out: its "WARNING:" line when
+# the next lines name kernel/trace/rethook.c and an offline CPU.
+known_ok() {
+	awk '{ l[NR] = $0 }
+	END {
+		for (i = 1; i <= NR; i++) {
+			if (l[i] ~ /WARNING: suspicious RCU usage/) {
+				r = 0; o = 0
+				for (j = i + 1; j <= i + 8 && j <= NR; j++) {
+					if (l[j] ~ /kernel\/trace\/rethook\.c:[0-9]+ suspicious rcu_dereference_check/) r = 1
+					if (l[j] ~ /RCU used illegally from offline CPU/) o = 1
+				}
+				if (r && o) { print "[known kernel issue] rethook: RCU used from an offline CPU"; continue }
+			}
+			print l[i]
+		}
+	}'
+}
+klog() { dmesg | known_ok; }
+klog_new() { dmesg_new | known_ok; }
+
 # kernel messages since the mark that say something went wrong (lockdep,
 # KASAN, kmemleak and the sleep-in-atomic check print through these)
 bad_dmesg() {
-	dmesg_new | grep -E "WARNING:|BUG:|Oops|INFO: possible|INFO: trying|circular locking|KASAN|kmemleak|sleeping function called|in csd_lock_wait\(\) for CPU"
+	klog_new | grep -E "WARNING:|BUG:|Oops|INFO: possible|INFO: trying|circular locking|KASAN|kmemleak|sleeping function called|in csd_lock_wait\(\) for CPU"
 }
 
 # kmemleak, if the kernel has it: forget what it found so far
