@@ -149,11 +149,12 @@ fn print(
 
 /// The owner's and the target's stacks. The owner's comes from the
 /// registers this timer interrupted when it spins here (as the RCU stall
-/// detector does), else from the task or an NMI backtrace. NMI backtraces
-/// are sent from a kworker after this tick (shim.c), never from the timer:
-/// a CPU that does not answer would hold it in hard IRQ for 10 s. The
-/// kworker runs on a CPU that no wait ties up: this CPU is usually the
-/// owner, spinning with preemption off until the stall ends.
+/// detector does), else from the task or an NMI backtrace. Nothing here
+/// waits for an NMI backtrace (a CPU that does not answer would hold the
+/// timer in hard IRQ for 10 s): on x86_64 the NMI is sent at once and the
+/// target prints its own stack; elsewhere a kworker sends it after this
+/// tick (shim.c), on a CPU that no wait ties up (`on`): this CPU is
+/// usually the owner, spinning with preemption off until the stall ends.
 fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
     let nmi = ffi::no_nmi();
     let on = hooks::heir(ffi::this_cpu(), ffi::nr_cpu_ids(), ffi::cpu_online, |c| {
