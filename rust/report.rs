@@ -182,6 +182,10 @@ fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
         }
     }
     match nmi {
+        None if !ffi::cpu_online(t) => pr_warn!(
+            "  target stack: not available: CPU {} is offline\n",
+            t
+        ),
         None if ffi::nmi_deaf(t) => pr_warn!(
             "  target stack: not available: CPU {} did not answer an earlier NMI backtrace; not asked again\n",
             t

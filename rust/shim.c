@@ -348,7 +348,8 @@ static void csdw_bt_fn(struct work_struct *w)
 
 void csdw_backtrace_later(unsigned int cpu, int on)
 {
-	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready))
+	/* an offline CPU runs nothing to show, and must not be sent an NMI */
+	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready) || !cpu_online(cpu))
 		return;
 	if (csdw_arch_backtrace_nowait(cpu))
 		return;
