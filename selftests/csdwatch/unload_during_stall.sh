@@ -59,7 +59,11 @@ insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject failed"
 echo 1 > $D/target; echo 1 > $D/senders; echo $HOLD_MS > $D/duration_ms
 dmesg_mark
 
-# 1) control: no csdwatch; the waiter stays stuck until stop (1.5 s)
+# 1) control: no csdwatch; the waiter stays stuck until stop (1.5 s of
+# this shell's spin). What proves it: its one call returned only when stop
+# ended the fault. Its length is only required to be half the spin: on a
+# loaded host the sender starts its call a few hundred ms into the spin
+# (1326 ms of 1500 measured).
 now_cs; t0=$now
 echo lost_ipi_hold > $D/run; rc=$?
 spin_until 150 $t0
@@ -67,7 +71,7 @@ echo 1 > $D/stop
 ktap_print_msg "control: held for $(val sender0_longest_ms) ms, $(val sender0_calls) call(s), ended by $(val ended_by)"
 check "control: without csdwatch the waiter stays stuck until stop" eval \
 	'[ $rc = 0 ] && [ "$(val ended_by)" = stop ] && [ "$(val sender0_calls)" = 1 ] &&
-	 [ "$(val sender0_longest_ms)" -ge 1400 ] && all_ran_once && [ "$(val stale_ran)" = 1 ]'
+	 [ "$(val sender0_longest_ms)" -ge 750 ] && all_ran_once && [ "$(val stale_ran)" = 1 ]'
 
 # 2) csdwatch at its defaults rescues the recurring lost IPI
 insmod /payload/csdwatch.ko || ktap_exit_fail_msg "insmod csdwatch failed"
