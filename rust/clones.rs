@@ -17,9 +17,10 @@ use core::ffi::CStr;
 use kernel::prelude::*;
 
 /// The functions shim.c probes.
-pub(crate) const PROBED: [&CStr; 4] = [
+pub(crate) const PROBED: [&CStr; 5] = [
     c"__flush_smp_call_function_queue",
     c"generic_exec_single",
+    c"__smp_call_single_queue",
     c"__smp_call_function_single",
     c"smp_call_function_many_cond",
 ];

@@ -55,6 +55,7 @@ mod c {
             running_cpu: *mut c_int,
         );
         pub(super) fn csdw_symbol(buf: *mut c_char, len: usize, addr: c_ulong);
+        pub(super) fn csdw_queue_head_desc(cpu: u32, buf: *mut c_char, len: usize);
         pub(super) fn csdw_show_task(task: *const c_void);
         pub(super) fn csdw_backtrace_later(cpu: u32, on: c_int);
         pub(super) fn csdw_nmi_deaf(cpu: u32) -> bool;
@@ -189,6 +190,15 @@ pub(crate) fn symbol(addr: usize) -> CText<128> {
             addr as c_ulong,
         )
     };
+    t
+}
+
+/// What the newest node on `cpu`'s call queue is (for a report).
+pub(crate) fn queue_head_call(cpu: u32) -> CText<128> {
+    let mut t = CText([0; 128]);
+    // SAFETY: the buffer is writable for its length; the C side bounds-
+    // checks `cpu`, reads the node without faulting and NUL-terminates.
+    unsafe { c::csdw_queue_head_desc(cpu, t.0.as_mut_ptr().cast::<c_char>(), t.0.len()) };
     t
 }
 

@@ -15,6 +15,7 @@
 
 use crate::ffi;
 use crate::params::Param;
+use crate::queues::{Took, HELD, STALE_TICKS};
 use crate::state::{self, Shared};
 use crate::stats::Stat;
 use crate::targets::Target;
@@ -77,23 +78,36 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
 }
 
 /// `generic_exec_single(cpu, csd)`: the csd and its real target are known.
+/// A synchronous call whose waiter is tracked becomes a live wait; any
+/// other call (async, `wait=0`, or one the table had no room for) is
+/// watched on the target's queue ([`queue_push`]).
 pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool) {
-    if !sync {
-        return;
-    }
     let Some(sh) = state::get() else {
         return;
     };
+    let cpu = ffi::this_cpu();
+    if target_cpu == cpu {
+        return; // runs locally, never queued
+    }
+    if let Some(me) = sh.target(cpu) {
+        me.mark_pushed(csd);
+    }
+    if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
+        push(sh, cpu, target_cpu);
+    }
+}
+
+/// Make the pending wait of the current task live; false if not tracked.
+fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize) -> bool {
     let task = ffi::current_task();
     let Some(i) = sh.waits.pending_of(task) else {
-        return;
+        return false;
     };
-    let cpu = ffi::this_cpu();
-    if target_cpu == cpu || sh.target(target_cpu).is_none() {
-        return; // runs locally (or refused): no wait; the return frees the slot
+    if sh.target(target_cpu).is_none() {
+        return false; // refused; the return frees the slot
     }
-    let Some((sh, cpu, me)) = this_cpu_watching() else {
-        return;
+    let Some((_, _, me)) = this_cpu_watching() else {
+        return false;
     };
     let nw = NewWait {
         task,
@@ -106,8 +120,52 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
     if sh.waits.queue_single(i, &nw, target_cpu) {
         Stat::Waits.inc();
         ffi::watchdog_arm(Param::Tick.ns());
+        true
     } else {
         me.watch(-1);
+        false
+    }
+}
+
+/// `__smp_call_single_queue(cpu, node)` entry, and each remote online
+/// target of a `smp_call_function_many_cond()` that no wait tracks (`node`
+/// 0): a call is about to be pushed on `target`'s queue.
+pub(crate) fn queue_push(target: u32, node: usize) {
+    let Some(sh) = state::get() else {
+        return;
+    };
+    let cpu = ffi::this_cpu();
+    if target == cpu || sh.target(cpu).is_some_and(|me| me.take_pushed(node)) {
+        return; // local, or generic_exec_single()'s probe handled it
+    }
+    push(sh, cpu, target);
+}
+
+/// See that some watchdog watches `target`'s queue (crate::queues).
+fn push(sh: &Shared, cpu: u32, target: u32) {
+    if stopping() || !ffi::cpu_online(target) {
+        return;
+    }
+    let (Some(me), Some(t), Some(q)) = (
+        sh.target(cpu),
+        sh.target(target),
+        sh.queues.get(target as usize),
+    ) else {
+        return;
+    };
+    if !me.enabled() {
+        return; // this CPU is going down: a later push takes the watch
+    }
+    let tick = Param::Tick.ns();
+    match q.push(cpu, ffi::now_ns(), t.last_flush_ns(), STALE_TICKS * tick) {
+        Took::New => {
+            if let Some(h) = sh.held.get(cpu as usize) {
+                h.add(target);
+            }
+            ffi::watchdog_arm(tick);
+        }
+        Took::Back => ffi::watchdog_arm(tick),
+        Took::No => {}
     }
 }
 
@@ -173,11 +231,12 @@ pub(crate) fn flush_exit(cpu: u32) {
     }
 }
 
-/// Does the watchdog of `cpu` look after any wait?
+/// Does the watchdog of `cpu` look after any wait or queue?
 pub(crate) fn watching(cpu: u32) -> bool {
-    state::get()
-        .and_then(|sh| sh.target(cpu))
-        .is_some_and(Target::watching)
+    state::get().is_some_and(|sh| {
+        sh.target(cpu).is_some_and(Target::watching)
+            || sh.held.get(cpu as usize).is_some_and(|h| h.any())
+    })
 }
 
 /// CPU hotplug: `cpu` is up, or going down.
@@ -211,7 +270,8 @@ pub(crate) fn heir(
         .or_else(|| (0..nr).find(|&c| ok(c)))
 }
 
-/// Hand `cpu`'s waits to another online CPU; that CPU, if any had to move.
+/// Hand `cpu`'s waits and queue watches to another online CPU; that CPU,
+/// if any had to move.
 pub(crate) fn rehome(cpu: u32) -> Option<u32> {
     let sh = state::get()?;
     let blocked = |c: u32| {
@@ -227,13 +287,44 @@ pub(crate) fn rehome(cpu: u32) -> Option<u32> {
     )?;
     let heir = sh.target(to)?;
     let n = sh.waits.rehome(cpu, to, |d| heir.watch(d));
-    if n == 0 {
-        return None;
+    if n > 0 {
+        if let Some(t) = sh.target(cpu) {
+            t.watch(-i32::try_from(n).unwrap_or(i32::MAX));
+        }
     }
-    if let Some(t) = sh.target(cpu) {
-        t.watch(-i32::try_from(n).unwrap_or(i32::MAX));
+    let m = rehome_queues(sh, cpu, to);
+    (n + m > 0).then_some(to)
+}
+
+/// Hand the queue watches of `cpu` (going down) to `to`; how many moved.
+fn rehome_queues(sh: &Shared, cpu: u32, to: u32) -> u32 {
+    let (Some(mine), Some(theirs)) = (sh.held.get(cpu as usize), sh.held.get(to as usize)) else {
+        return 0;
+    };
+    let now = ffi::now_ns();
+    let mut n = 0;
+    let mut move_one = |t: u32| {
+        if sh
+            .queues
+            .get(t as usize)
+            .is_some_and(|q| q.hand_over(cpu, to, now))
+        {
+            theirs.add(t);
+            n += 1;
+        }
+    };
+    for i in 0..HELD {
+        if let Some(t) = mine.get(i) {
+            move_one(t);
+            mine.remove(i);
+        }
     }
-    Some(to)
+    if mine.take_overflow() {
+        for t in 0..ffi::nr_cpu_ids() {
+            move_one(t);
+        }
+    }
+    n
 }
 
 /// Waits in flight now.

@@ -245,3 +245,67 @@ pub(crate) fn recovered(s: &Snapshot, tr: &Tracked, waited: u64) {
         ffi::symbol(s.func).as_str()
     );
 }
+
+/// Queue-side messages: at most 5 per 10 s.
+static QUEUE: Ratelimit = Ratelimit::new(10 * SEC, 5);
+/// Queue-side recoveries before any report: one summary line per 10 s.
+static QUEUE_RECOVERED: Ratelimit = Ratelimit::new(10 * SEC, 1);
+/// Queue-side recoveries not yet told.
+static QUEUE_UNTOLD: Atomic<u64> = Atomic::new(0);
+
+/// `t`'s call queue has stood unflushed for `age` ns (`report_ms`).
+pub(crate) fn queue_stuck(t: u32, pusher: u32, age: u64, resends: u32) {
+    let Some(held) = QUEUE.check(ffi::now_ns()) else {
+        return;
+    };
+    Stat::Reports.inc();
+    let head = ffi::queue_head_call(t);
+    pr_warn!(
+        "CPU {}: call queue not flushed for {} ms (first call since its last flush queued by CPU {}; newest: {}); target interrupts: {}; IPI resends so far: {}\n",
+        t,
+        age / MS,
+        pusher,
+        head.as_str(),
+        ffi::irq_count(t),
+        resends
+    );
+    if held > 0 {
+        pr_warn!(
+            "  ({} earlier queue messages held back by the rate limit)\n",
+            held
+        );
+    }
+}
+
+/// `t`'s queue the queue side acted on was flushed, `age` ns after its
+/// calls began to stand.
+pub(crate) fn queue_flushed(t: u32, pusher: u32, age: u64, resends: u32, reported: bool) {
+    let now = ffi::now_ns();
+    if reported {
+        if QUEUE.check(now).is_some() {
+            pr_warn!(
+                "CPU {}: call queue flushed after {} ms ({} IPI resend(s))\n",
+                t,
+                age / MS,
+                resends
+            );
+        }
+        return;
+    }
+    if resends == 0 {
+        return;
+    }
+    QUEUE_UNTOLD.add(1u64, Relaxed);
+    if QUEUE_RECOVERED.check(now).is_none() {
+        return;
+    }
+    pr_info!(
+        "recovered {} stuck call queue(s) by resending the IPI (total {}); last: CPU {}'s queue, first call from CPU {}, flushed after {} ms, {} resend(s)\n",
+        QUEUE_UNTOLD.xchg(0, Relaxed),
+        Stat::QueueRecoveries.get(),
+        t,
+        pusher,
+        age / MS,
+        resends
+    );
+}

@@ -113,6 +113,8 @@ CSDW_STAT(in_flight, 9);
 CSDW_STAT(dropped, 10);
 CSDW_STAT(watchdog_ticks, 11);
 CSDW_STAT(idle_ticks, 12);
+CSDW_STAT(queue_stalls, 13);
+CSDW_STAT(queue_recoveries, 14);
 
 static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_waits.attr.attr,
@@ -128,6 +130,8 @@ static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_dropped.attr.attr,
 	&csdw_stat_watchdog_ticks.attr.attr,
 	&csdw_stat_idle_ticks.attr.attr,
+	&csdw_stat_queue_stalls.attr.attr,
+	&csdw_stat_queue_recoveries.attr.attr,
 	NULL,
 };
 
@@ -276,6 +280,41 @@ void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *run
 void csdw_symbol(char *buf, size_t len, unsigned long addr)
 {
 	snprintf(buf, len, "%ps", (void *)addr);
+}
+
+/*
+ * What the newest node of @cpu's call_single_queue is, for a report: a
+ * remote wakeup, an irq_work or a csd's function. The node may be flushed
+ * and reused while this reads it (it is only described, never followed),
+ * hence the reads without faulting; a torn read names a wrong function at
+ * worst.
+ */
+void csdw_queue_head_desc(unsigned int cpu, char *buf, size_t len)
+{
+	call_single_data_t *csd = csdw_queue_head(cpu);
+	unsigned int flags;
+	smp_call_func_t func;
+
+	if (!csd) {
+		snprintf(buf, len, "none (queue empty now)");
+		return;
+	}
+	if (get_kernel_nofault(flags, &csd->node.u_flags)) {
+		snprintf(buf, len, "unreadable");
+		return;
+	}
+	switch (flags & CSD_FLAG_TYPE_MASK) {
+	case CSD_TYPE_TTWU:
+		snprintf(buf, len, "a remote wakeup (TTWU_QUEUE)");
+		return;
+	case CSD_TYPE_IRQ_WORK:
+		snprintf(buf, len, "an irq_work");
+		return;
+	}
+	if (get_kernel_nofault(func, &csd->func))
+		func = NULL;
+	snprintf(buf, len, "%s %ps", (flags & CSD_FLAG_TYPE_MASK) == CSD_TYPE_SYNC ? "sync" : "async",
+		 func);
 }
 
 void csdw_show_task(const void *task)
@@ -435,12 +474,40 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	const struct cpumask *mask = (void *)regs_get_kernel_argument(regs, 0);
 	unsigned int flags = (unsigned int)regs_get_kernel_argument(regs, 3);
 
+	unsigned int this = raw_smp_processor_id(), cpu;
+
 	d->slot = -1;
 	/* the same test smp_call_function_many_cond() makes for remote work */
-	if ((flags & SCF_WAIT_FLAG) &&
-	    cpumask_any_and_but(mask, cpu_online_mask, raw_smp_processor_id()) < nr_cpu_ids)
+	if (cpumask_any_and_but(mask, cpu_online_mask, this) >= nr_cpu_ids)
+		return 1;
+	if (flags & SCF_WAIT_FLAG)
 		d->slot = csdwatch_rs_many_enter(regs_get_kernel_argument(regs, 1));
-	return d->slot < 0;
+	if (d->slot >= 0)
+		return 0;
+	/*
+	 * Not a tracked wait (no SCF_WAIT, or the table is full): watch the
+	 * queue of each remote target instead. cond_func may leave some out;
+	 * their watch finds an empty queue and ends. The walk costs what the
+	 * call's own queue loop costs, one step per target.
+	 */
+	for_each_cpu_and(cpu, mask, cpu_online_mask)
+		if (cpu != this)
+			csdwatch_rs_queue_push(cpu, NULL);
+	return 1;
+}
+
+/*
+ * __smp_call_single_queue(int cpu, struct llist_node *node): every push
+ * but smp_call_function_many_cond()'s (those go through the probe above)
+ * -- remote wakeups (TTWU_QUEUE), irq_work_queue_on(), and the csds of
+ * generic_exec_single() (whose own probe handled them already).
+ */
+static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	int cpu = (int)regs_get_kernel_argument(regs, 0);
+
+	csdwatch_rs_queue_push((unsigned int)cpu, (void *)regs_get_kernel_argument(regs, 1));
+	return 0;
 }
 
 /*
@@ -494,6 +561,11 @@ static struct kretprobe csdw_rp_flush = {
 static struct kprobe csdw_kp_exec_single = {
 	.symbol_name = "generic_exec_single",
 	.pre_handler = csdw_exec_single_pre,
+};
+
+static struct kprobe csdw_kp_queue = {
+	.symbol_name = "__smp_call_single_queue",
+	.pre_handler = csdw_queue_pre,
 };
 
 static struct kretprobe csdw_rp_single = {
@@ -563,6 +635,10 @@ int csdw_probes_register(void)
 	ret = register_kprobe(&csdw_kp_exec_single);
 	if (ret)
 		goto fail_exec;
+	failed = csdw_kp_queue.symbol_name;
+	ret = register_kprobe(&csdw_kp_queue);
+	if (ret)
+		goto fail_queue;
 	failed = csdw_rp_single.kp.symbol_name;
 	ret = register_kretprobe(&csdw_rp_single);
 	if (ret)
@@ -577,6 +653,8 @@ int csdw_probes_register(void)
 fail_many:
 	unregister_kretprobe(&csdw_rp_single);
 fail_single:
+	unregister_kprobe(&csdw_kp_queue);
+fail_queue:
 	unregister_kprobe(&csdw_kp_exec_single);
 fail_exec:
 	unregister_kretprobe(&csdw_rp_flush);
@@ -592,6 +670,7 @@ void csdw_probes_unregister(void)
 	csdw_probes_on = false;
 	unregister_kretprobe(&csdw_rp_many);
 	unregister_kretprobe(&csdw_rp_single);
+	unregister_kprobe(&csdw_kp_queue);
 	unregister_kprobe(&csdw_kp_exec_single);
 	unregister_kretprobe(&csdw_rp_flush);
 }

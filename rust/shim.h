@@ -15,6 +15,7 @@ unsigned long long csdwatch_rs_stat(unsigned int id);
 int csdwatch_rs_single_enter(bool wait);
 void csdwatch_rs_single_queue(unsigned int cpu, const void *csd, unsigned long func, bool sync);
 int csdwatch_rs_many_enter(unsigned long func);
+void csdwatch_rs_queue_push(unsigned int cpu, const void *node);
 unsigned int csdwatch_rs_wait_slots(void);
 void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
@@ -49,6 +50,7 @@ int csdw_cfd_first_locked(unsigned int sender);
 void *csdw_queue_head(unsigned int cpu);
 void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *running_cpu);
 void csdw_symbol(char *buf, size_t len, unsigned long addr);
+void csdw_queue_head_desc(unsigned int cpu, char *buf, size_t len);
 void csdw_show_task(const void *task);
 void csdw_show_irq_regs(void);
 struct pt_regs;

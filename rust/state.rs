@@ -10,7 +10,7 @@
 //! watchdogs and the report work are stopped and sysfs is removed.
 
 use crate::ffi::{Global, Installed, WatcherCells};
-use crate::queues::{QueueWatch, Sweep};
+use crate::queues::{Held, QueueWatch, Sweep};
 use crate::targets::Target;
 use crate::tracked::Tracked;
 use crate::waits::{table_size, Waits};
@@ -25,9 +25,11 @@ pub(crate) struct Shared {
     pub targets: KVec<Target>,
     /// The watchdog's memory of each wait slot.
     pub tracked: WatcherCells<Tracked>,
-    /// The queue sweeper's memory of each possible CPU's queue.
+    /// Each possible CPU's call queue, as pushes and watchdogs see it.
     pub queues: KVec<QueueWatch>,
-    /// Who sweeps the queues, and when it last did.
+    /// The queues each possible CPU's watchdog watches.
+    pub held: KVec<Held>,
+    /// Who sweeps the queues while unloading, and when it last did.
     pub sweep: Sweep,
 }
 
@@ -62,12 +64,17 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             .push_within_capacity(QueueWatch::new())
             .map_err(|_| ENOMEM)?;
     }
+    let mut held = KVec::with_capacity(nr_cpu_ids as usize, GFP_KERNEL)?;
+    for _ in 0..nr_cpu_ids {
+        held.push_within_capacity(Held::new()).map_err(|_| ENOMEM)?;
+    }
     let shared = KBox::new(
         Shared {
             waits,
             targets,
             tracked,
             queues,
+            held,
             sweep: Sweep::new(),
         },
         GFP_KERNEL,

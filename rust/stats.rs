@@ -40,10 +40,15 @@ pub(crate) enum Stat {
     /// Watchdog ticks that found no wait of their CPU in flight: a timer
     /// left armed after its waits ended (the quiesce missed it).
     IdleTicks = 12,
+    /// Queues found standing unflushed for `resend_ms` (or `report_ms`
+    /// with resends off): episodes the queue side acted on.
+    QueueStalls = 13,
+    /// Of those, the ones flushed after the queue side resent the IPI.
+    QueueRecoveries = 14,
 }
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
-pub(crate) const NR_STATS: usize = 13;
+pub(crate) const NR_STATS: usize = 15;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 

@@ -11,6 +11,7 @@ use crate::detector::{Class, TargetSample, Thresholds, Wait};
 use crate::ffi;
 use crate::hooks;
 use crate::params::Param;
+use crate::queues::{Look, QueueView, QueueWatch, HELD};
 use crate::report;
 use crate::state::{self, Shared};
 use crate::stats::Stat;
@@ -88,36 +89,152 @@ pub(crate) fn tick(cpu: u32) -> u64 {
             .with(i, |tr| tick_one(sh, i, &s, tr, now, &th, stopping))
             .unwrap_or(true);
     }
-    if !mine && !stopping {
-        Stat::IdleTicks.inc();
-    }
     // Unloading: every running watchdog keeps ticking until it is stopped,
     // and sweeps the queues (one at a time, once per tick period).
     if stopping {
-        busy = true;
         sweep_queues(sh, now, th.resend_ns);
+        return Param::Tick.ns();
     }
-    if busy {
+    let queues = watch_queues(sh, cpu, now, &th);
+    if !mine && !queues {
+        Stat::IdleTicks.inc();
+    }
+    if busy || queues {
         Param::Tick.ns()
     } else {
         0
     }
 }
 
-/// Resend the IPI to every online CPU whose queue head has stood
-/// unflushed for `resend_ns` (see [`crate::queues`]).
+/// What the detector and the queue watch read of `cpu`'s queue now.
+fn queue_view(sh: &Shared, cpu: u32) -> QueueView {
+    let f = sh
+        .target(cpu)
+        .map_or(FlushView::default(), |t| t.flush_view(|_| false));
+    QueueView {
+        queued: ffi::queue_head(cpu) != 0,
+        last_flush_ns: f.last_flush_ns,
+        in_flush: f.in_flush,
+    }
+}
+
+/// Resend the call-function IPI to `t` and count it (any path), so the
+/// queue side waits a period before its own.
+fn resend(sh: &Shared, t: u32, now: u64) {
+    ffi::resend_ipi(t);
+    Stat::IpisResent.inc();
+    if let Some(q) = sh.queues.get(t as usize) {
+        q.note_resend(now);
+    }
+}
+
+/// Look at each queue this CPU watches (crate::queues); true while it
+/// watches any.
+fn watch_queues(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> bool {
+    let Some(held) = sh.held.get(cpu as usize) else {
+        return false;
+    };
+    let mut any = false;
+    for i in 0..HELD {
+        let Some(t) = held.get(i) else {
+            continue;
+        };
+        if watch_queue(sh, cpu, t, now, th) {
+            any = true;
+        } else {
+            held.remove(i);
+        }
+    }
+    // more than the list holds: look at every queue this CPU holds
+    if held.take_overflow() {
+        any = true;
+        for t in 0..ffi::nr_cpu_ids() {
+            let mine = sh.queues.get(t as usize).is_some_and(|q| q.held_by(cpu));
+            if mine && !held.has(t) && watch_queue(sh, cpu, t, now, th) {
+                held.add(t);
+            }
+        }
+    }
+    any
+}
+
+/// One queue this CPU watches; false once it watches it no more.
+fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> bool {
+    let Some(q) = sh.queues.get(t as usize) else {
+        return false;
+    };
+    if !q.held_by(cpu) {
+        return false; // taken over by a pusher (this CPU looked too late)
+    }
+    q.alive(now);
+    let v = queue_view(sh, t);
+    if q.releasing(cpu) && (q.drop_if(cpu, v.queued) || !q.held_by(cpu)) {
+        return false;
+    }
+    // an offline CPU's queue was flushed on its way down
+    let look = if ffi::cpu_online(t) {
+        q.look(&v, now)
+    } else {
+        Look::Served
+    };
+    act_on_queue(q, t, look, now, th);
+    if look == Look::Served {
+        q.release(cpu);
+    }
+    true
+}
+
+/// Carry out what a look at `t`'s queue found.
+fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
+    match look {
+        Look::Served => {
+            if let Some((since, resends, reported)) = q.end_episode() {
+                if resends > 0 {
+                    Stat::QueueRecoveries.inc();
+                }
+                report::queue_flushed(
+                    t,
+                    q.kick_cpu(),
+                    now.saturating_sub(since),
+                    resends,
+                    reported,
+                );
+            }
+        }
+        Look::Moving => {}
+        Look::Queued { age_ns } => {
+            let since = now.saturating_sub(age_ns);
+            let resend_due = th.resend_ns != 0 && age_ns >= th.resend_ns;
+            let report_due = th.report_ns != 0 && age_ns >= th.report_ns;
+            if (resend_due || report_due) && q.begin_episode(since) {
+                Stat::QueueStalls.inc();
+            }
+            let mut resends = 0;
+            if resend_due && q.may_resend(now, th.resend_ns) {
+                ffi::resend_ipi(t);
+                Stat::IpisResent.inc();
+                resends = q.count_resend();
+            }
+            if report_due && q.first_report() {
+                report::queue_stuck(t, q.kick_cpu(), age_ns, resends);
+            }
+        }
+    }
+}
+
+/// Unloading: the probes see no push any more, so every online CPU's
+/// queue is looked at, by one watchdog at a time, once per tick period.
 fn sweep_queues(sh: &Shared, now: u64, resend_ns: u64) {
     sh.sweep.run(now, Param::Tick.ns(), || {
         for (cpu, q) in (0u32..).zip(sh.queues.iter()) {
             if !ffi::cpu_online(cpu) {
                 continue;
             }
-            let last = sh
-                .target(cpu)
-                .map_or(0, |t| t.flush_view(|_| false).last_flush_ns);
-            if q.observe(ffi::queue_head(cpu), last, now, resend_ns) {
-                ffi::resend_ipi(cpu);
-                Stat::IpisResent.inc();
+            if let Look::Queued { age_ns } = q.look(&queue_view(sh, cpu), now) {
+                if age_ns >= resend_ns && q.may_resend(now, resend_ns) {
+                    ffi::resend_ipi(cpu);
+                    Stat::IpisResent.inc();
+                }
             }
         }
     });
@@ -169,8 +286,7 @@ fn tick_one(
     }
     tr.stalled = true;
     if act.resend {
-        ffi::resend_ipi(t);
-        Stat::IpisResent.inc();
+        resend(sh, t, now);
         tr.resends += 1;
     }
     if report {

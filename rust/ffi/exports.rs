@@ -63,6 +63,14 @@ pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong) -> c_int {
     hooks::many_enter(func as usize)
 }
 
+/// A call is about to be pushed on `cpu`'s queue: `__smp_call_single_queue`
+/// entry (kprobe; `node` is the pushed node), or a remote target of an
+/// untracked `smp_call_function_many_cond()` (`node` NULL).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32, node: *const c_void) {
+    hooks::queue_push(cpu, node as usize);
+}
+
 /// Slots of the wait table (the sender kretprobes' instance count).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_wait_slots() -> u32 {
