@@ -108,6 +108,9 @@ hang="softlockup_panic=1 softlockup_all_cpu_backtrace=1 hung_task_panic=1
 # port's IRQ spurious ("Disabling IRQ #4") and its console fell silent
 # until the host timeout; the spurious-IRQ detector has nothing to find in
 # these guests.
+# the tickless variant: CPUs 1-3 stop their tick while idle or running
+# one task (CPU 0 keeps time)
+[ "$CSDWATCH_VARIANT" = nohz ] && extra="nohz_full=1-$((${CSDWATCH_SMP:-4} - 1)) $extra"
 append="panic=-1 oops=panic loglevel=7 log_buf_len=4M noirqdebug $(echo $hang) $extra"
 case $arch in
 x86_64) cmd=(qemu-system-x86_64 -machine q35 -cpu max "${common[@]}"

@@ -100,6 +100,38 @@ for arch in $arches; do
 	echo "$arch: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
+# The tickless variant (scripts/kconfig/nohz.config, booted nohz_full=1-3):
+# the whole selftest suite again on the kernel distro RT images resemble
+# (NO_HZ_FULL). x86_64 (TICKLESS_ARCHES to change; empty to skip).
+for arch in ${TICKLESS_ARCHES-x86_64}; do
+	name=$arch-nohz
+	log "$name: building the tickless kernel, csdwatch and csd_inject"
+	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
+	pl=$results/$name-payload
+	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
+		"$CSDWATCH_TOP/selftests/guest-run.sh" "$results/$name-build.log"
+	start=$SECONDS
+	set +e
+	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
+		"$results/$name-console.log" 900 >/dev/null
+	qrc=$?
+	summary=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" \
+		"$results/$name-console.log" "$name" "$results/$name-ktap" $expected)
+	set -e
+	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
+	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
+	line=$(echo "$summary" | tail -1)
+	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+	if [ "$qrc" != 0 ]; then
+		echo "$name: not ok - guest run ended badly (verdict $qrc); console tail:"
+		console_tail "$results/$name-console.log"
+		f=$((${f:-0} + 1))
+	fi
+	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
+	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
+done
 # host side: the reST documentation parses cleanly (docutils, errors fail)
 python3 -c 'import docutils' 2>/dev/null || python3 -m pip install -q docutils >/dev/null 2>&1 || true
 for doc in "$CSDWATCH_TOP"/Documentation/*.rst; do

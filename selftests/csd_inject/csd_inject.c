@@ -9,7 +9,8 @@
  *   senders      number of waiting CPUs, 1..NR_SENDERS   (default 1)
  *   duration_ms  how long the fault lasts, 1..60000      (default 2500)
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
- *                | ping | load | lost_ipi_migrate | lost_ipi_hold; the write
+ *                | ping | load | lost_ipi_migrate | lost_ipi_hold
+ *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -21,6 +22,16 @@
  * to every online CPU in turn and on_each_cpu()) from `senders` unbound
  * kthreads for duration_ms, without holding the CPU-hotplug lock, so CPUs
  * may go offline and online meanwhile.
+ *
+ * Lost IPIs behind calls nobody waits for (the csd is planted the same
+ * way; what is measured is when the queued work ran, senderN_stall_ms):
+ *   - lost_ipi_async: smp_call_function_single(wait=0) to the busy target;
+ *   - lost_ipi_rcu: synchronize_rcu_expedited() (seed 003: rcu_exp_handler
+ *     is sent with wait=0); rcu_normal is cleared for the run, as PREEMPT_RT
+ *     sets it after boot, and restored;
+ *   - lost_wakeup: wake_up_process() of a task sleeping on the idle target;
+ *     queued on the target's call queue only with the scheduler feature
+ *     TTWU_QUEUE on (off by default on PREEMPT_RT: the test turns it on).
  *
  * lost_ipi_hold is a lost IPI that keeps coming back: whenever something
  * (a watchdog's resend) flushes the planted csd, a new one is planted with
@@ -79,14 +90,16 @@ static struct cpumask saved_mask, off_target, mig_mask, hold_mask;	/* under run_
 
 /* Found at load (kallsyms through a kprobe lookup; neither is exported). */
 static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
+static int *rcu_normal_p;		/* kernel/rcu/update.c rcu_normal */
 #ifdef CONFIG_ARM64
 static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi */
 #endif
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
-		SC_LOST_IPI_HOLD, SC_NONE };
+		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
-					 "lost_ipi_migrate", "lost_ipi_hold" };
+					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
+					 "lost_ipi_rcu", "lost_wakeup" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -108,6 +121,11 @@ static struct {
 	atomic_t stale_ran;		/* the planted csd (lost-IPI scenarios) */
 	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
+	int rcu_normal_was;		/* lost_ipi_rcu: rcu_normal before the run */
+	int expedited;			/* lost_ipi_rcu: the grace period was expedited */
+	int wakeup_queued;		/* lost_wakeup: on the target's call queue */
+	int stale_before_wake;		/* lost_wakeup: the planted csd still queued */
+	unsigned int wakee_state;	/* lost_wakeup: the wakee's state before */
 	/* load: every function queued ran exactly once */
 	u32 single_calls[NR_SENDERS];	/* smp_call_function_single() that returned 0 */
 	atomic_t single_ran[NR_SENDERS];	/* their function's runs */
@@ -134,6 +152,18 @@ static DEFINE_RAW_SPINLOCK(fault_lock);
 
 static void count_fn(void *p) { atomic_inc(p); }
 
+/* lost_ipi_async: the call ran; sender i's release is when it ran */
+static void stamp_fn(void *p)
+{
+	long i = (long)p;
+
+	WRITE_ONCE(res.released_ns[i], ktime_get_ns());
+	atomic_inc(&res.ran[i]);
+}
+
+static struct task_struct *wakee;	/* lost_wakeup: sleeps on the target */
+static atomic_t wakee_asleep, wake_sent;
+
 static void stale_fn(void *p) { atomic_inc(&res.stale_ran); }
 
 static void fault_begins(void)
@@ -149,7 +179,8 @@ static u64 fault_deadline(void)
 
 static bool is_lost_ipi(enum scenario sc)
 {
-	return sc == SC_LOST_IPI || sc == SC_LOST_IPI_MIGRATE || sc == SC_LOST_IPI_HOLD;
+	return sc == SC_LOST_IPI || sc == SC_LOST_IPI_MIGRATE || sc == SC_LOST_IPI_HOLD ||
+	       sc == SC_LOST_IPI_ASYNC || sc == SC_LOST_IPI_RCU || sc == SC_LOST_WAKEUP;
 }
 
 /* Runs on the target in hard IRQ context: a legitimate but slow csd. */
@@ -304,9 +335,15 @@ static int target_fn(void *arg)
 	 * kprobe (x86) waits for Tasks RCU.
 	 */
 	while (!irqs_off && !atomic_read(&spin_stop)) {
-		preempt_disable();
-		rcu_momentary_eqs();
-		preempt_enable();
+		/*
+		 * lost_ipi_rcu: no momentary EQS, or the expedited grace period
+		 * would find this CPU quiescent without sending its IPI.
+		 */
+		if (res.sc != SC_LOST_IPI_RCU) {
+			preempt_disable();
+			rcu_momentary_eqs();
+			preempt_enable();
+		}
 		rcu_tasks_qs(current, false);
 		yield();	/* to runnable RT tasks of its priority; never idles */
 		cpu_relax();
@@ -364,6 +401,32 @@ static int sender_fn(void *arg)
 	case SC_LOST_IPI_HOLD:
 		hold_sender(i);
 		break;
+	case SC_LOST_IPI_ASYNC:
+		/* wait=0: nobody spins on it; released when the function ran */
+		smp_call_function_single(res.target, stamp_fn, (void *)i, 0);
+		while (!atomic_read(&res.ran[i]))
+			usleep_range(100, 200);
+		break;
+	case SC_LOST_IPI_RCU:
+		/* seed 003: rcu_exp_handler is sent to the target with wait=0 */
+		res.expedited = !READ_ONCE(*rcu_normal_p);	/* rcu_gp_is_normal() */
+		synchronize_rcu_expedited();
+		WRITE_ONCE(res.released_ns[i], ktime_get_ns());
+		atomic_inc(&res.ran[i]);
+		break;
+	case SC_LOST_WAKEUP:
+		/* the wakeup is queued on the idle target (TTWU_QUEUE) */
+		res.stale_before_wake = READ_ONCE(per_cpu_ptr(csq, res.target)->first) ==
+					&stale_csd.node.llist;
+		res.wakee_state = READ_ONCE(wakee->__state);
+		atomic_set_release(&wake_sent, 1);
+		wake_up_process(wakee);
+		/* queued, or activated at once (TTWU_QUEUE off, target not idle) */
+		res.wakeup_queued = READ_ONCE(per_cpu_ptr(csq, res.target)->first) ==
+				    &wakee->wake_entry.llist;
+		while (!atomic_read_acquire(&res.ran[i]))
+			usleep_range(100, 200);
+		break;
 	case SC_IRQS_OFF:
 		/* the many/on_each_cpu path, as in seed 002 */
 		on_each_cpu_mask(m, count_fn, &res.ran[i], 1);
@@ -381,10 +444,36 @@ static int sender_fn(void *arg)
 	default:
 		break;
 	}
-	if (res.sc != SC_LOST_IPI_HOLD)
+	if (res.sc != SC_LOST_IPI_HOLD && res.sc != SC_LOST_IPI_ASYNC && res.sc != SC_LOST_WAKEUP &&
+	    res.sc != SC_LOST_IPI_RCU)
 		res.released_ns[i] = ktime_get_ns();
 	res.end_cpu[i] = raw_smp_processor_id();
 	complete(&sender_done[i]);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/*
+ * lost_wakeup: a task that sleeps on the target until sender 0 wakes it;
+ * its release is when it runs again. Nothing else runs on the target, so
+ * the CPU is idle when the stale csd is planted: the wakeup is queued on
+ * its call queue (TTWU_QUEUE, an idle target), behind the csd, no IPI.
+ */
+static int wakee_fn(void *unused)
+{
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (atomic_read_acquire(&wake_sent) || kthread_should_stop())
+			break;
+		atomic_set(&wakee_asleep, 1);
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
+	if (atomic_read(&wake_sent)) {
+		WRITE_ONCE(res.released_ns[0], ktime_get_ns());
+		atomic_inc(&res.ran[0]);
+	}
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(1);
 	return 0;
@@ -496,6 +585,8 @@ static void reset_run_state(void)
 	atomic_set(&target_ready, 0);
 	atomic_set(&fault_started, 0);
 	atomic_set(&fault_ended, 0);
+	atomic_set(&wakee_asleep, 0);
+	atomic_set(&wake_sent, 0);
 }
 
 /*
@@ -571,7 +662,18 @@ static int run_scenario(enum scenario sc)
 		}
 		i++;
 	}
-	if (sc != SC_SLOW_HANDLER) {
+	if (sc == SC_LOST_WAKEUP) {
+		wakee = tgt = spawn_on(wakee_fn, NULL, target, "csd_inject_wakee/%u");
+		if (IS_ERR(tgt)) {
+			ret = PTR_ERR(tgt);
+			wakee = tgt = NULL;
+			goto abort;
+		}
+		while (!atomic_read(&wakee_asleep))
+			msleep(1);
+		msleep(20);	/* asleep for good: the target idles */
+		atomic_set_release(&target_ready, 1);
+	} else if (sc != SC_SLOW_HANDLER) {
 		tgt = spawn_on(target_fn, (void *)(unsigned long)(sc == SC_IRQS_OFF),
 			       target, "csd_inject_tgt/%u");
 		if (IS_ERR(tgt)) {
@@ -579,6 +681,12 @@ static int run_scenario(enum scenario sc)
 			tgt = NULL;
 			goto abort;
 		}
+	}
+	if (sc == SC_LOST_IPI_RCU) {
+		/* expedited grace periods, as on non-RT kernels (RT boots with
+		 * rcupdate.rcu_normal_after_boot=1); restored below */
+		res.rcu_normal_was = READ_ONCE(*rcu_normal_p);
+		WRITE_ONCE(*rcu_normal_p, 0);
 	}
 	if (is_lost_ipi(sc)) {
 		while (!atomic_read_acquire(&target_ready))
@@ -628,12 +736,15 @@ wait_senders:
 	if (is_lost_ipi(sc))
 		lost_ipi_cleanup();
 	atomic_set(&spin_stop, 1);
+	if (sc == SC_LOST_IPI_RCU)
+		WRITE_ONCE(*rcu_normal_p, res.rcu_normal_was);
 out:
 	for (i = 0; i < NR_SENDERS; i++)
 		if (snd[i])
 			kthread_stop(snd[i]);
 	if (tgt)
 		kthread_stop(tgt);
+	wakee = NULL;
 	res.err = ret;
 	cpus_read_unlock();
 	return ret;
@@ -818,7 +929,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -904,6 +1015,12 @@ static int result_show(struct seq_file *m, void *v)
 	}
 	seq_printf(m, "stale_ran=%d\nslow_ran=%d\n", atomic_read(&res.stale_ran),
 		   atomic_read(&res.slow_ran));
+	if (res.sc == SC_LOST_IPI_RCU)
+		seq_printf(m, "expedited=%d\nrcu_normal_was=%d\n", res.expedited,
+			   res.rcu_normal_was);
+	if (res.sc == SC_LOST_WAKEUP)
+		seq_printf(m, "wakeup_queued=%d\nstale_before_wake=%d\nwakee_state=%u\n",
+			   res.wakeup_queued, res.stale_before_wake, res.wakee_state);
 out:
 	mutex_unlock(&run_lock);
 	return 0;
@@ -967,6 +1084,11 @@ static int __init csd_inject_init(void)
 		return -ENOENT;
 	}
 #endif
+	rcu_normal_p = lookup("rcu_normal");
+	if (!rcu_normal_p) {
+		pr_err("csd_inject: symbol rcu_normal not found\n");
+		return -ENOENT;
+	}
 	hrtimer_setup(&end_timer, end_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_PINNED_HARD);
 	r_target = (struct ranged){ &target, 0, NR_CPUS - 1, "target" };
 	r_senders = (struct ranged){ &senders, 1, NR_SENDERS, "senders" };

@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Queue-side rescue: a lost IPI behind calls that nobody waits for.
+#   lost_ipi_async  smp_call_function_single(wait=0) to a busy CPU
+#   lost_ipi_rcu    synchronize_rcu_expedited() (seed 003: rcu_exp_handler
+#                   goes out with wait=0)
+# Control first, with csd_inject alone: each one's work runs only at the
+# injector's deadline (the IPI it sends then). Then with csdwatch at its
+# defaults: the work runs long before it, every function once, and the
+# queue-side counters say it was the queue watch that resent. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+DUR=2500
+SCENARIOS="lost_ipi_async lost_ipi_rcu"
+
+ktap_print_header
+ktap_set_plan 7
+grep -q "^csd_inject " /proc/modules && rmmod csd_inject
+grep -q "^csdwatch " /proc/modules && rmmod csdwatch
+
+# one run; the work's delay is sender0_stall_ms (when it ran)
+one() {
+	run "$1" 1 $DUR || { ktap_print_msg "$1: run failed, err=$(val err)"; return 1; }
+	ktap_print_msg "$1 $2: work ran after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by))$( [ "$1" = lost_ipi_rcu ] && echo ", expedited=$(val expedited)")"
+	[ "$(val sender0_ran)" = 1 ] && [ "$(val stale_ran)" = 1 ] ||
+		{ ktap_print_msg "$1: work ran $(val sender0_ran) times, stale csd $(val stale_ran)"; return 1; }
+	[ "$1" != lost_ipi_rcu ] || [ "$(val expedited)" = 1 ] ||
+		{ ktap_print_msg "$1: the grace period was not expedited"; return 1; }
+}
+
+insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject.ko failed"
+for sc in $SCENARIOS; do
+	check "$sc without csdwatch: the work runs only at the injector's deadline" eval \
+		'one $sc "without csdwatch" && [ "$(val sender0_released_after_fault_end)" = 1 ]'
+done
+rmmod csd_inject
+
+dmesg_mark
+load_both || ktap_exit_fail_msg "insmod failed"
+stats_mark
+for sc in $SCENARIOS; do
+	check "$sc with csdwatch: the work runs before half the fault ($((DUR / 2)) ms)" eval \
+		'one $sc "with csdwatch" && [ "$(val sender0_released_after_fault_end)" = 0 ] && [ "$(val sender0_stall_ms)" -lt $((DUR / 2)) ]'
+done
+q=$(delta queue_stalls); r=$(delta queue_recoveries); s=$(delta ipis_resent)
+ktap_print_msg "counters: queue_stalls +$q queue_recoveries +$r ipis_resent +$s waits +$(delta waits) reports +$(delta reports)"
+check "the queue watch resent: 2..4 queue stalls (one per hang at least), each recovered, a resend each" \
+	eval '[ "$q" -ge 2 ] && [ "$q" -le 4 ] && [ "$r" = "$q" ] && [ "$s" -ge "$r" ]'
+check "told in a summary line, no warning" eval \
+	'dmesg_new | grep -q "csdwatch: recovered .* stuck call queue" && [ -z "$(bad_dmesg)" ]'
+[ -n "$DIAG" ] && diagnose
+check "unload" unload_both
+ktap_finished
