@@ -16,8 +16,12 @@
 //! - A wait resends at most once per `resend_ns`, and only once it has
 //!   looked like a lost IPI on two ticks in a row: never to a target inside
 //!   its csd flush (the flush will reach the csd by itself), offline, with
-//!   its interrupt count frozen, or just out of its flush or IRQs-off
-//!   section (its pending IPI is about to run).
+//!   IRQs off, or just out of its flush or IRQs-off section (its pending
+//!   IPI is about to run).
+//! - "IRQs off" needs proof beyond a frozen interrupt count (a tickless
+//!   CPU takes no interrupt with IRQs on): one resend left untaken for
+//!   `irq_frozen_ns`; with resends off, the frozen count of a CPU that is
+//!   not `nohz_full`.
 
 use core::ffi::CStr;
 use kernel::prelude::*;
@@ -68,6 +72,9 @@ pub(crate) struct TargetSample {
     pub last_flush_ns: u64,
     /// The CPU is inside the csd flush now (entered at `last_flush_ns`).
     pub in_flush: bool,
+    /// The CPU is `nohz_full`: its tick stops while one task runs, so its
+    /// interrupt count stands still with IRQs on.
+    pub tickless: bool,
 }
 
 /// Tunables the detector needs, in ns (0 disables the step where noted).
@@ -201,13 +208,30 @@ impl Wait {
         }
     }
 
-    fn class_of(t: &TargetSample, ev: &Evidence, th: &Thresholds) -> Class {
+    /// Is the frozen count proof of IRQs off? A count can stand still with
+    /// IRQs on: a tickless CPU (idle, or `nohz_full` running one task)
+    /// takes no interrupt at all, and a vCPU the host does not run takes
+    /// none either. What proves it is an IPI that went unanswered: when
+    /// resends are allowed, the verdict waits for one of ours to stay
+    /// untaken for `irq_frozen_ms` (a CPU with IRQs on takes it at once,
+    /// and its flush ends the stall). With resends off, a frozen count is
+    /// taken as proof except on a `nohz_full` target.
+    fn irqs_off_proven(&self, now_ns: u64, t: &TargetSample, th: &Thresholds) -> bool {
+        if th.resend_ns == 0 {
+            return !t.tickless;
+        }
+        self.resends > 0
+            && now_ns.saturating_sub(self.last_resend_ns) >= th.irq_frozen_ns.max(1)
+            && self.last_irq_change_ns <= self.last_resend_ns
+    }
+
+    fn class_of(&self, now_ns: u64, t: &TargetSample, ev: &Evidence, th: &Thresholds) -> Class {
         let frozen_ns = th.irq_frozen_ns.max(1);
         if !t.online {
             Class::TargetOffline
         } else if t.in_flush {
             Class::SlowHandler
-        } else if ev.irqs_frozen_ns >= frozen_ns {
+        } else if ev.irqs_frozen_ns >= frozen_ns && self.irqs_off_proven(now_ns, t, th) {
             Class::TargetIrqsOff
         } else {
             Class::LostIpi
@@ -240,7 +264,7 @@ impl Wait {
         if age < first && (th.panic_ns == 0 || age < th.panic_ns) {
             return (Class::None, ev, act);
         }
-        let class = Self::class_of(t, &ev, th);
+        let class = self.class_of(now_ns, t, &ev, th);
         if class == self.last_class {
             self.same_ticks = self.same_ticks.saturating_add(1);
         } else {
@@ -324,6 +348,7 @@ mod tests {
             irqs,
             last_flush_ns: 0,
             in_flush: false,
+            tickless: false,
         }
     }
 
@@ -382,16 +407,29 @@ mod tests {
     }
 
     #[test]
-    fn frozen_interrupts_mean_irqs_off() {
+    fn frozen_interrupts_are_irqs_off_once_a_resend_goes_unanswered() {
         let mut w = Wait::new(0, 0, busy(10, 5));
-        // Count stops moving right after the wait began.
-        let (c, _, _) = w.tick(21 * MS, &busy(10, 5), &TH);
+        // the count stops right after the wait began: not proof yet
+        let (c, _, a) = w.tick(21 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert!(!a.resend);
+        // second lost-IPI tick: the resend is also the probe
+        let (c, _, a) = w.tick(26 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert!(a.resend);
+        let (c, _, a) = w.tick(31 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert!(!a.resend);
+        // irq_frozen_ms after the resend, still no interrupt: IRQs off
+        let (c, _, a) = w.tick(46 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
+        assert!(!a.resend);
         let (c, ev, a) = w.tick(1000 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         assert!(a.report);
         assert!(!a.resend);
         assert_eq!(ev.irqs_delta, 0);
+        assert_eq!(ev.resends, 1);
         assert!(ev.irqs_frozen_ns >= 999 * MS);
     }
 
@@ -402,8 +440,40 @@ mod tests {
         let (c, ev, _) = w.tick(21 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::LostIpi);
         assert_eq!(ev.irqs_frozen_ns, 6 * MS);
-        let (c, _, _) = w.tick(35 * MS, &busy(10, 5), &TH);
+        let (c, _, a) = w.tick(35 * MS, &busy(10, 5), &TH);
+        assert_eq!(c, Class::LostIpi);
+        assert!(a.resend);
+        let (c, _, _) = w.tick(55 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
+    }
+
+    #[test]
+    fn a_tickless_target_is_not_called_irqs_off_without_a_probe() {
+        let off = Thresholds { resend_ns: 0, ..TH };
+        let tickless = TargetSample {
+            tickless: true,
+            ..busy(10, 5)
+        };
+        // resends off: a nohz_full CPU's frozen count proves nothing
+        let mut w = Wait::new(0, 0, tickless);
+        let (c, _, a) = w.tick(1000 * MS, &tickless, &off);
+        assert_eq!(c, Class::LostIpi);
+        assert!(!a.resend);
+        // a CPU with a tick: it does
+        let mut w = Wait::new(0, 0, busy(10, 5));
+        let (c, _, _) = w.tick(1000 * MS, &busy(10, 5), &off);
+        assert_eq!(c, Class::TargetIrqsOff);
+        // resends on: the tickless CPU takes the probe (its count moves)
+        let mut w = Wait::new(0, 0, tickless);
+        w.tick(21 * MS, &tickless, &TH);
+        let (_, _, a) = w.tick(26 * MS, &tickless, &TH);
+        assert!(a.resend);
+        let moved = TargetSample {
+            irqs: 11,
+            ..tickless
+        };
+        let (c, _, _) = w.tick(46 * MS, &moved, &TH);
+        assert_eq!(c, Class::LostIpi);
     }
 
     #[test]
@@ -428,26 +498,33 @@ mod tests {
         let mut w = Wait::new(0, 15 * MS, busy(10, 5));
         w.tick(21 * MS, &busy(10, 5), &TH);
         assert_eq!(w.stall_class(), Class::LostIpi);
-        w.tick(35 * MS, &busy(10, 5), &TH);
+        let (_, _, a) = w.tick(35 * MS, &busy(10, 5), &TH);
+        assert!(a.resend);
         assert_eq!(w.stall_class(), Class::LostIpi);
-        w.tick(40 * MS, &busy(10, 5), &TH);
+        // the resend went unanswered: IRQs off, settled after two ticks
+        w.tick(55 * MS, &busy(10, 5), &TH);
+        assert_eq!(w.stall_class(), Class::LostIpi);
+        w.tick(60 * MS, &busy(10, 5), &TH);
         assert_eq!(w.stall_class(), Class::TargetIrqsOff);
         // IRQs come back on: one tick of interrupts (the target taking its
         // pending IPI on the way to its flush) does not relabel it
-        w.tick(45 * MS, &busy(11, 5), &TH);
+        w.tick(65 * MS, &busy(11, 5), &TH);
         assert_eq!(w.stall_class(), Class::TargetIrqsOff);
         // a second one with no flush: no IPI is pending, it is a lost IPI
         // (the count was frozen because the vCPU did not run)
-        w.tick(50 * MS, &busy(12, 5), &TH);
+        w.tick(70 * MS, &busy(12, 5), &TH);
         assert_eq!(w.stall_class(), Class::LostIpi);
     }
 
     #[test]
     fn irqs_moving_again_is_not_irqs_off() {
         let mut w = Wait::new(0, 0, busy(10, 5));
-        let (c, _, _) = w.tick(30 * MS, &busy(10, 5), &TH);
+        w.tick(25 * MS, &busy(10, 5), &TH);
+        let (_, _, a) = w.tick(30 * MS, &busy(10, 5), &TH);
+        assert!(a.resend);
+        let (c, _, _) = w.tick(50 * MS, &busy(10, 5), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
-        let (c, _, _) = w.tick(40 * MS, &busy(11, 5), &TH);
+        let (c, _, _) = w.tick(60 * MS, &busy(11, 5), &TH);
         assert_eq!(c, Class::LostIpi);
     }
 

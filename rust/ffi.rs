@@ -46,6 +46,7 @@ mod c {
         pub(super) fn csdw_cfd_first_locked(sender: u32) -> c_int;
         pub(super) fn csdw_lookup(name: *const c_char) -> *mut c_void;
         pub(super) fn csdw_queue_head(cpu: u32) -> *mut c_void;
+        pub(super) fn csdw_nohz_full_cpu(cpu: u32) -> bool;
         pub(super) fn csdw_watchdog_arm_here(delay_ns: u64);
         pub(super) fn csdw_task_info(
             task: *const c_void,
@@ -133,6 +134,12 @@ pub(crate) fn queue_head(cpu: u32) -> usize {
     // SAFETY: bounds-checked in C; call_single_queue was resolved at load;
     // a racy read of the list head pointer, never dereferenced.
     unsafe { c::csdw_queue_head(cpu) as usize }
+}
+
+/// Is `cpu` a `nohz_full` CPU (its tick stops while one task runs)?
+pub(crate) fn nohz_full(cpu: u32) -> bool {
+    // SAFETY: bounds-checked in C; reads the exported nohz_full mask.
+    unsafe { c::csdw_nohz_full_cpu(cpu) }
 }
 
 /// Interrupts `cpu` has taken so far.

@@ -157,14 +157,18 @@ fn push(sh: &Shared, cpu: u32, target: u32) {
         return; // this CPU is going down: a later push takes the watch
     }
     let tick = Param::Tick.ns();
+    // First look when a resend could be due: most queues are flushed by
+    // then, and the watch ends at that one tick.
+    let first = Param::Resend.ns().max(tick);
     match q.push(cpu, ffi::now_ns(), t.last_flush_ns(), STALE_TICKS * tick) {
         Took::New => {
+            Stat::QueueWatches.inc();
             if let Some(h) = sh.held.get(cpu as usize) {
                 h.add(target);
             }
-            ffi::watchdog_arm(tick);
+            ffi::watchdog_arm(first);
         }
-        Took::Back => ffi::watchdog_arm(tick),
+        Took::Back => ffi::watchdog_arm(first),
         Took::No => {}
     }
 }

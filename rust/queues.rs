@@ -44,6 +44,9 @@ use kernel::sync::barrier::smp_mb;
 pub(crate) const STALE_TICKS: u64 = 8;
 /// Targets a watcher lists before its tick falls back to a full scan.
 pub(crate) const HELD: usize = 16;
+/// Longest wait between two queue-side resends of one episode, in resend
+/// periods (a power of two).
+pub(crate) const MAX_BACKOFF: u32 = 64;
 
 /// `watcher` value of a watch being let go by `cpu`.
 const RELEASING: u32 = 1 << 31;
@@ -115,6 +118,9 @@ pub(crate) struct QueueWatch {
     stuck_ns: Atomic<u64>,
     /// The episode was reported.
     reported: Atomic<u32>,
+    /// When a tracked wait's watchdog last found this CPU blocking it
+    /// (the wait path diagnoses and rescues it then).
+    waited_ns: Atomic<u64>,
 }
 
 impl QueueWatch {
@@ -132,6 +138,7 @@ impl QueueWatch {
             resends: Atomic::new(0),
             stuck_ns: Atomic::new(0),
             reported: Atomic::new(0),
+            waited_ns: Atomic::new(0),
         }
     }
 
@@ -254,14 +261,30 @@ impl QueueWatch {
         }
     }
 
-    /// May an IPI be resent now (none sent by any path for `period`)? If
-    /// so it is counted as sent at `now`.
+    /// May the queue side resend an IPI now? Not within `period` of any
+    /// resend, by any path; within an episode the wait doubles after each
+    /// of its resends, up to [`MAX_BACKOFF`] periods: a lost IPI is fixed
+    /// by the first, while a target with IRQs off (whose IPI only stays
+    /// pending) gets a few, not one per period. If so it is counted as
+    /// sent at `now`.
     pub(crate) fn may_resend(&self, now: u64, period: u64) -> bool {
         let last = self.resent_ns.load(Relaxed);
-        if last != 0 && now.saturating_sub(last) < period {
+        let n = self.resends.load(Relaxed).min(MAX_BACKOFF.trailing_zeros());
+        if last != 0 && now.saturating_sub(last) < period << n {
             return false;
         }
         self.resent_ns.cmpxchg(last, now.max(1), Relaxed).is_ok()
+    }
+
+    /// A tracked wait is blocked on this CPU at `now`: its watchdog looks
+    /// after it (with the detector's diagnosis).
+    pub(crate) fn note_waited(&self, now: u64) {
+        self.waited_ns.store(now, Relaxed);
+    }
+
+    /// Does a tracked wait look after this CPU (seen within `recent`)?
+    pub(crate) fn waited(&self, now: u64, recent: u64) -> bool {
+        now.saturating_sub(self.waited_ns.load(Relaxed)) < recent
     }
 
     /// Any path resent the IPI at `now` (the queue side then waits a period).
@@ -289,14 +312,9 @@ impl QueueWatch {
     /// calls began to stand, IPIs resent, reported) if there was one.
     pub(crate) fn end_episode(&self) -> Option<(u64, u32, bool)> {
         let since = self.stuck_ns.xchg(0, Relaxed);
-        if since == 0 {
-            return None;
-        }
-        Some((
-            since,
-            self.resends.xchg(0, Relaxed),
-            self.reported.xchg(0, Relaxed) != 0,
-        ))
+        let resends = self.resends.xchg(0, Relaxed);
+        let reported = self.reported.xchg(0, Relaxed) != 0;
+        (since != 0).then_some((since, resends, reported))
     }
 
     /// The CPU whose push began the current window.
@@ -509,6 +527,9 @@ mod tests {
         q.note_resend(35 * MS); // the wait path resent
         assert!(!q.may_resend(50 * MS, 20 * MS));
         assert!(q.may_resend(55 * MS, 20 * MS));
+        // a tracked wait on this CPU, seen 3 ms ago
+        q.note_waited(52 * MS);
+        assert!(q.waited(55 * MS, 10 * MS) && !q.waited(70 * MS, 10 * MS));
         // an episode's count and report, ended once
         assert!(q.begin_episode(5 * MS));
         assert!(!q.begin_episode(9 * MS));
@@ -518,6 +539,31 @@ mod tests {
         assert!(!q.first_report());
         assert_eq!(q.end_episode(), Some((5 * MS, 2, true)));
         assert_eq!(q.end_episode(), None);
+    }
+
+    #[test]
+    fn resends_back_off_within_an_episode() {
+        let q = QueueWatch::new();
+        let p = 20 * MS;
+        let mut at = [0u64; 10];
+        let mut n = 0;
+        let mut t = 0;
+        while n < at.len() {
+            t += MS;
+            if q.may_resend(t, p) {
+                at[n] = t;
+                n += 1;
+                q.count_resend();
+            }
+        }
+        // gaps: 1, 2, 4 ... 64 periods, then 64 each
+        for k in 1..at.len() {
+            let want = p << (k as u32).min(MAX_BACKOFF.trailing_zeros());
+            assert_eq!(at[k] - at[k - 1], want);
+        }
+        // a new episode starts over
+        q.end_episode();
+        assert!(q.may_resend(at[9] + p, p));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #include <linux/sysfs.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
+#include <linux/tick.h>
 #include <linux/hrtimer.h>
 #include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
@@ -115,6 +116,7 @@ CSDW_STAT(watchdog_ticks, 11);
 CSDW_STAT(idle_ticks, 12);
 CSDW_STAT(queue_stalls, 13);
 CSDW_STAT(queue_recoveries, 14);
+CSDW_STAT(queue_watches, 15);
 
 static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_waits.attr.attr,
@@ -132,6 +134,7 @@ static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_idle_ticks.attr.attr,
 	&csdw_stat_queue_stalls.attr.attr,
 	&csdw_stat_queue_recoveries.attr.attr,
+	&csdw_stat_queue_watches.attr.attr,
 	NULL,
 };
 
@@ -280,6 +283,12 @@ void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *run
 void csdw_symbol(char *buf, size_t len, unsigned long addr)
 {
 	snprintf(buf, len, "%ps", (void *)addr);
+}
+
+/* tick_nohz_full_cpu() is a static inline (false without NO_HZ_FULL). */
+bool csdw_nohz_full_cpu(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && tick_nohz_full_cpu(cpu);
 }
 
 /*

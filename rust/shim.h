@@ -48,6 +48,7 @@ void *csdw_current(void);
 int csdw_csd_locked(const void *csd);
 int csdw_cfd_first_locked(unsigned int sender);
 void *csdw_queue_head(unsigned int cpu);
+bool csdw_nohz_full_cpu(unsigned int cpu);
 void csdw_task_info(const void *task, int *pid, char *comm, size_t len, int *running_cpu);
 void csdw_symbol(char *buf, size_t len, unsigned long addr);
 void csdw_queue_head_desc(unsigned int cpu, char *buf, size_t len);

@@ -45,10 +45,13 @@ pub(crate) enum Stat {
     QueueStalls = 13,
     /// Of those, the ones flushed after the queue side resent the IPI.
     QueueRecoveries = 14,
+    /// Queue watches taken: pushes that found the target's queue watched
+    /// by nobody (the first since a drained queue was let go).
+    QueueWatches = 15,
 }
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
-pub(crate) const NR_STATS: usize = 15;
+pub(crate) const NR_STATS: usize = 16;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 

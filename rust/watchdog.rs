@@ -57,6 +57,7 @@ pub(crate) fn sample(sh: &Shared, cpu: u32) -> (TargetSample, FlushView) {
             irqs: ffi::irq_count(cpu),
             last_flush_ns: f.last_flush_ns,
             in_flush: f.in_flush,
+            tickless: ffi::nohz_full(cpu),
         },
         f,
     )
@@ -95,8 +96,8 @@ pub(crate) fn tick(cpu: u32) -> u64 {
         sweep_queues(sh, now, th.resend_ns);
         return Param::Tick.ns();
     }
-    let queues = watch_queues(sh, cpu, now, &th);
-    if !mine && !queues {
+    let (pending, queues) = watch_queues(sh, cpu, now, &th);
+    if !mine && !pending {
         Stat::IdleTicks.inc();
     }
     if busy || queues {
@@ -128,48 +129,61 @@ fn resend(sh: &Shared, t: u32, now: u64) {
     }
 }
 
-/// Look at each queue this CPU watches (crate::queues); true while it
-/// watches any.
-fn watch_queues(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> bool {
+/// Look at each queue this CPU watches (crate::queues): whether any had
+/// calls in flight, and whether it still watches any.
+fn watch_queues(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> (bool, bool) {
     let Some(held) = sh.held.get(cpu as usize) else {
-        return false;
+        return (false, false);
     };
-    let mut any = false;
+    let (mut pending, mut any) = (false, false);
+    let mut one = |t: u32| -> bool {
+        let r = watch_queue(sh, cpu, t, now, th);
+        pending |= r == QueueTick::Pending;
+        any |= r != QueueTick::Gone;
+        r != QueueTick::Gone
+    };
     for i in 0..HELD {
-        let Some(t) = held.get(i) else {
-            continue;
-        };
-        if watch_queue(sh, cpu, t, now, th) {
-            any = true;
-        } else {
-            held.remove(i);
+        if let Some(t) = held.get(i) {
+            if !one(t) {
+                held.remove(i);
+            }
         }
     }
     // more than the list holds: look at every queue this CPU holds
     if held.take_overflow() {
-        any = true;
         for t in 0..ffi::nr_cpu_ids() {
             let mine = sh.queues.get(t as usize).is_some_and(|q| q.held_by(cpu));
-            if mine && !held.has(t) && watch_queue(sh, cpu, t, now, th) {
+            if mine && !held.has(t) && one(t) {
                 held.add(t);
             }
         }
     }
-    any
+    (pending, any)
 }
 
-/// One queue this CPU watches; false once it watches it no more.
-fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> bool {
+/// What one look at a watched queue left.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QueueTick {
+    /// No longer watched by this CPU.
+    Gone,
+    /// Still watched, nothing in flight (being let go).
+    Idle,
+    /// Calls in flight.
+    Pending,
+}
+
+/// One queue this CPU watches.
+fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> QueueTick {
     let Some(q) = sh.queues.get(t as usize) else {
-        return false;
+        return QueueTick::Gone;
     };
     if !q.held_by(cpu) {
-        return false; // taken over by a pusher (this CPU looked too late)
+        return QueueTick::Gone; // taken over by a pusher (this CPU looked too late)
     }
     q.alive(now);
     let v = queue_view(sh, t);
     if q.releasing(cpu) && (q.drop_if(cpu, v.queued) || !q.held_by(cpu)) {
-        return false;
+        return QueueTick::Gone;
     }
     // an offline CPU's queue was flushed on its way down
     let look = if ffi::cpu_online(t) {
@@ -178,11 +192,27 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> bool
         Look::Served
     };
     act_on_queue(q, t, look, now, th);
-    if look == Look::Served {
-        q.release(cpu);
+    if look != Look::Served {
+        return QueueTick::Pending;
     }
-    true
+    // Let go: mark it, then look again. A push recorded since, or calls
+    // queued now, keep it (the pusher saw the mark and took the watch, or
+    // its push is seen here); a push decided before the mark whose node
+    // lands after this second look is the one left unwatched until the
+    // next push to this CPU (a window of the probe's few instructions).
+    if q.release(cpu) && q.drop_if(cpu, queue_view(sh, t).queued) {
+        return QueueTick::Gone;
+    }
+    if q.held_by(cpu) {
+        QueueTick::Idle
+    } else {
+        QueueTick::Gone
+    }
 }
+
+/// A tracked wait seen blocked on a target this many ticks ago still
+/// looks after it.
+const WAITED_TICKS: u64 = 4;
 
 /// Carry out what a look at `t`'s queue found.
 fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
@@ -202,6 +232,9 @@ fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
             }
         }
         Look::Moving => {}
+        // a tracked wait is blocked on `t`: its watchdog diagnoses and
+        // rescues it (and withholds resends from a target with IRQs off)
+        Look::Queued { .. } if q.waited(now, WAITED_TICKS * Param::Tick.ns()) => {}
         Look::Queued { age_ns } => {
             let since = now.saturating_sub(age_ns);
             let resend_due = th.resend_ns != 0 && age_ns >= th.resend_ns;
@@ -263,6 +296,9 @@ fn tick_one(
     let Some(t) = blocked else {
         return true;
     };
+    if let Some(q) = sh.queues.get(t as usize) {
+        q.note_waited(now); // the queue side leaves `t` to this wait
+    }
     let (smp, flush) = sample(sh, t);
     if tr.target != t || tr.wait.is_none() {
         tr.target = t;
