@@ -17,10 +17,15 @@
 //! - the watcher's tick ([`QueueWatch::look`]) sees the queue non-empty
 //!   with no flush entry since the recorded push, or since its own first
 //!   sight after the last flush, for `resend_ms`: the IPI is resent;
-//! - a queue found empty with no push owed is let go in two steps: first
-//!   marked releasing (a push seen from then on takes the watch back), then
-//!   one tick later dropped if it is still empty and no push came. A push
-//!   decided before the mark lands within that tick.
+//! - a queue found empty with no push owed is let go: marked releasing (a
+//!   push seen from then on takes the watch), looked at again, and dropped
+//!   if it is still empty and no push was recorded meanwhile
+//!   ([`QueueWatch::release`], [`QueueWatch::drop_if`]). Left open: a push
+//!   that read the watch as held just before the mark and lands after the
+//!   second look; the next push to that CPU takes a watch again.
+//! - the queue side resends with a back-off within an episode, and not at
+//!   all while a tracked wait is blocked on the target (that wait's
+//!   detector decides).
 //!
 //! Each watcher CPU keeps the targets it watches in a small [`Held`] list
 //! (its tick looks at those only; a full list makes it scan every target),
@@ -118,6 +123,8 @@ pub(crate) struct QueueWatch {
     stuck_ns: Atomic<u64>,
     /// The episode was reported.
     reported: Atomic<u32>,
+    /// The last look found the calls standing for a resend period.
+    ripe: Atomic<u32>,
     /// When a tracked wait's watchdog last found this CPU blocking it
     /// (the wait path diagnoses and rescues it then).
     waited_ns: Atomic<u64>,
@@ -139,6 +146,7 @@ impl QueueWatch {
             stuck_ns: Atomic::new(0),
             reported: Atomic::new(0),
             waited_ns: Atomic::new(0),
+            ripe: Atomic::new(0),
         }
     }
 
@@ -201,7 +209,7 @@ impl QueueWatch {
         ok
     }
 
-    /// Step two, a tick later: drop the watch if the queue is still empty
+    /// Step two, right after: drop the watch if the queue is still empty
     /// (`queued`: it is not) and no push was recorded since the mark. True
     /// if dropped; false: `cpu` holds it again (or lost it to a pusher).
     pub(crate) fn drop_if(&self, cpu: u32, queued: bool) -> bool {
@@ -231,6 +239,7 @@ impl QueueWatch {
             // a push recorded after the last flush entry, not on the queue:
             // about to land, or taken by a flush that entered before it
             // (then it is still not there at the next look)
+            self.ripe.store(0, Relaxed);
             if k <= f || self.empty_kick.load(Relaxed) == k {
                 self.seen_ns.store(0, Relaxed);
                 return Look::Served;
@@ -242,13 +251,17 @@ impl QueueWatch {
         if v.in_flush {
             // what was pushed since the flush took the list has its IPI
             // pending until the flush returns
+            self.ripe.store(0, Relaxed);
             self.seen_ns.store(now, Relaxed);
             return Look::Moving;
         }
+        // the window: from the recorded push, or from the last sight of the
+        // flush running if later (what was pushed during a flush had its
+        // IPI pending until the flush returned), or from this look
+        let s = self.seen_ns.load(Relaxed);
         let since = if k > f {
-            k
+            k.max(s)
         } else {
-            let s = self.seen_ns.load(Relaxed);
             if s <= f {
                 self.seen_ns.store(now, Relaxed);
                 now
@@ -274,6 +287,14 @@ impl QueueWatch {
             return false;
         }
         self.resent_ns.cmpxchg(last, now.max(1), Relaxed).is_ok()
+    }
+
+    /// This look found the calls standing for a resend period (`now_ripe`):
+    /// true if the previous look did too. Two looks in a row, as for a
+    /// wait: a target just out of its flush or of an IRQs-off section, or
+    /// a vCPU the host just ran again, takes its pending IPI by the next.
+    pub(crate) fn ripe_twice(&self, now_ripe: bool) -> bool {
+        self.ripe.xchg(u32::from(now_ripe), Relaxed) != 0 && now_ripe
     }
 
     /// A tracked wait is blocked on this CPU at `now`: its watchdog looks
@@ -456,7 +477,8 @@ mod tests {
         assert_eq!(q.look(&view(true, 12 * MS, true), 20 * MS), Look::Moving);
         // it returned, new calls queued meanwhile (no push recorded after
         // it: a pusher raced the flush): they stand from the last sight of
-        // the flush running (their IPI could not be taken before)
+        // the flush running (their IPI could not be taken before); so do
+        // calls whose push was recorded during the flush (below)
         assert_eq!(
             q.look(&view(true, 12 * MS, false), 25 * MS),
             Look::Queued { age_ns: 5 * MS }
@@ -470,6 +492,24 @@ mod tests {
             q.look(&view(true, 50 * MS, false), 55 * MS),
             Look::Queued { age_ns: 0 }
         );
+    }
+
+    #[test]
+    fn a_push_during_a_long_flush_counts_from_its_end() {
+        let q = QueueWatch::new();
+        // flush entered at 10 ms, a push recorded at 12 ms while it runs
+        q.push(0, 12 * MS, 10 * MS, STALE);
+        assert_eq!(q.look(&view(true, 10 * MS, true), 500 * MS), Look::Moving);
+        // the flush returned: 5 ms since it was last seen running, not 493
+        assert_eq!(
+            q.look(&view(true, 10 * MS, false), 505 * MS),
+            Look::Queued { age_ns: 5 * MS }
+        );
+        // resend only on the second ripe look in a row
+        assert!(!q.ripe_twice(true));
+        assert!(q.ripe_twice(true));
+        assert!(!q.ripe_twice(false));
+        assert!(!q.ripe_twice(true));
     }
 
     #[test]

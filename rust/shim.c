@@ -117,6 +117,7 @@ CSDW_STAT(idle_ticks, 12);
 CSDW_STAT(queue_stalls, 13);
 CSDW_STAT(queue_recoveries, 14);
 CSDW_STAT(queue_watches, 15);
+CSDW_STAT(queue_resends, 16);
 
 static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_waits.attr.attr,
@@ -135,6 +136,7 @@ static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_queue_stalls.attr.attr,
 	&csdw_stat_queue_recoveries.attr.attr,
 	&csdw_stat_queue_watches.attr.attr,
+	&csdw_stat_queue_resends.attr.attr,
 	NULL,
 };
 

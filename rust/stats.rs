@@ -48,10 +48,12 @@ pub(crate) enum Stat {
     /// Queue watches taken: pushes that found the target's queue watched
     /// by nobody (the first since a drained queue was let go).
     QueueWatches = 15,
+    /// IPIs the queue side resent (counted in `IpisResent` too).
+    QueueResends = 16,
 }
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
-pub(crate) const NR_STATS: usize = 16;
+pub(crate) const NR_STATS: usize = 17;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 

@@ -237,15 +237,17 @@ fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
         Look::Queued { .. } if q.waited(now, WAITED_TICKS * Param::Tick.ns()) => {}
         Look::Queued { age_ns } => {
             let since = now.saturating_sub(age_ns);
-            let resend_due = th.resend_ns != 0 && age_ns >= th.resend_ns;
+            let ripe = q.ripe_twice(th.resend_ns != 0 && age_ns >= th.resend_ns);
+            let resend = ripe && q.may_resend(now, th.resend_ns);
             let report_due = th.report_ns != 0 && age_ns >= th.report_ns;
-            if (resend_due || report_due) && q.begin_episode(since) {
+            if (resend || report_due) && q.begin_episode(since) {
                 Stat::QueueStalls.inc();
             }
             let mut resends = 0;
-            if resend_due && q.may_resend(now, th.resend_ns) {
+            if resend {
                 ffi::resend_ipi(t);
                 Stat::IpisResent.inc();
+                Stat::QueueResends.inc();
                 resends = q.count_resend();
             }
             if report_due && q.first_report() {
@@ -267,6 +269,7 @@ fn sweep_queues(sh: &Shared, now: u64, resend_ns: u64) {
                 if age_ns >= resend_ns && q.may_resend(now, resend_ns) {
                     ffi::resend_ipi(cpu);
                     Stat::IpisResent.inc();
+                    Stat::QueueResends.inc();
                 }
             }
         }

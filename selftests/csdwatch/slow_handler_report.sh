@@ -18,9 +18,12 @@ splat=$(echo "$new" | grep 'csdwatch: CPU [0-9]* stalled [0-9]* ms in csd_lock_w
 ktap_print_msg "waiters stalled (injector clock):$(stalls); first report: ${splat#*\] }"
 check "reported as slow handler naming the running function slow_fn" eval \
 	'[ -n "$splat" ] && echo "$new" | grep -q "csdwatch:   slow handler: CPU 1 in csd flush for [0-9]* ms, running slow_fn \[csd_inject\]"'
-ktap_print_msg "counters: stalls_slow_handler +$(delta stalls_slow_handler) ipis_resent +$(delta ipis_resent) reports +$(delta reports)"
+ktap_print_msg "counters: stalls_slow_handler +$(delta stalls_slow_handler) ipis_resent +$(delta ipis_resent) (queue side +$(delta queue_resends)) reports +$(delta reports)"
+# the waits' resends (the queue side may resend to another CPU whose vCPU
+# the host did not run for a while; it never resends into a flush, KUnit
+# csdwatch_queues)
 check "no pointless resend, stall counted as slow handler" eval \
-	'[ "$(delta ipis_resent)" = 0 ] && [ "$(delta stalls_slow_handler)" -ge 1 ]'
+	'[ $(($(delta ipis_resent) - $(delta queue_resends))) = 0 ] && [ "$(delta stalls_slow_handler)" -ge 1 ]'
 check "each function ran once" eval 'all_ran_once 1 && [ "$(val slow_ran)" = 1 ]'
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
