@@ -28,14 +28,16 @@ console_tail() {
 	fi | sed 's/^/    /'
 }
 
+# the result documents every guest run of the suite must print
+expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues"
+for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
+
 total_p=0; total_f=0; total_s=0
 for arch in $arches; do
 	log "$arch: building csdwatch and csd_inject"
 	pl=$results/$arch-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/guest-run.sh" \
 		"$results/$arch-build.log"
-	expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues"
-	for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"
 	start=$SECONDS
