@@ -246,8 +246,10 @@ fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
             let mut resends = 0;
             if resend {
                 ffi::resend_ipi(t);
-                Stat::IpisResent.inc();
+                // this order: a reader of ipis_resent, then queue_resends,
+                // never sees a queue-side resend as a wait's
                 Stat::QueueResends.inc();
+                Stat::IpisResent.inc();
                 resends = q.count_resend();
             }
             if report_due && q.first_report() {
@@ -268,8 +270,8 @@ fn sweep_queues(sh: &Shared, now: u64, resend_ns: u64) {
             if let Look::Queued { age_ns } = q.look(&queue_view(sh, cpu), now) {
                 if age_ns >= resend_ns && q.may_resend(now, resend_ns) {
                     ffi::resend_ipi(cpu);
-                    Stat::IpisResent.inc();
                     Stat::QueueResends.inc();
+                    Stat::IpisResent.inc();
                 }
             }
         }

@@ -70,7 +70,7 @@ ktap_print_msg "counters: stalls_irqs_off +$(delta stalls_irqs_off) reports +$(d
 # CPU 1 to the waits; it may resend to another CPU whose vCPU the host did
 # not run for a while (allowed 8, with its back-off).
 check "counters: IRQs-off stalls counted, 1..3 reports, <= 3 resends per waiter" eval \
-	'[ "$(delta stalls_irqs_off)" -ge 1 ] && [ "$(delta reports)" -ge 1 ] && [ "$(delta reports)" -le 3 ] && [ $(($(delta ipis_resent) - $(delta queue_resends))) -le 6 ] && [ "$(delta queue_resends)" -le 8 ]'
+	'[ "$(delta stalls_irqs_off)" -ge 1 ] && [ "$(delta reports)" -ge 1 ] && [ "$(delta reports)" -le 3 ] && [ "$(wait_resends)" -le 6 ] && [ "$(delta queue_resends)" -le 8 ]'
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished

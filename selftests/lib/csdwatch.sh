@@ -31,6 +31,12 @@ settled() {
 stats_mark() { for f in $S/*; do eval "S0_${f##*/}=$(cat "$f")"; done; }
 delta() { eval "echo \$(( \$(cat $S/$1) - S0_$1 ))"; }
 
+# resends by the waits' watchdogs since the mark (ipis_resent counts the
+# queue side's too). Read in this order: the module counts a queue-side
+# resend in queue_resends first, so a resend racing the reads can only
+# make this smaller, never turn a queue-side resend into a wait's.
+wait_resends() { a=$(delta ipis_resent); echo $((a - $(delta queue_resends))); }
+
 # by timestamp, not line count: the ring buffer may wrap between the two
 dmesg_mark() { MARK=$(dmesg | tail -1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'); }
 dmesg_new() { dmesg | awk -v m="${MARK:-0}" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t); if (t + 0 > m + 0) print }'; }
