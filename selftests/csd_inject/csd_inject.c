@@ -113,6 +113,7 @@ static struct {
 	u64 stall_begin_ns, fault_end_ns;
 	u64 released_ns[NR_SENDERS];	/* lost_ipi_hold: when its last call returned */
 	u64 call_ns[NR_SENDERS];	/* when each sender made its (first) call */
+	int fault_at_call[NR_SENDERS];	/* the planted csd still stood when it called */
 	int sender_cpu[NR_SENDERS];	/* where each sender began */
 	int end_cpu[NR_SENDERS];	/* where it was when released */
 	atomic_t ran[NR_SENDERS];	/* each sender's function */
@@ -393,6 +394,9 @@ static int sender_fn(void *arg)
 	while (!atomic_read(&senders_go))
 		cpu_relax();
 	res.call_ns[i] = ktime_get_ns();
+	/* lost-IPI scenarios: did the fault still stand (nothing flushed the
+	 * target since the plant)? If not, the call cannot hang. */
+	res.fault_at_call[i] = !!(smp_load_acquire(&stale_csd.node.u_flags) & CSD_FLAG_LOCK);
 	switch (res.sc) {
 	case SC_LOST_IPI:
 	case SC_LOST_IPI_MIGRATE:
@@ -1003,6 +1007,8 @@ static int result_show(struct seq_file *m, void *v)
 			   i, res.fault_end_ns && r >= res.fault_end_ns);
 		seq_printf(m, "sender%d_called_during_fault=%d\n", i,
 			   res.call_ns[i] && (!res.fault_end_ns || res.call_ns[i] < res.fault_end_ns));
+		if (is_lost_ipi(res.sc))
+			seq_printf(m, "sender%d_fault_at_call=%d\n", i, res.fault_at_call[i]);
 		if (res.sc == SC_LOAD)
 			seq_printf(m, "sender%d_single_calls=%u\nsender%d_single_ran=%d\n"
 				   "sender%d_many_calls=%u\nsender%d_many_dups=%u\n",
