@@ -32,6 +32,26 @@ console_tail() {
 expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues"
 for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
+# The results of guest run NAME (console $results/NAME-console.log, QEMU
+# verdict QRC): prints what failed, sets p, f, s (passed, failed, skipped).
+guest_result() {
+	local name=$1 qrc=$2 summary line
+	set +e
+	summary=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" \
+		"$results/$name-console.log" "$name" "$results/$name-ktap" $expected)
+	set -e
+	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
+	line=$(echo "$summary" | tail -1)
+	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+	if [ "$qrc" != 0 ]; then
+		echo "$name: not ok - guest run ended badly (verdict $qrc); console tail:"
+		console_tail "$results/$name-console.log"
+		f=$((${f:-0} + 1))
+	fi
+}
+
 total_p=0; total_f=0; total_s=0
 for arch in $arches; do
 	log "$arch: building csdwatch and csd_inject"
@@ -46,20 +66,7 @@ for arch in $arches; do
 	qrc=$?
 	set -e
 	log "$arch: guest ran $((SECONDS - start)) s, verdict $qrc"
-	set +e
-	summary=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" \
-		"$results/$arch-console.log" "$arch" "$results/$arch-ktap" $expected)
-	set -e
-	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$arch: [0-9]" || true
-	line=$(echo "$summary" | tail -1)
-	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
-	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
-	if [ "$qrc" != 0 ]; then
-		echo "$arch: not ok - guest run ended badly (verdict $qrc); console tail:"
-		console_tail "$results/$arch-console.log"
-		f=$((f + 1))
-	fi
+	guest_result "$arch" "$qrc"
 	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
 	if [ "$arch" = x86_64 ]; then
 		plb=$results/$arch-big-payload
@@ -117,20 +124,9 @@ for arch in ${TICKLESS_ARCHES-x86_64}; do
 	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
 		"$results/$name-console.log" 900 >/dev/null
 	qrc=$?
-	summary=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" \
-		"$results/$name-console.log" "$name" "$results/$name-ktap" $expected)
 	set -e
 	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
-	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
-	line=$(echo "$summary" | tail -1)
-	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
-	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
-	if [ "$qrc" != 0 ]; then
-		echo "$name: not ok - guest run ended badly (verdict $qrc); console tail:"
-		console_tail "$results/$name-console.log"
-		f=$((${f:-0} + 1))
-	fi
+	guest_result "$name" "$qrc"
 	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
