@@ -6,6 +6,8 @@
 #   make KDIR=/lib/modules/$(uname -r)/build
 #   make KDIR=/path/to/build ARCH=arm64   any Rust-enabled kernel build tree
 #   make CLIPPY=1                         with clippy lints
+#   make install                          modules_install into the kernel's
+#                                         /lib/modules/RELEASE/updates (and depmod)
 #   make clean | make fmt | make fmtcheck
 
 HOST_ARCH := $(shell uname -m | sed -e s/aarch64/arm64/)
@@ -19,13 +21,21 @@ ifeq ($(KDIR),)
 KDIR := $(shell bash $(CURDIR)/scripts/kdir.sh $(ARCH))
 endif
 
-KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) ARCH=$(ARCH) CROSS_COMPILE=$(CROSS_COMPILE)
+# a build dir made by scripts/rust-kdir.sh names its kernel's C compiler
+-include $(KDIR)/toolchain.mk
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) ARCH=$(ARCH) CROSS_COMPILE=$(CROSS_COMPILE) \
+	$(if $(CC_KDIR),CC=$(CC_KDIR) HOSTCC=$(HOSTCC_KDIR))
 
 all: modules
 
 modules:
 	@test -n "$(KDIR)" || { echo "no KDIR: run scripts/setup.sh && scripts/build-kernel.sh $(ARCH), or pass KDIR="; exit 1; }
 	$(KMAKE) modules
+
+# the kernel's modules_install for an external module: INSTALL_MOD_DIR
+# (default updates), INSTALL_MOD_PATH (a staging root) and depmod
+install modules_install: modules
+	$(KMAKE) modules_install
 
 clean:
 	$(KMAKE) clean
@@ -36,4 +46,4 @@ fmt:
 fmtcheck:
 	rustfmt --edition 2021 --check rust/*.rs rust/ffi/*.rs
 
-.PHONY: all modules clean fmt fmtcheck
+.PHONY: all modules install modules_install clean fmt fmtcheck

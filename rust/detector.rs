@@ -173,12 +173,15 @@ impl Wait {
         self.stall
     }
 
-    /// How many reports were printed for it.
+    /// How many reports were printed for it (read by the KUnit suite only,
+    /// compiled out with it, as on kernels without CONFIG_KUNIT).
+    #[cfg(CONFIG_KUNIT = "y")]
     pub(crate) fn reports(&self) -> u32 {
         self.reports
     }
 
-    /// How many IPIs were resent for it.
+    /// How many IPIs were resent for it (KUnit only, as above).
+    #[cfg(CONFIG_KUNIT = "y")]
     pub(crate) fn resends(&self) -> u32 {
         self.resends
     }

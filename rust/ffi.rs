@@ -279,11 +279,15 @@ pub(crate) fn nmi_deaf(cpu: u32) -> bool {
 pub(crate) fn panic_stall(owner: u32, target: u32, ms: u64, class: &'static CStr) -> ! {
     // SAFETY: `class` is a static NUL-terminated string.
     unsafe { c::csdw_panic(owner, target, ms, class.as_char_ptr()) };
-    // panic() does not return; declared as returning in the extern block so
-    // objtool, which cannot see into shim.o, finds no fall-through.
-    loop {
-        core::hint::spin_loop();
-    }
+    // Declared as returning in the extern block, and ended by a trap here
+    // (LLVM emits ud2 / brk for `unreachable`): objtool accepts that both
+    // when it checks rust/ objects alone, where it cannot see that
+    // csdw_panic() does not return (a plain `-> !` falls through there),
+    // and when it checks the linked module (CONFIG_X86_KERNEL_IBT, distro
+    // kernels), where any other instruction after the call is unreachable.
+    // SAFETY: csdw_panic() ends in panic(), which never returns, so this
+    // point is never reached.
+    unsafe { core::hint::unreachable_unchecked() }
 }
 
 /// Arm the watchdog of this CPU (no-op if armed). Hooks and timers only.

@@ -417,7 +417,7 @@ bool csdw_nmi_deaf(unsigned int cpu)
 }
 
 /* Panic: the backtraces asked for by the splat cannot wait for a kworker. */
-void csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
+void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 {
 	unsigned int cpu;
 
@@ -606,8 +606,14 @@ unsigned long long csdw_probes_missed(void)
 /* Find the static symbols, or fail naming the first one missing. */
 int csdw_resolve(void)
 {
-	csdw_cfd_data = csdw_lookup("cfd_data");
-	csdw_call_single_queue = csdw_lookup("call_single_queue");
+	/*
+	 * Through unsigned long: with CONFIG_USE_X86_SEG_SUPPORT (distro x86
+	 * kernels built by gcc >= 14) __percpu is the __seg_gs address space,
+	 * which a plain void * does not convert to.
+	 */
+	csdw_cfd_data = (struct csdw_cfd_head __percpu *)(unsigned long)csdw_lookup("cfd_data");
+	csdw_call_single_queue =
+		(struct llist_head __percpu *)(unsigned long)csdw_lookup("call_single_queue");
 	if (!csdw_cfd_data || !csdw_call_single_queue) {
 		pr_err("csdwatch: kernel symbol %s not found (needs CONFIG_KALLSYMS_ALL); not loading\n",
 		       csdw_cfd_data ? "call_single_queue" : "cfd_data");

@@ -58,7 +58,7 @@ struct pt_regs;
 void csdw_show_regs(struct pt_regs *regs);
 void csdw_backtrace_later(unsigned int cpu, int on);
 bool csdw_nmi_deaf(unsigned int cpu);
-void csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
+void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
 
 /* Implemented once per architecture in rust/arch/<arch>.c. */
 int csdw_arch_init(void);

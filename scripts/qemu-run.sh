@@ -40,8 +40,14 @@
 . "$(dirname "$0")/env.sh"
 arch=${1:?arch}; payload=${2:?payload dir}; logf=${3:?log file}
 tmo=${4:-600}; extra=${5:-}
-kdir=$(bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch")
-image=$kdir/$(arch_image "$arch")
+# CSDWATCH_IMAGE: boot that kernel image instead of the guest kernel (a
+# distribution's binary, scripts/stock-kernel.sh)
+if [ -n "${CSDWATCH_IMAGE:-}" ]; then
+	image=$CSDWATCH_IMAGE
+else
+	kdir=$(bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch")
+	image=$kdir/$(arch_image "$arch")
+fi
 
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 root=$work/root

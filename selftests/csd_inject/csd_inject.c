@@ -1078,7 +1078,8 @@ static struct dentry *dir;
 
 static int __init csd_inject_init(void)
 {
-	csq = lookup("call_single_queue");
+	/* through unsigned long: __percpu is __seg_gs with USE_X86_SEG_SUPPORT */
+	csq = (struct llist_head __percpu *)(unsigned long)lookup("call_single_queue");
 	if (!csq) {
 		pr_err("csd_inject: symbol call_single_queue not found (CONFIG_KALLSYMS_ALL?)\n");
 		return -ENOENT;

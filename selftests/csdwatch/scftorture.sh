@@ -14,7 +14,12 @@
 SECS=${SCF_SECS:-20}
 
 ktap_print_header
-[ -e /payload/scftorture.ko ] || ktap_skip_all "scftorture.ko not in the payload (CONFIG_SCF_TORTURE_TEST=m)"
+if [ ! -e /payload/scftorture.ko ]; then
+	# one skipped test, not "1..0 # SKIP", which the KTAP parser rejects
+	ktap_set_plan 1
+	ktap_test_skip "scftorture.ko not in the payload (CONFIG_SCF_TORTURE_TEST=m)"
+	ktap_finished
+fi
 ktap_set_plan 5
 grep -q '^csdwatch ' /proc/modules && rmmod csdwatch
 insmod /payload/csdwatch.ko || ktap_exit_fail_msg "insmod csdwatch failed"

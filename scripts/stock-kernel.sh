@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Debian's stock PREEMPT_RT kernel, the exact binary, for ARCH: what a
+# Debian 13 user with trixie-backports' linux-image-rt-* installed has.
+#
+#   scripts/stock-kernel.sh ARCH          prepare; prints the stock dir
+#   scripts/stock-kernel.sh ARCH build D  build csdwatch.ko and csd_inject.ko
+#                                         for it into D, and the kernel's
+#                                         scftorture into D/kernel
+#
+# The stock dir (in the cache, keyed by the package version and this
+# recipe) holds:
+#   vmlinuz   the kernel image, from Debian's linux-binary-RELEASE package
+#   root/     a Debian 13 (trixie) system: the user's machine, minus the
+#             kernel. In it, exactly what README tells a user to install:
+#             linux-headers-RELEASE and linux-source-7.3 (trixie-backports),
+#             rustc, rust-src, bindgen, libclang and gcc-14 (trixie: the
+#             versions the kernel was built with, CONFIG_RUSTC_VERSION and
+#             CONFIG_CC_VERSION_TEXT), and the Rust build directory that
+#             scripts/rust-kdir.sh makes from them.
+# The host (Debian 12) has another rustc; the crate hashes in the Rust
+# symbols the kernel exports depend on the exact compiler (rust-kdir.sh),
+# hence a trixie root rather than the host's toolchain.
+. "$(dirname "$0")/env.sh"
+arch=${1:?usage: stock-kernel.sh x86_64|arm64 [build DIR]}
+case $arch in
+x86_64) darch=amd64 ;;
+arm64) darch=arm64 ;;
+*) die "unsupported arch $arch" ;;
+esac
+flavour=rt-$darch
+
+# The newest linux-image-rt-* of the pinned upstream version in
+# trixie-backports, and its release name (linux-image-RELEASE).
+ver=$(apt-cache madison "linux-image-$flavour" 2>/dev/null |
+	awk -v p="$KERNEL_UPSTREAM-" '$3 ~ "^"p && /trixie-backports/ {print $3; exit}')
+[ -n "$ver" ] || { apt-get update -qq; ver=$(apt-cache madison "linux-image-$flavour" |
+	awk -v p="$KERNEL_UPSTREAM-" '$3 ~ "^"p && /trixie-backports/ {print $3; exit}'); }
+[ -n "$ver" ] || die "no linux-image-$flavour $KERNEL_UPSTREAM-* in trixie-backports"
+release=$(apt-cache depends "linux-image-$flavour:$darch=$ver" 2>/dev/null |
+	sed -n "s/.*Depends: linux-image-\([0-9].*-$flavour\)$/\1/p" | head -1)
+[ -n "$release" ] || die "cannot tell the release of linux-image-$flavour=$ver"
+
+# What the trixie root holds (the user's install list; see README).
+pkgs="ca-certificates make gcc-14 libc6-dev bc flex bison libelf-dev libssl-dev dwarves
+python3 kmod cpio xz-utils rustc rust-src bindgen libclang-19-dev
+linux-headers-$release linux-source-$KERNEL_SERIES dkms"
+# cross: the arm64 compiler; native: Debian 13's own 6.12 rt kernel headers
+# too, a kernel without Rust for DKMS to skip (scripts/dkms-test.sh)
+if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
+	pkgs="$pkgs gcc-14-aarch64-linux-gnu"
+else
+	pkgs="$pkgs linux-headers-$flavour"
+fi
+key=$( { echo "$ver $release $pkgs"; cat "$CSDWATCH_TOP/scripts/rust-kdir.sh"; } | sha256sum | cut -c1-16)
+dir=$CSDWATCH_CACHE/stock/$release-$key
+root=$dir/root
+kdir=/var/cache/csdwatch/kdir-$release/build
+
+# Run a command in the trixie root, with /proc mounted for its lifetime.
+in_root() {
+	mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+	local rc=0
+	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@" || rc=$?
+	umount "$root/proc" 2>/dev/null || true
+	return $rc
+}
+
+if [ ! -e "$dir/.done" ]; then
+	command -v mmdebstrap >/dev/null || {
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap \
+			>>"$CSDWATCH_CACHE/apt.log" 2>&1 || die "apt-get install mmdebstrap failed"; }
+	rm -rf "$dir"; mkdir -p "$dir"
+	log "stock $arch: Debian 13 root with $release's headers, source and toolchain (mmdebstrap)"
+	start=$SECONDS
+	mmdebstrap --variant=apt --mode=root --components=main \
+		--include="$(echo $pkgs | tr ' ' ,)" trixie "$root" \
+		"deb http://deb.debian.org/debian trixie main" \
+		"deb http://deb.debian.org/debian trixie-backports main" \
+		>"$dir/mmdebstrap.log" 2>&1 || { tail -20 "$dir/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
+	log "stock $arch: root in $((SECONDS - start)) s; building the Rust artifacts (scripts/rust-kdir.sh)"
+	mkdir -p "$root/usr/local/bin"
+	cp "$CSDWATCH_TOP/scripts/rust-kdir.sh" "$root/usr/local/bin/"
+	cross=()
+	[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && cross=(CROSS_COMPILE=aarch64-linux-gnu-)
+	in_root env "${cross[@]}" bash /usr/local/bin/rust-kdir.sh "/usr/src/linux-headers-$release" \
+		>"$dir/rust-kdir.out" 2>&1 || { cat "$dir/rust-kdir.out" >&2; die "rust-kdir.sh failed"; }
+	# the image, from the package the user's linux-image-rt-* depends on
+	tmp=$(mktemp -d); chmod 755 "$tmp"
+	(cd "$tmp" && apt-get download -qq "linux-binary-$release:$darch=$ver" 2>/dev/null) ||
+		die "cannot download linux-binary-$release=$ver"
+	dpkg -x "$tmp"/*.deb "$tmp/x"
+	cp "$tmp/x/usr/lib/modules/$release/vmlinuz" "$dir/vmlinuz"
+	rm -rf "$tmp"
+	echo "$ver $release" > "$dir/.done"
+	log "stock $arch: ready in $((SECONDS - start)) s ($release, $ver)"
+fi
+
+if [ "${2:-}" = build ]; then
+	out=${3:?build DIR}
+	mkdir -p "$out"
+	src=$root/tmp/csdwatch-src
+	rm -rf "$src"; mkdir -p "$src"
+	(cd "$CSDWATCH_TOP" && tar --exclude='*.o' --exclude='*.ko' --exclude='.git' \
+		--exclude='Documentation' -cf - Makefile Kbuild rust selftests/csd_inject) | tar -xf - -C "$src"
+	mkargs=(KDIR="$kdir")
+	[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && mkargs+=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+	cc=$(sed -n 's/^CC_KDIR := //p' "$root$kdir/toolchain.mk")
+	hostcc=$(sed -n 's/^HOSTCC_KDIR := //p' "$root$kdir/toolchain.mk")
+	in_root make -s -C /tmp/csdwatch-src "${mkargs[@]}" >&2 || die "stock $arch: csdwatch build failed"
+	in_root make -s -C "$kdir" M=/tmp/csdwatch-src/selftests/csd_inject CC="$cc" HOSTCC="$hostcc" \
+		"${mkargs[@]:1}" modules >&2 || die "stock $arch: csd_inject build failed"
+	# The kernel's own cross-call torture (selftests/csdwatch/scftorture.sh):
+	# Debian builds it not (CONFIG_SCF_TORTURE_TEST unset), so it is built
+	# here from the same source as two out-of-tree modules.
+	ksrc=$(ls -d "$root/var/cache/csdwatch/kdir-$release/src")
+	tort=$root/tmp/csdwatch-torture
+	rm -rf "$tort"; mkdir -p "$tort/rcu"
+	cp "$ksrc/kernel/torture.c" "$ksrc/kernel/scftorture.c" "$tort/"
+	cp "$ksrc/kernel/rcu/rcu.h" "$tort/rcu/"
+	printf 'obj-m := torture.o scftorture.o\nccflags-y := -DCONFIG_SCF_TORTURE_TEST_MODULE=1\n' > "$tort/Kbuild"
+	in_root make -s -C "$kdir" M=/tmp/csdwatch-torture CC="$cc" HOSTCC="$hostcc" \
+		"${mkargs[@]:1}" modules >&2 || die "stock $arch: scftorture build failed"
+	cp "$src/csdwatch.ko" "$src/selftests/csd_inject/csd_inject.ko" "$out/"
+	mkdir -p "$out/kernel"
+	cp "$tort/torture.ko" "$tort/scftorture.ko" "$out/kernel/"
+	exit 0
+fi
+echo "$dir"
