@@ -52,10 +52,15 @@ for sc in $SCENARIOS; do
 	check "$sc with csdwatch: the work runs before half the fault ($((DUR / 2)) ms)" eval \
 		'one $sc "with csdwatch" && [ "$(val sender0_released_after_fault_end)" = 0 ] && [ "$(val sender0_stall_ms)" -lt $((DUR / 2)) ]'
 done
-q=$(delta queue_stalls); r=$(delta queue_recoveries); s=$(delta ipis_resent)
-ktap_print_msg "counters: queue_stalls +$q queue_recoveries +$r ipis_resent +$s waits +$(delta waits) reports +$(delta reports)"
-check "the queue watch resent: 2..4 queue stalls (one per hang at least), each recovered, a resend each" \
-	eval '[ "$q" -ge 2 ] && [ "$q" -le 4 ] && [ "$r" = "$q" ] && [ "$s" -ge "$r" ]'
+q=$(delta queue_stalls); r=$(delta queue_recoveries); qs=$(delta queue_resends)
+ktap_print_msg "counters: queue_stalls +$q queue_recoveries +$r queue_resends +$qs ipis_resent +$(delta ipis_resent) waits +$(delta waits) reports +$(delta reports)"
+# At least one stall, recovery and queue-side resend per hang. No upper
+# bound and no equality: on a loaded host the guest's own background
+# queues (irq_work, wakeups) stall now and then too, when the host leaves a
+# vCPU unrun for longer than resend_ms, and one of those can straddle the
+# counters' first or last read (seen: 2 stalls, 3 recoveries).
+check "the queue watch resent: a stall, a recovery and a queue resend per hang at least" \
+	eval '[ "$q" -ge 2 ] && [ "$r" -ge 2 ] && [ "$qs" -ge 2 ]'
 check "told in a summary line, no warning" eval \
 	'dmesg_new | grep -q "csdwatch: recovered .* stuck call queue" && [ -z "$(bad_dmesg)" ]'
 [ -n "$DIAG" ] && diagnose
