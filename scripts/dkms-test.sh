@@ -18,13 +18,7 @@ norust_kver=$(cd "$root/usr/src" && ls -d linux-headers-*-rt-* 2>/dev/null | sed
 pass=0; fail=0
 ok() { echo "dkms: ok - $*"; pass=$((pass + 1)); }
 nok() { echo "dkms: not ok - $*"; fail=$((fail + 1)); }
-in_root() {
-	mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
-	local rc=0
-	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@" || rc=$?
-	umount "$root/proc" 2>/dev/null || true
-	return $rc
-}
+in_root() { bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch" run "$@"; }
 log_f=$(mktemp); trap 'rm -f "$log_f"' EXIT
 
 # the source as a user unpacks it: /usr/src/csdwatch-VERSION

@@ -3,6 +3,7 @@
 # Debian 13 user with trixie-backports' linux-image-rt-* installed has.
 #
 #   scripts/stock-kernel.sh ARCH          prepare; prints the stock dir
+#   scripts/stock-kernel.sh ARCH run CMD  run CMD in its Debian 13 root
 #   scripts/stock-kernel.sh ARCH build D  build csdwatch.ko and csd_inject.ko
 #                                         for it into D, and the kernel's
 #                                         scftorture into D/kernel
@@ -93,6 +94,12 @@ if [ ! -e "$dir/.done" ]; then
 	rm -rf "$tmp"
 	echo "$ver $release" > "$dir/.done"
 	log "stock $arch: ready in $((SECONDS - start)) s ($release, $ver)"
+fi
+
+if [ "${2:-}" = run ]; then
+	shift 2
+	in_root "$@"
+	exit
 fi
 
 if [ "${2:-}" = build ]; then
