@@ -113,20 +113,20 @@ if [ "${2:-}" = build ]; then
 	[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && mkargs+=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
 	cc=$(sed -n 's/^CC_KDIR := //p' "$root$kdir/toolchain.mk")
 	hostcc=$(sed -n 's/^HOSTCC_KDIR := //p' "$root$kdir/toolchain.mk")
+	# an external module M (a path in the root) with the kernel's compilers
+	build_ext() { in_root make -s -C "$kdir" M="$1" CC="$cc" HOSTCC="$hostcc" "${mkargs[@]:1}" modules >&2; }
 	in_root make -s -C /tmp/csdwatch-src "${mkargs[@]}" >&2 || die "stock $arch: csdwatch build failed"
-	in_root make -s -C "$kdir" M=/tmp/csdwatch-src/selftests/csd_inject CC="$cc" HOSTCC="$hostcc" \
-		"${mkargs[@]:1}" modules >&2 || die "stock $arch: csd_inject build failed"
+	build_ext /tmp/csdwatch-src/selftests/csd_inject || die "stock $arch: csd_inject build failed"
 	# The kernel's own cross-call torture (selftests/csdwatch/scftorture.sh):
 	# Debian builds it not (CONFIG_SCF_TORTURE_TEST unset), so it is built
 	# here from the same source as two out-of-tree modules.
-	ksrc=$(ls -d "$root/var/cache/csdwatch/kdir-$release/src")
+	ksrc=$root/var/cache/csdwatch/kdir-$release/src
 	tort=$root/tmp/csdwatch-torture
 	rm -rf "$tort"; mkdir -p "$tort/rcu"
 	cp "$ksrc/kernel/torture.c" "$ksrc/kernel/scftorture.c" "$tort/"
 	cp "$ksrc/kernel/rcu/rcu.h" "$tort/rcu/"
 	printf 'obj-m := torture.o scftorture.o\nccflags-y := -DCONFIG_SCF_TORTURE_TEST_MODULE=1\n' > "$tort/Kbuild"
-	in_root make -s -C "$kdir" M=/tmp/csdwatch-torture CC="$cc" HOSTCC="$hostcc" \
-		"${mkargs[@]:1}" modules >&2 || die "stock $arch: scftorture build failed"
+	build_ext /tmp/csdwatch-torture || die "stock $arch: scftorture build failed"
 	cp "$src/csdwatch.ko" "$src/selftests/csd_inject/csd_inject.ko" "$out/"
 	mkdir -p "$out/kernel"
 	cp "$tort/torture.ko" "$tort/scftorture.ko" "$out/kernel/"
