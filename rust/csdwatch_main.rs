@@ -9,7 +9,8 @@
 //! allocated at load; `hooks` is what the probes on the csd path record;
 //! `watchdog` is the per-CPU timer tick that feeds the detector and acts,
 //! with `tracked` its memory per wait, and `queues` the queue sweep it
-//! runs while unloading; `report` prints; `clones` refuses a
+//! runs while unloading; `report` prints; `histogram` counts wait times
+//! per CPU and `debugfs` shows them; `clones` refuses a
 //! kernel whose probed functions were cloned; `params`, `stats` and
 //! `ratelimit` are the tunables, counters and message limit; `ffi` is the
 //! only boundary to the C shim (`shim.c`, `arch/*.c`) and holds every
@@ -19,8 +20,10 @@
 use kernel::prelude::*;
 
 mod clones;
+mod debugfs;
 mod detector;
 mod ffi;
+mod histogram;
 mod hooks;
 mod params;
 mod queues;
@@ -43,12 +46,13 @@ module! {
 
 /// The module; fields drop in order: probes first (no new waits, no
 /// handler running), then the watchdogs (no timer armed or running, no
-/// report work pending), then the sysfs counters, and last the state all
-/// of them used.
+/// report work pending), then the sysfs counters and the debugfs files,
+/// and last the state all of them used.
 struct Csdwatch {
     _probes: ffi::Probes,
     _watchdogs: ffi::Watchdogs,
     _stats: ffi::StatsDir,
+    _debugfs: debugfs::DebugFs,
     _state: ffi::Installed<state::Shared>,
 }
 
@@ -64,6 +68,7 @@ impl kernel::Module for Csdwatch {
         }
         let shared = state::install(ffi::nr_cpu_ids())?;
         let stats = ffi::StatsDir::register()?;
+        let debugfs = debugfs::DebugFs::create()?;
         let watchdogs = ffi::Watchdogs::start()?;
         let probes = ffi::Probes::register()?;
         pr_info!(
@@ -81,6 +86,7 @@ impl kernel::Module for Csdwatch {
             _probes: probes,
             _watchdogs: watchdogs,
             _stats: stats,
+            _debugfs: debugfs,
             _state: shared,
         })
     }

@@ -211,7 +211,9 @@ pub(crate) fn wait_exit(slot: i32) {
     };
     let now = ffi::now_ns();
     if let Some((watcher, start)) = sh.waits.end(i, now) {
-        Stat::LongestWaitUs.max(now.saturating_sub(start) / 1000);
+        let ns = now.saturating_sub(start);
+        Stat::LongestWaitUs.max(ns / 1000);
+        sh.histogram.record(ffi::this_cpu(), ns);
         if let Some(t) = sh.target(watcher) {
             t.watch(-1);
         }

@@ -10,6 +10,7 @@
 //! watchdogs and the report work are stopped and sysfs is removed.
 
 use crate::ffi::{Global, Installed, WatcherCells};
+use crate::histogram::Histogram;
 use crate::queues::{Held, QueueWatch, Sweep};
 use crate::targets::Target;
 use crate::tracked::Tracked;
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub held: KVec<Held>,
     /// Who sweeps the queues while unloading, and when it last did.
     pub sweep: Sweep,
+    /// Wait times by waiting CPU.
+    pub histogram: Histogram,
 }
 
 impl Shared {
@@ -76,6 +79,7 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             queues,
             held,
             sweep: Sweep::new(),
+            histogram: Histogram::new(nr_cpu_ids, GFP_KERNEL)?,
         },
         GFP_KERNEL,
     )?;

@@ -344,6 +344,8 @@ fn tick_one(
 fn finish(sh: &Shared, i: usize, s: &Snapshot, tr: &mut Tracked) {
     let waited = s.end_ns.saturating_sub(s.start_ns);
     Stat::LongestWaitUs.max(waited / 1000);
+    // a wait that ended quietly was counted by its waiter (hooks::wait_exit)
+    sh.histogram.record(s.sender, waited);
     tr.count();
     let recovered = tr.class == Class::LostIpi && tr.resends > 0;
     if recovered {

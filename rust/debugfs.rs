@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/sys/kernel/debug/csdwatch/`: what is for looking at, not for scripts
+//! that must work on every kernel (those read `/sys/module/csdwatch/`).
+//!
+//! - `wait_histogram` (0600): the per-CPU histogram of wait times
+//!   (crate::histogram); reading prints it, writing `0` resets it. Any
+//!   other write is refused with -EINVAL and a log line, and changes
+//!   nothing.
+//!
+//! Safe `kernel::debugfs`: the file is removed (and any reader waited
+//! for) when [`DebugFs`] drops, which the module does before it frees the
+//! state the file reads. Without CONFIG_DEBUG_FS there is no file.
+
+use crate::state;
+use core::fmt;
+use kernel::debugfs::{Dir, File};
+use kernel::prelude::*;
+use kernel::uaccess::UserSliceReader;
+
+/// What the histogram file owns: nothing; it reads the module's state.
+struct HistogramFile;
+
+/// The directory and its files; removed on drop.
+pub(crate) struct DebugFs {
+    _histogram: Pin<KBox<File<HistogramFile>>>,
+    _dir: Dir,
+}
+
+impl DebugFs {
+    /// Create the directory and its files.
+    pub(crate) fn create() -> Result<Self> {
+        let dir = Dir::new(c"csdwatch");
+        let histogram = KBox::pin_init(
+            dir.read_write_callback_file(c"wait_histogram", HistogramFile, &show, &write),
+            GFP_KERNEL,
+        )?;
+        Ok(DebugFs {
+            _histogram: histogram,
+            _dir: dir,
+        })
+    }
+}
+
+fn show(_: &HistogramFile, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match state::get() {
+        Some(sh) => sh.histogram.write(f),
+        None => Ok(()),
+    }
+}
+
+fn write(_: &HistogramFile, r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 8];
+    let n = r.len();
+    let ok = n <= buf.len()
+        && r.read_slice(&mut buf[..n]).is_ok()
+        && core::str::from_utf8(&buf[..n]).is_ok_and(|s| s.trim() == "0");
+    if !ok {
+        pr_warn!(
+            "wait_histogram: write 0 to reset it; nothing else is accepted, nothing changed\n"
+        );
+        return Err(EINVAL);
+    }
+    if let Some(sh) = state::get() {
+        sh.histogram.reset();
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The wait-time histogram (/sys/kernel/debug/csdwatch/wait_histogram):
+# every tracked wait is counted once, on its waiting CPU, in the log2
+# bucket of its length; writing 0 resets it, anything else is refused and
+# changes nothing. Counts are compared with csdwatch's own waits counter
+# and the injector's stall times, never with a clock. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+H=/sys/kernel/debug/csdwatch/wait_histogram
+
+# sum of the counts of rows whose cpu column is $1 (a CPU number or "all")
+hsum() { awk -v c="$1" '$1 == c { n += $4 } END { print n + 0 }' $H; }
+# rows of cpu $1 whose bucket [from, to) meets [$2, $3] ns
+hmeets() {
+	awk -v c="$1" -v lo="$2" -v hi="$3" \
+		'$1 == c && $2 <= hi && ($3 == "inf" || $3 + 0 > lo) { n += $4 } END { print n + 0 }' $H
+}
+
+ktap_print_header
+ktap_set_plan 7
+load_both || ktap_exit_fail_msg "insmod failed"
+
+# 1. ordinary traffic: histogram total = waits counted. The kernel's own
+#    cross-calls between the mark and the reset, and while the two are
+#    read (the reading commands' fork, exec and exit flush TLBs), fall on
+#    one side only: a few, against the load's thousand or more.
+settled; stats_mark; echo 0 > $H
+check "load ran" run load 3 1000
+settled
+h=$(hsum all); w=$(delta waits)
+ktap_print_msg "load: waits +$w, histogram total $h"
+check "every wait counted once (|histogram - waits| <= 16 of $w, waits >= 100)" \
+	eval '[ "$w" -ge 100 ] && [ $((h - w)) -le 16 ] && [ $((w - h)) -le 16 ]'
+
+# 2. a lost IPI: the sender's long wait sits in the bucket of its stall,
+#    on the sender's CPU
+echo 0 > $H
+check "lost_ipi ran" run lost_ipi 1 2000
+settled
+ms=$(val sender0_stall_ms); cpu=$(val sender0_end_cpu)
+lo=$((ms * 500000)); hi=$((ms * 2000000 + 2000000))
+ktap_print_msg "lost_ipi: sender on CPU $cpu waited $ms ms (injector clock); rows:"
+grep -v '^cpu ' $H | sed 's/^/# /'
+check "the stall is counted on CPU $cpu in a bucket meeting [$((ms / 2)), $((ms * 2 + 2))] ms" \
+	eval '[ "$ms" -ge 1 ] && [ "$(hmeets "$cpu" $lo $hi)" -ge 1 ]'
+
+# 3. bad input is refused and changes nothing; 0 resets
+dmesg_mark
+before=$(hmeets all $lo $hi)
+check "a write other than 0 is refused (-EINVAL, log line), the counts stay" eval \
+	'! echo 5 > $H 2>/dev/null && ! echo > $H 2>/dev/null && [ "$(hmeets all $lo $hi)" -ge "$before" ] && [ "$before" -ge 1 ] && dmesg_new | grep -q "wait_histogram: write 0 to reset"'
+echo 0 > $H
+check "0 resets it: the stall's bucket is empty again" eval '[ "$(hmeets all $lo $hi)" = 0 ]'
+check "unload" unload_both
+ktap_finished
