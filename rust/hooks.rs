@@ -213,12 +213,14 @@ pub(crate) fn wait_exit(slot: i32) {
     if let Some((watcher, start)) = sh.waits.end(i, now) {
         let ns = now.saturating_sub(start);
         Stat::LongestWaitUs.max(ns / 1000);
-        sh.histogram.record(ffi::this_cpu(), ns);
+        let cpu = ffi::this_cpu();
+        sh.histogram.record(cpu, ns);
         if let Some(t) = sh.target(watcher) {
             t.watch(-1);
-        }
-        if watcher == ffi::this_cpu() {
-            ffi::watchdog_quiesce();
+            // the last wait of a burst leaves the timer armed (see there)
+            if watcher == cpu && !t.ended_in_burst(now, Param::Tick.ns()) {
+                ffi::watchdog_quiesce();
+            }
         }
     }
 }

@@ -751,7 +751,8 @@ void csdw_watchdog_arm(u64 delay_ns)
 {
 	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
 
-	if (atomic_xchg(&wd->armed, 1))
+	/* the plain read first: in a burst of waits the timer stays armed */
+	if (atomic_read(&wd->armed) || atomic_xchg(&wd->armed, 1))
 		return;
 	if (in_nmi()) {
 		WRITE_ONCE(wd->arm_ns, delay_ns);

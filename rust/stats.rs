@@ -38,7 +38,8 @@ pub(crate) enum Stat {
     /// Watchdog timer callbacks run (all CPUs): the interrupts csdwatch costs.
     WatchdogTicks = 11,
     /// Watchdog ticks that found no wait of their CPU in flight: a timer
-    /// left armed after its waits ended (the quiesce missed it).
+    /// left armed after a burst of waits (`Target::ended_in_burst`), or
+    /// one the quiesce missed.
     IdleTicks = 12,
     /// Queues found standing unflushed for `resend_ms` (or `report_ms`
     /// with resends off): episodes the queue side acted on.

@@ -43,6 +43,9 @@ pub(crate) struct Target {
     /// the `__smp_call_single_queue()` probe that follows it on this CPU
     /// does not handle the same push again. Only this CPU uses it.
     pushed: Atomic<usize>,
+    /// When the last wait this CPU's watchdog looked after ended quietly on
+    /// this CPU ([`Target::ended_in_burst`]). Only this CPU uses it.
+    last_end_ns: Atomic<u64>,
 }
 
 impl Target {
@@ -58,6 +61,7 @@ impl Target {
             enabled: Atomic::new(0),
             watched: Atomic::new(0),
             pushed: Atomic::new(0),
+            last_end_ns: Atomic::new(0),
         }
     }
 
@@ -96,6 +100,20 @@ impl Target {
         }
         self.pushed.store(0, Relaxed);
         true
+    }
+
+    /// A wait this CPU's watchdog looked after ended quietly on this CPU at
+    /// `now`: did the one before end less than `gap_ns` earlier? In such a
+    /// burst the watchdog timer is left armed for the next wait instead of
+    /// cancelled: cancelling and re-arming an hrtimer per wait was most of
+    /// what csdwatch cost a back-to-back caller, while a burst's timer
+    /// ticks every `tick_ms` and, once the burst is over, once more
+    /// (finding nothing) and stops. Spaced waits still cancel, so a CPU
+    /// that calls now and then takes no tick of ours.
+    pub(crate) fn ended_in_burst(&self, now: u64, gap_ns: u64) -> bool {
+        let prev = self.last_end_ns.load(Relaxed);
+        self.last_end_ns.store(now, Relaxed);
+        prev != 0 && now.saturating_sub(prev) < gap_ns
     }
 
     /// The CPU left its csd flush.
@@ -214,5 +232,15 @@ mod tests {
         assert!(!t.watching());
         t.set_watched(2);
         assert!(t.watching());
+    }
+
+    #[test]
+    fn bursts_are_waits_closer_than_the_gap() {
+        let t = Target::new();
+        assert!(!t.ended_in_burst(1_000, 5_000)); // the first end: no burst
+        assert!(t.ended_in_burst(3_000, 5_000)); // 2 µs after it
+        assert!(t.ended_in_burst(7_999, 5_000));
+        assert!(!t.ended_in_burst(13_000, 5_000)); // 5.001 µs: spaced, cancel
+        assert!(!t.ended_in_burst(100_000, 5_000));
     }
 }

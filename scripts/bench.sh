@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Benchmark (never run by CI, never a pass/fail): csdwatch side by side
+# with mainline's CONFIG_CSD_LOCK_WAIT_DEBUG and the kernel's lockup and
+# RCU stall detectors, on one kernel source and one QEMU (x86_64, TCG).
+#
+#   scripts/bench.sh [OUT_DIR]      (ROUNDS=5; DUR=1000 icount, 2000 real)
+#   RUNS=default:p2:icount ROUNDS=3 scripts/bench.sh   (a quick P2 comparison)
+#   BREAKDOWN=1 scripts/bench.sh    where the cost per call goes: P2 on the
+#       default kernel with csdwatch and with builds of it that each leave
+#       one piece out (a patched copy in a temp dir, never shipped):
+#         no_queue_probe  the __smp_call_single_queue kprobe
+#         no_flush_probe  the target-side __flush_smp_call_function_queue kretprobe
+#         no_timer        the watchdog timer's arm and cancel
+#
+# Boots four guest kernels, each cached like the test kernels
+# (scripts/build-kernel.sh, scripts/stock-kernel.sh):
+#   default    the test kernel: nothing watching, then csdwatch, in turn
+#   csddebug   the same + CONFIG_CSD_LOCK_WAIT_DEBUG, booted csdlock_debug=1
+#   nohz       the tickless variant, booted nohz_full=1-3
+#   stock      Debian's linux-image-7.3.4+deb13-rt-amd64 (P2 only: nothing
+#              watching and csdwatch, in turn)
+# and runs selftests/bench-guest.sh in each. Prints the table
+# (scripts/bench_table.py: medians with min..max, ratios) and writes
+# OUT_DIR (default $CSDWATCH_CACHE/bench/DATE): bench.txt (raw lines),
+# table.rst, and with gnuplot (installed from Debian if missing) p2.svg.
+. "$(dirname "$0")/env.sh"
+arch=x86_64
+out=${1:-$CSDWATCH_CACHE/bench/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+raw=$out/bench.txt; : > "$raw"
+bash "$CSDWATCH_TOP/scripts/setup.sh"
+command -v gnuplot >/dev/null || { log "installing gnuplot-nox for the plot"; \
+	apt-get install -y -q gnuplot-nox >/dev/null 2>&1 || log "no gnuplot: no plot"; }
+
+# variant_ko NAME SED_SCRIPT: csdwatch built from a copy of the tree whose
+# rust/shim.c went through SED_SCRIPT (which must change it), as NAME.ko
+variant_ko() {
+	local name=$1 expr=$2 d
+	d=$(mktemp -d)
+	(cd "$CSDWATCH_TOP" && tar --exclude=.git -cf - .) | tar -xf - -C "$d"
+	sed -i -e "$expr" "$d/rust/shim.c"
+	cmp -s "$d/rust/shim.c" "$CSDWATCH_TOP/rust/shim.c" && die "variant $name: the patch no longer applies"
+	cp "$(bash "$d/scripts/build-module.sh" "$arch" .)/csdwatch.ko" "$pl/csdwatch-$name.ko" \
+		|| die "variant $name: build failed"
+	rm -rf "$d"
+}
+# The guest boots, KERNEL:PART:CLOCK. CLOCK icount: guest time is
+# instruction count (scripts/qemu-run.sh CSDWATCH_ICOUNT), so the cost
+# per call is measured free of the host's noise; real: wall-clock time
+# (P1, P4: recovery and report times; P3: interrupt counts).
+RUNS=${RUNS:-default:p2:icount csddebug:p2:icount stock:p2:icount default:p1p4:real csddebug:p1p4:real nohz:p3:real}
+[ -n "${BREAKDOWN:-}" ] && RUNS=default:breakdown:icount
+
+start=$SECONDS
+for run in $RUNS; do
+	IFS=: read -r name ONLY clock <<< "$run"
+	pl=$(mktemp -d)
+	image=""
+	case $name in
+	stock)	# Debian's own binary, csdwatch built for it as README says
+		unset CSDWATCH_VARIANT
+		bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch" >/dev/null
+		mods=$(mktemp -d)
+		bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch" build "$mods" || die "stock build failed"
+		image=$(bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch")/vmlinuz
+		CSDWATCH_PREBUILT=$mods bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
+			"$CSDWATCH_TOP/selftests/bench-guest.sh"
+		cp "$mods/csd_bench.ko" "$pl/"
+		rm -rf "$mods" ;;
+	*)	export CSDWATCH_VARIANT=${name#default}
+		bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
+		bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/bench-guest.sh"
+		bm=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/csd_bench) \
+			|| die "csd_bench build failed"
+		cp "$bm/csd_bench.ko" "$pl/" ;;
+	esac
+	gcc -O2 -static -pthread -o "$pl/tlbstorm" "$CSDWATCH_TOP/selftests/csd_bench/tlbstorm.c" \
+		|| die "tlbstorm build failed"
+	printf 'export ROUNDS=%s DUR=%s ONLY=%s BENCH_KERNEL=%s\n' "${ROUNDS:-5}" \
+		"${DUR:-$([ "$clock" = icount ] && echo 1000 || echo 2000)}" \
+		"$ONLY" "$([ $name = stock ] && echo stock)" | cat - "$pl/run.sh" > "$pl/run2.sh"
+	mv "$pl/run2.sh" "$pl/run.sh"
+	if [ "${ONLY:-}" = breakdown ]; then
+		variant_ko no_queue_probe 's/ret = register_kprobe(&csdw_kp_queue);/ret = 0;/; s/^\tunregister_kprobe(&csdw_kp_queue);/\t;/'
+		variant_ko no_flush_probe 's/ret = register_kretprobe(&csdw_rp_flush);/ret = 0;/; s/^\tunregister_kretprobe(&csdw_rp_flush);/\t;/'
+		variant_ko no_timer '/^void csdw_watchdog_arm(u64 delay_ns)$/,/^{$/ s/^{$/{ return;/; /^void csdw_watchdog_quiesce(void)$/,/^{$/ s/^{$/{ return;/'
+	fi
+	append=""
+	[ "$name" = csddebug ] && append="csdlock_debug=1"
+	clog=$out/$name-$ONLY-console.log
+	log "bench: booting the $name kernel for $ONLY ($clock clock)"
+	CSDWATCH_ICOUNT=$([ "$clock" = icount ] && echo 1) CSDWATCH_IMAGE=$image \
+		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$clog" 1800 "$append" \
+		>/dev/null || log "bench: the $name guest ended with $? (see $clog)"
+	tr -d '\r' < "$clog" | grep '^bench|' >> "$raw"
+	rm -rf "$pl"
+done
+unset CSDWATCH_VARIANT
+log "bench: guests ran in $((SECONDS - start)) s; raw lines in $raw"
+python3 "$CSDWATCH_TOP/scripts/bench_table.py" "$raw" "$out"
