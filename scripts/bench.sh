@@ -11,6 +11,8 @@
 #         no_queue_probe  the __smp_call_single_queue kprobe
 #         no_flush_probe  the target-side __flush_smp_call_function_queue kretprobe
 #         no_timer        the watchdog timer's arm and cancel
+#         per_wait_cancel not a piece: the timer cancelled after every wait,
+#                         as before bursts kept it armed
 #
 # Boots four guest kernels, each cached like the test kernels
 # (scripts/build-kernel.sh, scripts/stock-kernel.sh):
@@ -32,14 +34,15 @@ bash "$CSDWATCH_TOP/scripts/setup.sh"
 command -v gnuplot >/dev/null || { log "installing gnuplot-nox for the plot"; \
 	apt-get install -y -q gnuplot-nox >/dev/null 2>&1 || log "no gnuplot: no plot"; }
 
-# variant_ko NAME SED_SCRIPT: csdwatch built from a copy of the tree whose
-# rust/shim.c went through SED_SCRIPT (which must change it), as NAME.ko
+# variant_ko NAME SED_SCRIPT [FILE]: csdwatch built from a copy of the tree
+# whose FILE (default rust/shim.c) went through SED_SCRIPT (which must
+# change it), as csdwatch-NAME.ko
 variant_ko() {
-	local name=$1 expr=$2 d
+	local name=$1 expr=$2 f=${3:-rust/shim.c} d
 	d=$(mktemp -d)
 	(cd "$CSDWATCH_TOP" && tar --exclude=.git -cf - .) | tar -xf - -C "$d"
-	sed -i -e "$expr" "$d/rust/shim.c"
-	cmp -s "$d/rust/shim.c" "$CSDWATCH_TOP/rust/shim.c" && die "variant $name: the patch no longer applies"
+	sed -i -e "$expr" "$d/$f"
+	cmp -s "$d/$f" "$CSDWATCH_TOP/$f" && die "variant $name: the patch no longer applies"
 	cp "$(bash "$d/scripts/build-module.sh" "$arch" .)/csdwatch.ko" "$pl/csdwatch-$name.ko" \
 		|| die "variant $name: build failed"
 	rm -rf "$d"
@@ -84,6 +87,7 @@ for run in $RUNS; do
 		variant_ko no_queue_probe 's/ret = register_kprobe(&csdw_kp_queue);/ret = 0;/; s/^\tunregister_kprobe(&csdw_kp_queue);/\t;/'
 		variant_ko no_flush_probe 's/ret = register_kretprobe(&csdw_rp_flush);/ret = 0;/; s/^\tunregister_kretprobe(&csdw_rp_flush);/\t;/'
 		variant_ko no_timer '/^void csdw_watchdog_arm(u64 delay_ns)$/,/^{$/ s/^{$/{ return;/; /^void csdw_watchdog_quiesce(void)$/,/^{$/ s/^{$/{ return;/'
+		variant_ko per_wait_cancel 's/watcher == cpu \&\& !t.ended_in_burst(now, Param::Tick.ns())/watcher == cpu/' rust/hooks.rs
 	fi
 	append=""
 	[ "$name" = csddebug ] && append="csdlock_debug=1"
