@@ -17,9 +17,8 @@ use core::ffi::CStr;
 use kernel::prelude::*;
 
 /// The functions shim.c probes.
-pub(crate) const PROBED: [&CStr; 5] = [
+pub(crate) const PROBED: [&CStr; 4] = [
     c"__flush_smp_call_function_queue",
-    c"generic_exec_single",
     c"__smp_call_single_queue",
     c"__smp_call_function_single",
     c"smp_call_function_many_cond",
@@ -87,10 +86,10 @@ mod tests {
 
     #[test]
     fn finds_a_constprop_clone() {
-        let c = find_clone(&PROBED, |n| n == c"generic_exec_single.constprop.1");
+        let c = find_clone(&PROBED, |n| n == c"__smp_call_single_queue.constprop.1");
         assert_eq!(
             c.as_ref().map(Name::as_cstr),
-            Some(c"generic_exec_single.constprop.1")
+            Some(c"__smp_call_single_queue.constprop.1")
         );
     }
 
@@ -106,7 +105,7 @@ mod tests {
     fn plain_kernel_has_none() {
         // the functions themselves, and unrelated clones, are not clones
         assert!(find_clone(&PROBED, |n| PROBED.contains(&n)
-            || n == c"generic_exec_single_x.isra.0")
+            || n == c"__smp_call_single_queue_x.isra.0")
         .is_none());
     }
 }

@@ -77,10 +77,11 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
     }
 }
 
-/// `generic_exec_single(cpu, csd)`: the csd and its real target are known.
-/// A synchronous call whose waiter is tracked becomes a live wait; any
-/// other call (async, `wait=0`, or one the table had no room for) is
-/// watched on the target's queue ([`queue_push`]).
+/// `__smp_call_single_queue(cpu, csd)` for a csd (from
+/// `generic_exec_single()`): the csd and its real target are known. A
+/// synchronous call whose waiter is tracked becomes a live wait; any other
+/// call (async, `wait=0`, or one the table had no room for) is watched on
+/// the target's queue ([`queue_push`]).
 pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool) {
     let Some(sh) = state::get() else {
         return;
@@ -88,9 +89,6 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
     let cpu = ffi::this_cpu();
     if target_cpu == cpu {
         return; // runs locally, never queued
-    }
-    if let Some(me) = sh.target(cpu) {
-        me.mark_pushed(csd);
     }
     if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
         push(sh, cpu, target_cpu);
@@ -127,16 +125,17 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
     }
 }
 
-/// `__smp_call_single_queue(cpu, node)` entry, and each remote online
-/// target of a `smp_call_function_many_cond()` that no wait tracks (`node`
-/// 0): a call is about to be pushed on `target`'s queue.
-pub(crate) fn queue_push(target: u32, node: usize) {
+/// `__smp_call_single_queue(cpu, node)` entry for a node that is no csd
+/// (a remote wakeup, an irq_work), and each remote online target of a
+/// `smp_call_function_many_cond()` that no wait tracks: a call is about to
+/// be pushed on `target`'s queue.
+pub(crate) fn queue_push(target: u32) {
     let Some(sh) = state::get() else {
         return;
     };
     let cpu = ffi::this_cpu();
-    if target == cpu || sh.target(cpu).is_some_and(|me| me.take_pushed(node)) {
-        return; // local, or generic_exec_single()'s probe handled it
+    if target == cpu {
+        return; // local
     }
     push(sh, cpu, target);
 }

@@ -466,18 +466,6 @@ static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-/* generic_exec_single(cpu, csd): the csd and the real target are known here. */
-static int csdw_exec_single_pre(struct kprobe *kp, struct pt_regs *regs)
-{
-	call_single_data_t *csd = (void *)regs_get_kernel_argument(regs, 1);
-	int cpu = (int)regs_get_kernel_argument(regs, 0);
-
-	csdwatch_rs_single_queue((unsigned int)cpu, csd,
-				 (unsigned long)csd->func,
-				 (csd->node.u_flags & CSD_FLAG_TYPE_MASK) == CSD_TYPE_SYNC);
-	return 0;
-}
-
 /* smp_call_function_many_cond(mask, func, info, unsigned int scf_flags, cond_func) */
 static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -503,21 +491,36 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	 */
 	for_each_cpu_and(cpu, mask, cpu_online_mask)
 		if (cpu != this)
-			csdwatch_rs_queue_push(cpu, NULL);
+			csdwatch_rs_queue_push(cpu);
 	return 1;
 }
 
 /*
  * __smp_call_single_queue(int cpu, struct llist_node *node): every push
- * but smp_call_function_many_cond()'s (those go through the probe above)
- * -- remote wakeups (TTWU_QUEUE), irq_work_queue_on(), and the csds of
- * generic_exec_single() (whose own probe handled them already).
+ * but smp_call_function_many_cond()'s (those go through the probe above):
+ * the csds of generic_exec_single() (smp_call_function_single() and the
+ * async calls; its local and offline cases never get here), remote wakeups
+ * (TTWU_QUEUE) and irq_work_queue_on(). Every node is a struct
+ * __call_single_node whose type says which: a csd's node is the first
+ * member of its call_single_data_t, so the csd, its function and whether
+ * a waiter spins on it are read here (one probe for every push: a second
+ * one on generic_exec_single() cost an extra probe hit per call).
  */
 static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	int cpu = (int)regs_get_kernel_argument(regs, 0);
+	unsigned int cpu = (unsigned int)regs_get_kernel_argument(regs, 0);
+	struct llist_node *node = (void *)regs_get_kernel_argument(regs, 1);
+	struct __call_single_node *n = container_of(node, struct __call_single_node, llist);
+	unsigned int type = READ_ONCE(n->u_flags) & CSD_FLAG_TYPE_MASK;
 
-	csdwatch_rs_queue_push((unsigned int)cpu, (void *)regs_get_kernel_argument(regs, 1));
+	if (type == CSD_TYPE_SYNC || type == CSD_TYPE_ASYNC) {
+		call_single_data_t *csd = container_of(n, call_single_data_t, node);
+
+		csdwatch_rs_single_queue(cpu, csd, (unsigned long)csd->func,
+					 type == CSD_TYPE_SYNC);
+	} else {
+		csdwatch_rs_queue_push(cpu);
+	}
 	return 0;
 }
 
@@ -567,11 +570,6 @@ static struct kretprobe csdw_rp_flush = {
 	.kp.symbol_name = "__flush_smp_call_function_queue",
 	.entry_handler = csdw_flush_entry,
 	.handler = csdw_flush_ret,
-};
-
-static struct kprobe csdw_kp_exec_single = {
-	.symbol_name = "generic_exec_single",
-	.pre_handler = csdw_exec_single_pre,
 };
 
 static struct kprobe csdw_kp_queue = {
@@ -648,10 +646,6 @@ int csdw_probes_register(void)
 	ret = register_kretprobe(&csdw_rp_flush);
 	if (ret)
 		goto fail;
-	failed = csdw_kp_exec_single.symbol_name;
-	ret = register_kprobe(&csdw_kp_exec_single);
-	if (ret)
-		goto fail_exec;
 	failed = csdw_kp_queue.symbol_name;
 	ret = register_kprobe(&csdw_kp_queue);
 	if (ret)
@@ -672,8 +666,6 @@ fail_many:
 fail_single:
 	unregister_kprobe(&csdw_kp_queue);
 fail_queue:
-	unregister_kprobe(&csdw_kp_exec_single);
-fail_exec:
 	unregister_kretprobe(&csdw_rp_flush);
 fail:
 	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
@@ -688,7 +680,6 @@ void csdw_probes_unregister(void)
 	unregister_kretprobe(&csdw_rp_many);
 	unregister_kretprobe(&csdw_rp_single);
 	unregister_kprobe(&csdw_kp_queue);
-	unregister_kprobe(&csdw_kp_exec_single);
 	unregister_kretprobe(&csdw_rp_flush);
 }
 

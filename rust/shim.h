@@ -15,7 +15,7 @@ unsigned long long csdwatch_rs_stat(unsigned int id);
 int csdwatch_rs_single_enter(bool wait);
 void csdwatch_rs_single_queue(unsigned int cpu, const void *csd, unsigned long func, bool sync);
 int csdwatch_rs_many_enter(unsigned long func);
-void csdwatch_rs_queue_push(unsigned int cpu, const void *node);
+void csdwatch_rs_queue_push(unsigned int cpu);
 unsigned int csdwatch_rs_wait_slots(void);
 void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,

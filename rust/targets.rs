@@ -39,10 +39,6 @@ pub(crate) struct Target {
     /// (recounted when it comes back up). Never too few on a live CPU, so
     /// no wait goes unwatched.
     watched: Atomic<i32>,
-    /// The last csd this CPU's `generic_exec_single()` probe handled, so
-    /// the `__smp_call_single_queue()` probe that follows it on this CPU
-    /// does not handle the same push again. Only this CPU uses it.
-    pushed: Atomic<usize>,
     /// When the last wait this CPU's watchdog looked after ended quietly on
     /// this CPU ([`Target::ended_in_burst`]). Only this CPU uses it.
     last_end_ns: Atomic<u64>,
@@ -60,7 +56,6 @@ impl Target {
             batch_fn: [const { Atomic::new(0) }; BATCH],
             enabled: Atomic::new(0),
             watched: Atomic::new(0),
-            pushed: Atomic::new(0),
             last_end_ns: Atomic::new(0),
         }
     }
@@ -86,20 +81,6 @@ impl Target {
     /// When the CPU last entered its flush (0: never seen); a racy read.
     pub(crate) fn last_flush_ns(&self) -> u64 {
         self.last_flush_ns.load(Relaxed)
-    }
-
-    /// This CPU's `generic_exec_single()` probe handled the push of `csd`.
-    pub(crate) fn mark_pushed(&self, csd: usize) {
-        self.pushed.store(csd, Relaxed);
-    }
-
-    /// Was the push of `node` handled already (see [`Target::mark_pushed`])?
-    pub(crate) fn take_pushed(&self, node: usize) -> bool {
-        if node == 0 || self.pushed.load(Relaxed) != node {
-            return false;
-        }
-        self.pushed.store(0, Relaxed);
-        true
     }
 
     /// A wait this CPU's watchdog looked after ended quietly on this CPU at

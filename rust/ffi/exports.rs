@@ -45,7 +45,7 @@ pub(crate) extern "C" fn csdwatch_rs_single_enter(wait: bool) -> c_int {
     hooks::single_enter(wait)
 }
 
-/// Entry of `generic_exec_single(cpu, csd)` (kprobe).
+/// `__smp_call_single_queue(cpu, csd)` entry for a csd (kprobe).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_single_queue(
     cpu: u32,
@@ -64,11 +64,11 @@ pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong) -> c_int {
 }
 
 /// A call is about to be pushed on `cpu`'s queue: `__smp_call_single_queue`
-/// entry (kprobe; `node` is the pushed node), or a remote target of an
-/// untracked `smp_call_function_many_cond()` (`node` NULL).
+/// entry for a node that is no csd (kprobe), or a remote target of an
+/// untracked `smp_call_function_many_cond()`.
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32, node: *const c_void) {
-    hooks::queue_push(cpu, node as usize);
+pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32) {
+    hooks::queue_push(cpu);
 }
 
 /// Slots of the wait table (the sender kretprobes' instance count).
