@@ -87,7 +87,8 @@ impl Histogram {
             .map_or(0, |c| c.load(Relaxed))
     }
 
-    /// Waits counted on `cpu`, all buckets.
+    /// Waits counted on `cpu`, all buckets (the tests use it).
+    #[cfg(CONFIG_KUNIT = "y")]
     pub(crate) fn total(&self, cpu: usize) -> u64 {
         (0..BUCKETS).map(|k| self.count(cpu, k)).sum()
     }
