@@ -10,7 +10,7 @@
  *   duration_ms  how long the fault lasts, 1..60000      (default 2500)
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
  *                | ping | load | lost_ipi_migrate | lost_ipi_hold
- *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup; the write
+ *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -83,6 +83,8 @@
 #define HOLD_TICK_NS		(5 * NSEC_PER_MSEC)
 /* the target's spinner ends a lost-IPI fault itself this long after its deadline */
 #define SPINNER_GRACE_NS	(100 * NSEC_PER_MSEC)
+/* pings: the time between two calls */
+#define PINGS_GAP_MS		30
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
 static DEFINE_MUTEX(run_lock);
@@ -96,10 +98,10 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 #endif
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
-		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_NONE };
+		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
 					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
-					 "lost_ipi_rcu", "lost_wakeup" };
+					 "lost_ipi_rcu", "lost_wakeup", "pings" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -631,9 +633,22 @@ static int run_scenario(enum scenario sc)
 	memset(&res, 0, sizeof(res));
 	res.sc = sc;
 	res.target = target;
-	res.senders = sc == SC_PING ? 1 : senders;
+	res.senders = sc == SC_PING || sc == SC_PINGS ? 1 : senders;
 	res.duration_ms = duration_ms;
 
+	if (sc == SC_PINGS) {
+		/* one call every PINGS_GAP_MS for duration_ms, nothing in between */
+		u64 end = ktime_get_ns() + (u64)duration_ms * NSEC_PER_MSEC;
+
+		res.stall_begin_ns = ktime_get_ns();
+		res.sender_cpu[0] = raw_smp_processor_id();
+		while (!ret && ktime_get_ns() < end) {
+			ret = smp_call_function_single(target, count_fn, &res.ran[0], 1);
+			msleep(PINGS_GAP_MS);
+		}
+		res.released_ns[0] = ktime_get_ns();
+		goto out;
+	}
 	if (sc == SC_PING) {
 		atomic_t n = ATOMIC_INIT(0);
 
