@@ -734,7 +734,18 @@ static void csdw_arm_iw_fn(struct irq_work *w)
 {
 	struct csdw_watchdog *wd = container_of(w, struct csdw_watchdog, arm_work);
 
-	hrtimer_start(&wd->timer, ns_to_ktime(READ_ONCE(wd->arm_ns)), HRTIMER_MODE_REL_PINNED_HARD);
+	/*
+	 * The wait that queued this may have ended meanwhile, and its
+	 * quiesce found no timer to cancel: start one only for what is still
+	 * watched, or it fires once for nothing. Cleared first, as in the
+	 * timer callback: a probe (NMI) that publishes a wait after the check
+	 * finds armed == 0 and queues this work again.
+	 */
+	atomic_set(&wd->armed, 0);
+	smp_mb__after_atomic();
+	if (csdwatch_rs_watching(wd->cpu) && !atomic_xchg(&wd->armed, 1))
+		hrtimer_start(&wd->timer, ns_to_ktime(READ_ONCE(wd->arm_ns)),
+			      HRTIMER_MODE_REL_PINNED_HARD);
 }
 
 /* Arm this CPU's watchdog (pinned, HARD: fires in hard IRQ on PREEMPT_RT). */

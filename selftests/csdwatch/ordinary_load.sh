@@ -41,9 +41,10 @@ ktap_print_msg "load: watchdog_ticks +$t for $w waits (a tick only for waits old
 # with the host's 2 cores loaded) earns real ticks; an idle tick (the
 # timer fired with no wait of its CPU left) is what a missing cancel
 # costs: 1 per wait without it (115 ticks for 50 pings were measured with
-# the cancel removed), so the bound on idle ticks is a fifth of the pings,
-# whatever the host load (measured: 0-3 with the cancel, 114-145 without,
-# host loaded by a kernel build).
+# the cancel removed), so the bound on idle ticks is 20 beyond the
+# queue watches and the kernel's own waits, whatever the host load
+# (measured: 0-3 with the cancel, 114-145 without, host loaded by a kernel
+# build; 12 once on arm64 with 38 pings and no other wait).
 stats_mark
 check "pings: a call every 30 ms for 1500 ms ran" eval 'run pings 1 1500 && [ "$(val sender0_ran)" -ge 25 ]'
 t=$(delta watchdog_ticks); it=$(delta idle_ticks); qw=$(delta queue_watches)
@@ -53,8 +54,8 @@ ktap_print_msg "$n pings 30 ms apart: waits +$((n + kw)), queue_watches +$qw, wa
 # tick); a ping (a waited call) takes no queue watch; each of the kernel's
 # own waits meanwhile may end a burst of them, which leaves its timer
 # armed for one tick (Target::ended_in_burst)
-check "spaced short waits leave no timer armed (idle ticks <= 10 + queue watches + other waits)" \
-	[ "$it" -le $((10 + qw + kw)) ]
+check "spaced short waits leave no timer armed (idle ticks <= 20 + queue watches + other waits)" \
+	[ "$it" -le $((20 + qw + kw)) ]
 [ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval 'settled && unload_both'
 ktap_finished
