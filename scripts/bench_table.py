@@ -112,7 +112,7 @@ def main():
             rows.append(line)
         parts.append("P2 breakdown: time per call relative to nothing watching, paired rounds, "
                      "median (min..max); each variant is csdwatch with one piece left out\n\n" +
-                     table(["load", "csdwatch"] + ["without " + w.split("-", 1)[-1] for w in variants],
+                     table(["load", "csdwatch"] + [w.split("-", 1)[-1] for w in variants],
                            rows))
 
     rows = []
