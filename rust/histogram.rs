@@ -8,8 +8,9 @@
 //! that CPU's own (each CPU's buckets are 64-byte aligned, so no two CPUs
 //! write one line on the fast path). A wait the watchdog acted on (a
 //! stall) is counted by the watchdog when it sees it ended
-//! (`watchdog::finish`), with the same length, start to the waiter's return. Read and reset through debugfs
-//! (`crate::debugfs`, `/sys/kernel/debug/csdwatch/wait_histogram`).
+//! (`watchdog::finish`), with the same length: from its start to the
+//! waiter's return. Read and reset through debugfs (`crate::debugfs`,
+//! `/sys/kernel/debug/csdwatch/wait_histogram`).
 //!
 //! Bucket `k` (1 ≤ k < [`BUCKETS`] - 1) holds waits of `[2^k, 2^(k+1))` ns;
 //! bucket 0 holds `[0, 2)` ns and the last one everything from
