@@ -50,7 +50,14 @@ dmesg_mark
 before=$(hmeets all $lo $hi)
 check "a write other than 0 is refused (-EINVAL, log line), the counts stay" eval \
 	'! echo 5 > $H 2>/dev/null && ! echo > $H 2>/dev/null && [ "$(hmeets all $lo $hi)" -ge "$before" ] && [ "$before" -ge 1 ] && dmesg_new | grep -q "wait_histogram: write 0 to reset"'
+# reset: the counts go (the kernel's own waits may add a few between the
+# write and the read: under a loaded host one of 8-16 ms once did, so the
+# stall's neighbourhood is no test; the total is)
+total=$(hsum all)
 echo 0 > $H
-check "0 resets it: the stall's bucket is empty again" eval '[ "$(hmeets all $lo $hi)" = 0 ]'
+after=$(hsum all)
+ktap_print_msg "reset: total $total before, $after after"
+check "0 resets it: the total drops from $total to below it and to at most 4" eval \
+	'[ "$after" -lt "$total" ] && [ "$after" -le 4 ]'
 check "unload" unload_both
 ktap_finished
