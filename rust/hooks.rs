@@ -88,7 +88,7 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
     };
     let cpu = ffi::this_cpu();
     if target_cpu == cpu {
-        return; // runs locally, never queued
+        return; // never queued for oneself (generic_exec_single() runs it here); a guard
     }
     if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
         push(sh, cpu, target_cpu);
