@@ -14,15 +14,22 @@
 //! clone exists and not load.
 
 use core::ffi::CStr;
-use kernel::prelude::*;
 
 /// The functions shim.c probes.
 pub(crate) const PROBED: [&CStr; 4] = [
     c"__flush_smp_call_function_queue",
     c"__smp_call_single_queue",
-    c"__smp_call_function_single",
+    SINGLE,
     c"smp_call_function_many_cond",
 ];
+
+/// The single call's waiter: 7.3 runs smp_call_function_single() and
+/// smp_call_function_any() through __smp_call_function_single(); 6.12
+/// has smp_call_function_single() only (shim.c, CSDW_KERNEL_612).
+#[cfg(not(csdw_kernel_612))]
+const SINGLE: &CStr = c"__smp_call_function_single";
+#[cfg(csdw_kernel_612)]
+const SINGLE: &CStr = c"smp_call_function_single";
 
 /// Suffixes GCC gives clones; the numbered ones are tried for 0..MAX_N.
 const NUMBERED: [&str; 3] = [".constprop.", ".isra.", ".part."];
@@ -80,7 +87,8 @@ pub(crate) fn find_clone(names: &[&CStr], exists: impl Fn(&CStr) -> bool) -> Opt
     None
 }
 
-#[kunit_tests(csdwatch_clones)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_clones)]
 mod tests {
     use super::*;
 

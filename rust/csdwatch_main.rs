@@ -36,10 +36,22 @@ mod tracked;
 mod waits;
 mod watchdog;
 
+mod kcompat;
+
+// The one difference in module!: 6.12's takes `author`, 7.3's `authors`.
+#[cfg(not(csdw_kernel_612))]
 module! {
     type: Csdwatch,
     name: "csdwatch",
     authors: ["csdwatch developers"],
+    description: "Detect, explain and recover stalled cross-CPU calls (csd_lock_wait)",
+    license: "GPL",
+}
+#[cfg(csdw_kernel_612)]
+module! {
+    type: Csdwatch,
+    name: "csdwatch",
+    author: "csdwatch developers",
     description: "Detect, explain and recover stalled cross-CPU calls (csd_lock_wait)",
     license: "GPL",
 }
@@ -64,7 +76,7 @@ impl kernel::Module for Csdwatch {
                 "kernel has a compiler clone {} of a probed function: its callers would not be watched; not loading\n",
                 c.as_cstr().to_str().unwrap_or("?")
             );
-            return Err(EOPNOTSUPP);
+            return Err(kcompat::eopnotsupp());
         }
         let shared = state::install(ffi::nr_cpu_ids())?;
         let stats = ffi::StatsDir::register()?;

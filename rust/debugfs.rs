@@ -11,58 +11,82 @@
 //! Safe `kernel::debugfs`: the file is removed (and any reader waited
 //! for) when [`DebugFs`] drops, which the module does before it frees the
 //! state the file reads. Without CONFIG_DEBUG_FS there is no file.
+//!
+//! Linux 6.12's kernel crate has no debugfs (it came later): there the
+//! histogram still counts, but has no file, and the load says so once.
 
-use crate::state;
-use core::fmt;
-use kernel::debugfs::{Dir, File};
-use kernel::prelude::*;
-use kernel::uaccess::UserSliceReader;
+#[cfg(not(csdw_kernel_612))]
+pub(crate) use files::DebugFs;
 
-/// What the histogram file owns: nothing; it reads the module's state.
-struct HistogramFile;
+/// 6.12: no files.
+#[cfg(csdw_kernel_612)]
+pub(crate) struct DebugFs;
 
-/// The directory and its files; removed on drop.
-pub(crate) struct DebugFs {
-    _histogram: Pin<KBox<File<HistogramFile>>>,
-    _dir: Dir,
-}
-
+#[cfg(csdw_kernel_612)]
 impl DebugFs {
-    /// Create the directory and its files.
-    pub(crate) fn create() -> Result<Self> {
-        let dir = Dir::new(c"csdwatch");
-        let histogram = KBox::pin_init(
-            dir.read_write_callback_file(c"wait_histogram", HistogramFile, &show, &write),
-            GFP_KERNEL,
-        )?;
-        Ok(DebugFs {
-            _histogram: histogram,
-            _dir: dir,
-        })
-    }
-}
-
-fn show(_: &HistogramFile, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match state::get() {
-        Some(sh) => sh.histogram.write(f),
-        None => Ok(()),
-    }
-}
-
-fn write(_: &HistogramFile, r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 8];
-    let n = r.len();
-    let ok = n <= buf.len()
-        && r.read_slice(&mut buf[..n]).is_ok()
-        && core::str::from_utf8(&buf[..n]).is_ok_and(|s| s.trim() == "0");
-    if !ok {
-        pr_warn!(
-            "wait_histogram: write 0 to reset it; nothing else is accepted, nothing changed\n"
+    /// Say that there is no file.
+    pub(crate) fn create() -> kernel::error::Result<Self> {
+        kernel::pr_info!(
+            "no debugfs/csdwatch/wait_histogram: this kernel's Rust crate has no debugfs (Linux 6.12)\n"
         );
-        return Err(EINVAL);
+        Ok(DebugFs)
     }
-    if let Some(sh) = state::get() {
-        sh.histogram.reset();
+}
+
+#[cfg(not(csdw_kernel_612))]
+mod files {
+    use crate::state;
+    use core::fmt;
+    use kernel::debugfs::{Dir, File};
+    use kernel::prelude::*;
+    use kernel::uaccess::UserSliceReader;
+
+    /// What the histogram file owns: nothing; it reads the module's state.
+    struct HistogramFile;
+
+    /// The directory and its files; removed on drop.
+    pub(crate) struct DebugFs {
+        _histogram: Pin<KBox<File<HistogramFile>>>,
+        _dir: Dir,
     }
-    Ok(())
+
+    impl DebugFs {
+        /// Create the directory and its files.
+        pub(crate) fn create() -> Result<Self> {
+            let dir = Dir::new(c"csdwatch");
+            let histogram = KBox::pin_init(
+                dir.read_write_callback_file(c"wait_histogram", HistogramFile, &show, &write),
+                GFP_KERNEL,
+            )?;
+            Ok(DebugFs {
+                _histogram: histogram,
+                _dir: dir,
+            })
+        }
+    }
+
+    fn show(_: &HistogramFile, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match state::get() {
+            Some(sh) => sh.histogram.write(f),
+            None => Ok(()),
+        }
+    }
+
+    fn write(_: &HistogramFile, r: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 8];
+        let n = r.len();
+        let ok = n <= buf.len()
+            && r.read_slice(&mut buf[..n]).is_ok()
+            && core::str::from_utf8(&buf[..n]).is_ok_and(|s| s.trim() == "0");
+        if !ok {
+            pr_warn!(
+                "wait_histogram: write 0 to reset it; nothing else is accepted, nothing changed\n"
+            );
+            return Err(EINVAL);
+        }
+        if let Some(sh) = state::get() {
+            sh.histogram.reset();
+        }
+        Ok(())
+    }
 }

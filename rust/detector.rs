@@ -24,7 +24,6 @@
 //!   not `nohz_full`.
 
 use core::ffi::CStr;
-use kernel::prelude::*;
 
 /// Why a wait is stalled, as far as the evidence tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,13 +174,13 @@ impl Wait {
 
     /// How many reports were printed for it (read by the KUnit suite only,
     /// compiled out with it, as on kernels without CONFIG_KUNIT).
-    #[cfg(CONFIG_KUNIT = "y")]
+    #[cfg(csdw_kunit)]
     pub(crate) fn reports(&self) -> u32 {
         self.reports
     }
 
     /// How many IPIs were resent for it (KUnit only, as above).
-    #[cfg(CONFIG_KUNIT = "y")]
+    #[cfg(csdw_kunit)]
     pub(crate) fn resends(&self) -> u32 {
         self.resends
     }
@@ -332,9 +331,11 @@ impl Wait {
     }
 }
 
-#[kunit_tests(csdwatch_detector)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_detector)]
 mod tests {
     use super::*;
+    use kernel::prelude::*;
 
     const MS: u64 = 1_000_000;
 

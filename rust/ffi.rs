@@ -8,6 +8,10 @@
 //! the entry points the shim calls, which dispatch to `hooks`, `watchdog`,
 //! `params` and `stats`. So this file depends on nothing above it.
 
+use crate::kcompat::atomic::{
+    ordering::{Acquire, Full, Release},
+    Atomic,
+};
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_ulong, c_void, CStr};
 use core::marker::PhantomData;
@@ -15,10 +19,6 @@ use kernel::alloc::{AllocError, KVec};
 use kernel::error::to_result;
 use kernel::ffi::c_char;
 use kernel::prelude::*;
-use kernel::sync::atomic::{
-    ordering::{Acquire, Full, Release},
-    Atomic,
-};
 
 mod exports;
 
@@ -125,7 +125,7 @@ pub(crate) fn cfd_first_locked(sender: u32) -> Option<u32> {
 pub(crate) fn has_symbol(name: &CStr) -> bool {
     // SAFETY: `name` is NUL-terminated; csdw_lookup() runs in process
     // context (module init) and only reads it.
-    !unsafe { c::csdw_lookup(name.as_char_ptr()) }.is_null()
+    !unsafe { c::csdw_lookup(crate::kcompat::char_ptr(name)) }.is_null()
 }
 
 /// The head of `cpu`'s call_single_queue, as an address to compare (0:
@@ -166,7 +166,7 @@ pub(crate) fn no_nmi() -> Option<&'static str> {
     } else {
         // SAFETY: non-NULL: a NUL-terminated static string in the module.
         Some(
-            unsafe { CStr::from_char_ptr(p) }
+            unsafe { crate::kcompat::cstr_at(p) }
                 .to_str()
                 .unwrap_or("no NMI"),
         )
@@ -278,7 +278,7 @@ pub(crate) fn nmi_deaf(cpu: u32) -> bool {
 /// Panic: `owner` waited `ms` for `target`, stalled as `class`.
 pub(crate) fn panic_stall(owner: u32, target: u32, ms: u64, class: &'static CStr) -> ! {
     // SAFETY: `class` is a static NUL-terminated string.
-    unsafe { c::csdw_panic(owner, target, ms, class.as_char_ptr()) };
+    unsafe { c::csdw_panic(owner, target, ms, crate::kcompat::char_ptr(class)) };
     // Declared as returning in the extern block, and ended by a trap here
     // (LLVM emits ud2 / brk for `unreachable`): objtool accepts that both
     // when it checks rust/ objects alone, where it cannot see that
@@ -340,15 +340,10 @@ unsafe impl<T: Send> Sync for WatcherCells<T> {}
 impl<T> WatcherCells<T> {
     /// `n` cells made by `f`.
     pub(crate) fn new(n: usize, f: impl Fn() -> T) -> Result<Self, AllocError> {
-        let mut cells = KVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            cells
-                .push_within_capacity(WatcherCell {
-                    busy: Atomic::new(0),
-                    value: UnsafeCell::new(f()),
-                })
-                .map_err(|_| AllocError)?;
-        }
+        let cells = crate::kcompat::filled(n, GFP_KERNEL, || WatcherCell {
+            busy: Atomic::new(0),
+            value: UnsafeCell::new(f()),
+        })?;
         Ok(WatcherCells { cells })
     }
 
@@ -501,7 +496,8 @@ impl Drop for Probes {
     }
 }
 
-#[kunit_tests(csdwatch_cells)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_cells)]
 mod tests {
     use super::*;
 

@@ -18,10 +18,10 @@
 //! one by one: a wait that ends during a reset may or may not be counted,
 //! and the counters are never torn (each is one 64-bit atomic).
 
+use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 use core::fmt;
 use kernel::alloc::KVec;
 use kernel::prelude::*;
-use kernel::sync::atomic::{ordering::Relaxed, Atomic};
 
 /// Number of buckets.
 pub(crate) const BUCKETS: usize = 40;
@@ -65,11 +65,7 @@ pub(crate) struct Histogram {
 impl Histogram {
     /// Empty histograms for `nr_cpus` CPUs.
     pub(crate) fn new(nr_cpus: u32, flags: kernel::alloc::Flags) -> Result<Self> {
-        let mut cpus = KVec::with_capacity(nr_cpus as usize, flags)?;
-        for _ in 0..nr_cpus {
-            cpus.push_within_capacity(CpuHistogram::new())
-                .map_err(|_| ENOMEM)?;
-        }
+        let cpus = crate::kcompat::filled(nr_cpus as usize, flags, CpuHistogram::new)?;
         Ok(Histogram { cpus })
     }
 
@@ -89,12 +85,13 @@ impl Histogram {
     }
 
     /// Waits counted on `cpu`, all buckets (the tests use it).
-    #[cfg(CONFIG_KUNIT = "y")]
+    #[cfg(csdw_kunit)]
     pub(crate) fn total(&self, cpu: usize) -> u64 {
         (0..BUCKETS).map(|k| self.count(cpu, k)).sum()
     }
 
     /// Forget every count.
+    #[cfg_attr(csdw_kernel_612, allow(dead_code))] // debugfs only (crate::debugfs)
     pub(crate) fn reset(&self) {
         for h in self.cpus.iter() {
             for c in h.counts.iter() {
@@ -107,6 +104,7 @@ impl Histogram {
     /// bucket of each CPU, then the same rows summed over all CPUs
     /// (`all`). Columns: cpu, from_ns, to_ns (`inf` for the last bucket),
     /// count.
+    #[cfg_attr(csdw_kernel_612, allow(dead_code))] // debugfs only (crate::debugfs)
     pub(crate) fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "cpu from_ns to_ns count")?;
         for cpu in 0..self.cpus.len() {
@@ -138,7 +136,8 @@ fn row(f: &mut fmt::Formatter<'_>, cpu: Option<usize>, k: usize, n: u64) -> fmt:
     }
 }
 
-#[kunit_tests(csdwatch_histogram)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_histogram)]
 mod tests {
     use super::*;
 

@@ -14,17 +14,16 @@
 //! watchdog.
 
 use crate::ffi;
+use crate::kcompat::atomic::{
+    ordering::{Acquire, Release},
+    Atomic,
+};
 use crate::params::Param;
 use crate::queues::{Took, HELD, STALE_TICKS};
 use crate::state::{self, Shared};
 use crate::stats::Stat;
 use crate::targets::Target;
 use crate::waits::NewWait;
-use kernel::prelude::*;
-use kernel::sync::atomic::{
-    ordering::{Acquire, Release},
-    Atomic,
-};
 
 /// Set when the module starts unloading: no new wait is recorded and the
 /// watchdogs stop reporting (once the probes are gone, a waiter's return is
@@ -339,7 +338,8 @@ pub(crate) fn in_flight() -> u64 {
     state::get().map_or(0, |sh| sh.waits.in_flight())
 }
 
-#[kunit_tests(csdwatch_hooks)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_hooks)]
 mod tests {
     use super::*;
 

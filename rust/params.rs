@@ -9,7 +9,7 @@
 
 use kernel::prelude::*;
 
-use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 
 /// One tunable: its sysfs name, default and accepted range.
 pub(crate) struct Spec {
@@ -178,7 +178,8 @@ pub(crate) fn set(p: Param, v: u32) -> Result<(), Invalid> {
     }
 }
 
-#[kunit_tests(csdwatch_params)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_params)]
 mod tests {
     use super::*;
 

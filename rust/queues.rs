@@ -37,12 +37,11 @@
 //! watchdog at a time sweeps every online CPU's queue with the same
 //! [`QueueWatch::look`] ([`Sweep`]).
 
-use kernel::prelude::*;
-use kernel::sync::atomic::{
+use crate::kcompat::atomic::{
     ordering::{Acquire, Full, Relaxed, Release},
     Atomic,
 };
-use kernel::sync::barrier::smp_mb;
+use crate::kcompat::barrier::smp_mb;
 
 /// A holder that has not looked for this many ticks may be replaced by a
 /// pusher (its CPU is wedged or going down).
@@ -436,7 +435,8 @@ impl Sweep {
     }
 }
 
-#[kunit_tests(csdwatch_queues)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_queues)]
 mod tests {
     use super::*;
 

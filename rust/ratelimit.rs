@@ -6,8 +6,7 @@
 //! let through is told how many were held back. Races between CPUs can let
 //! one extra message through at an interval edge, never a flood.
 
-use kernel::prelude::*;
-use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 
 /// One limit.
 pub(crate) struct Ratelimit {
@@ -48,7 +47,8 @@ impl Ratelimit {
     }
 }
 
-#[kunit_tests(csdwatch_ratelimit)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_ratelimit)]
 mod tests {
     use super::*;
 

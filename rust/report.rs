@@ -9,6 +9,7 @@
 
 use crate::ffi;
 use crate::hooks;
+use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 use crate::params::Param;
 use crate::ratelimit::Ratelimit;
 use crate::state::Shared;
@@ -17,7 +18,6 @@ use crate::targets::FlushView;
 use crate::tracked::Tracked;
 use crate::waits::{Kind, Snapshot};
 use kernel::prelude::*;
-use kernel::sync::atomic::{ordering::Relaxed, Atomic};
 
 const SEC: u64 = 1_000_000_000;
 const MS: u64 = 1_000_000;

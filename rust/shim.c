@@ -87,7 +87,12 @@ struct csdw_stat_attr {
 	unsigned int id;
 };
 
-static ssize_t csdw_stat_show(const struct module_attribute *a,
+#ifdef CSDW_KERNEL_612	/* 7.3 made the show callback's attribute const */
+#define CSDW_MODATTR struct module_attribute
+#else
+#define CSDW_MODATTR const struct module_attribute
+#endif
+static ssize_t csdw_stat_show(CSDW_MODATTR *a,
 			      struct module_kobject *mk, char *buf)
 {
 	const struct csdw_stat_attr *s = container_of(a, struct csdw_stat_attr, attr);
@@ -165,7 +170,7 @@ void csdw_stats_unregister(void)
  * probe-able text (a data symbol fails that check, which is fine: only the
  * address is wanted). C because struct kprobe is config-dependent.
  */
-void *csdw_lookup(const char *name)
+static void *csdw_kprobe_lookup(const char *name)
 {
 	struct kprobe kp = { .symbol_name = name };
 	int ret = register_kprobe(&kp);
@@ -173,6 +178,36 @@ void *csdw_lookup(const char *name)
 	if (!ret)
 		unregister_kprobe(&kp);
 	return ret == -ENOENT ? NULL : (void *)kp.addr;
+}
+
+#ifdef CSDW_KERNEL_612
+/*
+ * 6.12 x86_64 keeps per-CPU symbols zero-based (7.3 does not): there
+ * register_kprobe() finds cfd_data and call_single_queue but fails before
+ * it stores their address, as no symbol covers it. kallsyms_lookup_name()
+ * is text, found that way, and called, unless IBT sealed its ENDBR
+ * (csdw_arch_may_call_found(); the load then fails naming the symbol).
+ */
+static void *csdw_kallsyms_lookup(const char *name)
+{
+	static unsigned long (*lookup_name)(const char *name);
+
+	if (!lookup_name && csdw_arch_may_call_found())
+		lookup_name = csdw_kprobe_lookup("kallsyms_lookup_name");
+	return lookup_name ? (void *)lookup_name(name) : NULL;
+}
+#else
+static void *csdw_kallsyms_lookup(const char *name)
+{
+	return NULL;
+}
+#endif
+
+void *csdw_lookup(const char *name)
+{
+	void *addr = csdw_kprobe_lookup(name);
+
+	return addr ? addr : csdw_kallsyms_lookup(name);
 }
 
 /*
@@ -372,6 +407,28 @@ void csdw_show_irq_regs(void)
  */
 static cpumask_var_t csdw_bt_pending, csdw_bt_deaf;
 static bool csdw_bt_ready;	/* both masks allocated */
+/*
+ * The NMI backtrace of one CPU, false if there is none. 7.3's
+ * trigger_single_cpu_backtrace() calls the exported cpumask_backtrace();
+ * 6.12's calls arch_trigger_cpumask_backtrace(), which is not exported,
+ * so there it is found at load (csdw_resolve()).
+ */
+#ifdef CSDW_KERNEL_612
+static void (*csdw_arch_bt_fn)(const cpumask_t *mask, int exclude_cpu);
+static bool csdw_backtrace_cpu(unsigned int cpu)
+{
+	if (!csdw_arch_bt_fn)
+		return false;
+	csdw_arch_bt_fn(cpumask_of(cpu), -1);
+	return true;
+}
+#else
+static bool csdw_backtrace_cpu(unsigned int cpu)
+{
+	return trigger_single_cpu_backtrace(cpu);
+}
+#endif
+
 static void csdw_bt_fn(struct work_struct *w);
 static DECLARE_WORK(csdw_bt_work, csdw_bt_fn);
 #define CSDW_BT_DEAF_NS	(5 * NSEC_PER_SEC)
@@ -387,7 +444,7 @@ static void csdw_bt_fn(struct work_struct *w)
 		    cpumask_test_cpu(cpu, csdw_bt_deaf) || !cpu_online(cpu))
 			continue;
 		t0 = ktime_get_mono_fast_ns();
-		if (!trigger_single_cpu_backtrace(cpu))
+		if (!csdw_backtrace_cpu(cpu))
 			continue;	/* the arch has no NMI backtrace */
 		if (ktime_get_mono_fast_ns() - t0 >= CSDW_BT_DEAF_NS) {
 			cpumask_set_cpu(cpu, csdw_bt_deaf);
@@ -424,7 +481,7 @@ void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 	if (READ_ONCE(csdw_bt_ready))
 		for_each_cpu(cpu, csdw_bt_pending)
 			if (!cpumask_test_cpu(cpu, csdw_bt_deaf))
-				trigger_single_cpu_backtrace(cpu);
+				csdw_backtrace_cpu(cpu);
 	panic("csdwatch: CPU %u waited %llu ms for CPU %u (%s): panic_ms reached\n",
 	      owner, ms, target, class);
 }
@@ -448,11 +505,21 @@ struct csdw_slot_data { int slot; };
  * kretprobe then gives the instance back and runs no return handler.
  */
 
-/* __smp_call_function_single(int cpu, func, info, mask, bool wait) */
+/*
+ * 7.3: __smp_call_function_single(int cpu, func, info, mask, bool wait)
+ * 6.12: smp_call_function_single(int cpu, func, info, int wait)
+ */
+#ifdef CSDW_KERNEL_612
+#define CSDW_SINGLE_FN		"smp_call_function_single"
+#define CSDW_SINGLE_WAIT(regs)	((int)regs_get_kernel_argument(regs, 3) != 0)
+#else
+#define CSDW_SINGLE_FN		"__smp_call_function_single"
+#define CSDW_SINGLE_WAIT(regs)	((u8)regs_get_kernel_argument(regs, 4) != 0)
+#endif
 static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
-	bool wait = (u8)regs_get_kernel_argument(regs, 4);
+	bool wait = CSDW_SINGLE_WAIT(regs);
 
 	d->slot = csdwatch_rs_single_enter(wait);
 	return d->slot < 0;
@@ -578,7 +645,7 @@ static struct kprobe csdw_kp_queue = {
 };
 
 static struct kretprobe csdw_rp_single = {
-	.kp.symbol_name = "__smp_call_function_single",
+	.kp.symbol_name = CSDW_SINGLE_FN,
 	.entry_handler = csdw_single_entry,
 	.handler = csdw_wait_ret,
 	.data_size = sizeof(struct csdw_slot_data),
@@ -621,6 +688,12 @@ int csdw_resolve(void)
 	 * frames of the code that prints it (dump_stack()) */
 	if (csdw_arch_may_call_found())
 		csdw_show_regs_fn = csdw_lookup("show_regs");
+#ifdef CSDW_KERNEL_612
+	if (csdw_arch_may_call_found())
+		csdw_arch_bt_fn = csdw_lookup("arch_trigger_cpumask_backtrace");
+	if (!csdw_arch_bt_fn)
+		pr_warn("csdwatch: arch_trigger_cpumask_backtrace not callable: reports show no target stacks\n");
+#endif
 	return csdw_arch_init();
 }
 
@@ -853,7 +926,12 @@ int csdw_watchdogs_start(void)
 
 		wd->cpu = cpu;
 		atomic_set(&wd->armed, 0);
+#ifdef CSDW_KERNEL_612	/* hrtimer_setup() came in 6.15 */
+		hrtimer_init(&wd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+		wd->timer.function = csdw_wd_fn;
+#else
 		hrtimer_setup(&wd->timer, csdw_wd_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+#endif
 		wd->arm_work = IRQ_WORK_INIT_HARD(csdw_arm_iw_fn);
 		INIT_WORK(per_cpu_ptr(&csdw_arm_work, cpu), csdw_arm_fn);
 	}

@@ -11,6 +11,7 @@
 
 use crate::ffi::{Global, Installed, WatcherCells};
 use crate::histogram::Histogram;
+use crate::kcompat::filled;
 use crate::queues::{Held, QueueWatch, Sweep};
 use crate::targets::Target;
 use crate::tracked::Tracked;
@@ -54,23 +55,11 @@ pub(crate) fn get() -> Option<&'static Shared> {
 pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
     let n = table_size(nr_cpu_ids);
     let waits = Waits::new(n, GFP_KERNEL)?;
-    let mut targets = KVec::with_capacity(nr_cpu_ids as usize, GFP_KERNEL)?;
-    for _ in 0..nr_cpu_ids {
-        targets
-            .push_within_capacity(Target::new())
-            .map_err(|_| ENOMEM)?;
-    }
+    let per_cpu = nr_cpu_ids as usize;
+    let targets = filled(per_cpu, GFP_KERNEL, Target::new)?;
     let tracked = WatcherCells::new(n, Tracked::new)?;
-    let mut queues = KVec::with_capacity(nr_cpu_ids as usize, GFP_KERNEL)?;
-    for _ in 0..nr_cpu_ids {
-        queues
-            .push_within_capacity(QueueWatch::new())
-            .map_err(|_| ENOMEM)?;
-    }
-    let mut held = KVec::with_capacity(nr_cpu_ids as usize, GFP_KERNEL)?;
-    for _ in 0..nr_cpu_ids {
-        held.push_within_capacity(Held::new()).map_err(|_| ENOMEM)?;
-    }
+    let queues = filled(per_cpu, GFP_KERNEL, QueueWatch::new)?;
+    let held = filled(per_cpu, GFP_KERNEL, Held::new)?;
     let shared = KBox::new(
         Shared {
             waits,

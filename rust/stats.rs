@@ -7,7 +7,7 @@
 //! (`CSDW_STAT()`), in the order of [`Stat`], and documented in
 //! Documentation/ABI/testing/sysfs-module-csdwatch.
 
-use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 
 /// One counter; the value is its id in shim.c.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

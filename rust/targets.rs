@@ -7,12 +7,11 @@
 //! flush fields are written only by that CPU (hard IRQs off) and read by
 //! other CPUs' watchdogs through a seqcount.
 
-use kernel::prelude::*;
-use kernel::sync::atomic::{
+use crate::kcompat::atomic::{
     ordering::{Acquire, Relaxed, Release},
     Atomic,
 };
-use kernel::sync::barrier::{smp_mb, Read, Write};
+use crate::kcompat::barrier::{smp_mb, Read, Write};
 
 /// Synchronous csds remembered per flush (shim.c `CSDW_BATCH`).
 pub(crate) const BATCH: usize = 8;
@@ -178,7 +177,8 @@ pub(crate) struct FlushView {
     pub running_fn: usize,
 }
 
-#[kunit_tests(csdwatch_targets)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_targets)]
 mod tests {
     use super::*;
 

@@ -26,13 +26,13 @@
 //!   `Stalled` to `Ended`; only the watchdog moves `Live` to `Stalled` and
 //!   `Ended` to `Free`. Every such move is a cmpxchg on the whole word.
 
-use kernel::alloc::{AllocError, Flags, KVec};
-use kernel::prelude::*;
-use kernel::sync::atomic::{
+use crate::kcompat::atomic::{
     ordering::{Acquire, Full, Relaxed, Release},
     Atomic,
 };
-use kernel::sync::barrier::{smp_mb, Read};
+use crate::kcompat::barrier::{smp_mb, Read};
+use kernel::alloc::{AllocError, Flags, KVec};
+use kernel::prelude::*;
 
 /// Fewest slots in the table.
 pub(crate) const MIN_WAITS: usize = 64;
@@ -195,12 +195,7 @@ fn home(key: usize, n: usize) -> usize {
 impl Waits {
     /// An empty table of `n` slots.
     pub(crate) fn new(n: usize, flags: Flags) -> Result<Self, AllocError> {
-        let mut slots = KVec::with_capacity(n, flags)?;
-        for _ in 0..n {
-            slots
-                .push_within_capacity(Slot::new())
-                .map_err(|_| AllocError)?;
-        }
+        let slots = crate::kcompat::filled(n, flags, Slot::new)?;
         Ok(Waits { slots })
     }
 
@@ -481,7 +476,8 @@ impl Waits {
     }
 }
 
-#[kunit_tests(csdwatch_waits)]
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_waits)]
 mod tests {
     use super::*;
 

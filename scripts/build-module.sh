@@ -8,7 +8,7 @@ arch=${1:?arch}; sub=${2:-.}; shift $(( $# < 2 ? $# : 2 ))
 kdir=$(bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch")
 name=$(basename "$(cd "$CSDWATCH_TOP/$sub" && pwd)"); [ "$sub" = . ] && name=csdwatch
 # keyed by the checkout too, so two checkouts (worktrees) never share a build
-out=$CSDWATCH_CACHE/build/$arch${CSDWATCH_VARIANT:+-$CSDWATCH_VARIANT}/$(echo "$CSDWATCH_TOP" | sha256sum | cut -c1-8)-$name
+out=$CSDWATCH_CACHE/build/$(kernel_tag "$arch")/$(echo "$CSDWATCH_TOP" | sha256sum | cut -c1-8)-$name
 mkdir -p "$out"
 # copy sources only (tar keeps it dependency-free; stale outputs stay and
 # kbuild rebuilds what changed)

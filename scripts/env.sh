@@ -18,8 +18,16 @@ set -euo pipefail
 
 CSDWATCH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CSDWATCH_CACHE=${CSDWATCH_CACHE:-$HOME/.cache/csdwatch}
-KERNEL_SERIES=7.3
-KERNEL_UPSTREAM=7.3.4
+# The kernel (CSDWATCH_KERNEL): 7.3, the primary one, or 6.12, Linux 6.12
+# LTS (linux-source-6.12 of Debian 12's security archive, the same source
+# Debian 13 ships; rust/kcompat.rs bridges its older kernel crate).
+CSDWATCH_KERNEL=${CSDWATCH_KERNEL:-7.3}
+case $CSDWATCH_KERNEL in
+7.3) KERNEL_UPSTREAM=7.3.4 ;;
+6.12) KERNEL_UPSTREAM=6.12.117 ;;
+*) printf '[csdwatch] error: CSDWATCH_KERNEL=%s: 7.3 or 6.12\n' "$CSDWATCH_KERNEL" >&2; exit 1 ;;
+esac
+KERNEL_SERIES=$CSDWATCH_KERNEL
 BINDGEN_VERSION=0.72.1
 LLVM_MAJOR=19
 RUSTC_VERSION=$(rustc --version | awk '{print $2}')
@@ -65,4 +73,11 @@ kernel_key() {
 		cat $(kernel_fragments "$arch")
 	} | sha256sum | cut -c1-16
 }
-kernel_dir() { echo "$CSDWATCH_CACHE/kernel/$1${CSDWATCH_VARIANT:+-$CSDWATCH_VARIANT}-$(kernel_key "$1")"; }
+# ARCH, the variant and (not the primary) the kernel series: the name of
+# everything built for that kernel
+kernel_tag() {
+	local t=$1${CSDWATCH_VARIANT:+-$CSDWATCH_VARIANT}
+	[ "$CSDWATCH_KERNEL" = 7.3 ] || t=$t-$CSDWATCH_KERNEL
+	echo "$t"
+}
+kernel_dir() { echo "$CSDWATCH_CACHE/kernel/$(kernel_tag "$1")-$(kernel_key "$1")"; }

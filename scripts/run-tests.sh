@@ -3,8 +3,10 @@
 # is needed, build the guest kernels and csdwatch, boot each arch in QEMU,
 # run the KUnit suites and the selftests in the guest, parse the results
 # with the kernel's KTAP parser and print "N passed, N failed".
-#   scripts/run-tests.sh            both arches
+#   scripts/run-tests.sh            both arches, then the tickless, 6.12 LTS
+#                                   and Debian stock kernel runs (x86_64)
 #   ARCHES=x86_64 scripts/run-tests.sh
+#   TICKLESS_ARCHES= LTS_ARCHES= STOCK_ARCHES= ...   (empty: skip that run)
 . "$(dirname "$0")/env.sh"
 arches=${ARCHES:-x86_64 arm64}
 results=$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)
@@ -110,26 +112,47 @@ for arch in $arches; do
 	echo "$arch: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
-# The tickless variant (scripts/kconfig/nohz.config, booted nohz_full=1-3):
-# the whole selftest suite again on the kernel distro RT images resemble
-# (NO_HZ_FULL). x86_64 (TICKLESS_ARCHES to change; empty to skip).
-for arch in ${TICKLESS_ARCHES-x86_64}; do
-	name=$arch-nohz
-	log "$name: building the tickless kernel, csdwatch and csd_inject"
-	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
+# The whole selftest suite on another kernel of ARCH, as guest run NAME:
+# ENV (VAR=value ...) is the environment every script gets, DOCS the
+# result documents the run must print.
+suite_on() {
+	local arch=$1 name=$2 envs=$3 docs=$4 start
+	log "$name: building its kernel, csdwatch and csd_inject"
+	# shellcheck disable=SC2086
+	env $envs bash "$CSDWATCH_TOP/scripts/setup.sh"
+	# shellcheck disable=SC2086
+	env $envs bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
 	pl=$results/$name-payload
-	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
+	# shellcheck disable=SC2086
+	env $envs bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
 		"$CSDWATCH_TOP/selftests/guest-run.sh" "$results/$name-build.log"
 	start=$SECONDS
 	set +e
-	CSDWATCH_VARIANT=nohz bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
+	# shellcheck disable=SC2086
+	env $envs bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
 		"$results/$name-console.log" 900 >/dev/null
 	qrc=$?
 	set -e
 	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
-	guest_result "$name" "$qrc"
+	guest_result "$name" "$qrc" "$docs"
 	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
+}
+# the documents of a run without KUnit suites (a kernel without CONFIG_KUNIT,
+# or whose kernel crate has no kunit_tests: they are compiled out)
+selftests_only=$(printf '%s\n' $expected | grep -v '^kunit-' | tr '\n' ' ')
+# The tickless variant (scripts/kconfig/nohz.config, booted nohz_full=1-3):
+# the kernel distro RT images resemble (NO_HZ_FULL). x86_64
+# (TICKLESS_ARCHES to change; empty to skip).
+for arch in ${TICKLESS_ARCHES-x86_64}; do
+	suite_on "$arch" "$arch-nohz" CSDWATCH_VARIANT=nohz "$expected"
+done
+# Linux 6.12 LTS (Debian's linux-source-6.12, the same fragments): the
+# kernel users build their own LTS RT kernels from. Its kernel crate has
+# no kunit_tests, so the run has the selftests only. x86_64 (LTS_ARCHES
+# to change; empty to skip).
+for arch in ${LTS_ARCHES-x86_64}; do
+	suite_on "$arch" "$arch-6.12" CSDWATCH_KERNEL=6.12 "$selftests_only"
 done
 # Debian's stock RT kernel, the exact binary of linux-image-rt-* in
 # trixie-backports (scripts/stock-kernel.sh): csdwatch built as README tells
@@ -170,7 +193,7 @@ for arch in ${STOCK_ARCHES-x86_64}; do
 		echo "$name: # the guest crashed with QEMU's AP start signature ($(grep -m1 -o -E 'RIP: [0-9a-f]{2}00:0x0' \
 			"$results/$name-console-sipi.log") in start_secondary; console $results/$name-console-sipi.log): run again"
 	done
-	guest_result "$name" "$qrc" "$(printf '%s\n' $expected | grep -v '^kunit-' | tr '\n' ' ')"
+	guest_result "$name" "$qrc" "$selftests_only"
 	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 	# DKMS in the same Debian 13 root: installs for this kernel, skips

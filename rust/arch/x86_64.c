@@ -103,6 +103,49 @@ bool csdw_arch_nmi_unanswered(unsigned int cpu)
 	return asked && csdw_now_ns() - asked >= 5 * NSEC_PER_SEC;
 }
 
+#ifdef CSDW_KERNEL_612
+/*
+ * 6.12's irq_stat names each counter (7.3 made them counts[]): the sum of
+ * those a CPU with IRQs off can not move, every one but __nmi_count,
+ * apic_perf_irqs (delivered as NMIs) and icr_read_retry_count (counted by
+ * a sender); 6.12 counts MCEs outside irq_stat.
+ */
+static u64 csdw_irq_stat_sum(const irq_cpustat_t *st)
+{
+	u64 sum = READ_ONCE(st->x86_platform_ipis) + READ_ONCE(st->apic_irq_work_irqs) +
+		  READ_ONCE(st->irq_tlb_count);
+
+#ifdef CONFIG_X86_LOCAL_APIC
+	sum += READ_ONCE(st->apic_timer_irqs) + READ_ONCE(st->irq_spurious_count);
+#endif
+#if IS_ENABLED(CONFIG_KVM)
+	sum += READ_ONCE(st->kvm_posted_intr_ipis) + READ_ONCE(st->kvm_posted_intr_wakeup_ipis) +
+	       READ_ONCE(st->kvm_posted_intr_nested_ipis);
+#endif
+#ifdef CONFIG_SMP
+	sum += READ_ONCE(st->irq_resched_count) + READ_ONCE(st->irq_call_count);
+#endif
+#ifdef CONFIG_X86_THERMAL_VECTOR
+	sum += READ_ONCE(st->irq_thermal_count);
+#endif
+#ifdef CONFIG_X86_MCE_THRESHOLD
+	sum += READ_ONCE(st->irq_threshold_count);
+#endif
+#ifdef CONFIG_X86_MCE_AMD
+	sum += READ_ONCE(st->irq_deferred_error_count);
+#endif
+#ifdef CONFIG_X86_HV_CALLBACK_VECTOR
+	sum += READ_ONCE(st->irq_hv_callback_count);
+#endif
+#if IS_ENABLED(CONFIG_HYPERV)
+	sum += READ_ONCE(st->irq_hv_reenlightenment_count) + READ_ONCE(st->hyperv_stimer0_count);
+#endif
+#ifdef CONFIG_X86_POSTED_MSI
+	sum += READ_ONCE(st->posted_msi_notification_count);
+#endif
+	return sum;
+}
+#else
 /*
  * Counters of irq_stat that move while the CPU has IRQs off, and so must
  * not count as "it took an interrupt": NMIs (our own backtrace NMI among
@@ -130,22 +173,28 @@ static bool csdw_not_irq(int i)
 	}
 }
 
-/*
- * Every maskable interrupt @cpu took: device IRQs (kstat) plus the APIC
- * vectors that bypass irq descriptors (local timer, IPIs, ...) counted in
- * irq_stat, leaving out what csdw_not_irq() names: the count must stay
- * frozen for a CPU with IRQs off.
- */
-u64 csdw_arch_irq_count(unsigned int cpu)
+/* irq_stat's counts but what csdw_not_irq() names */
+static u64 csdw_irq_stat_sum(const irq_cpustat_t *st)
 {
-	const irq_cpustat_t *st = per_cpu_ptr(&irq_stat, cpu);
-	u64 sum = kstat_cpu_irqs_sum(cpu);
+	u64 sum = 0;
 	int i;
 
 	for (i = 0; i < IRQ_COUNT_MAX; i++)
 		if (!csdw_not_irq(i))
 			sum += READ_ONCE(st->counts[i]);
 	return sum;
+}
+#endif
+
+/*
+ * Every maskable interrupt @cpu took: device IRQs (kstat) plus the APIC
+ * vectors that bypass irq descriptors (local timer, IPIs, ...) counted in
+ * irq_stat, leaving out those a CPU with IRQs off still counts: the count
+ * must stay frozen for a CPU with IRQs off.
+ */
+u64 csdw_arch_irq_count(unsigned int cpu)
+{
+	return kstat_cpu_irqs_sum(cpu) + csdw_irq_stat_sum(per_cpu_ptr(&irq_stat, cpu));
 }
 
 /* The call-function-single IPI, as send_call_function_single_ipi() sends it. */

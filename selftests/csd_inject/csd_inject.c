@@ -63,6 +63,7 @@
  * none of these has a Rust abstraction in 7.3, so a Rust version would be
  * the same calls wrapped in unsafe.
  */
+#include <linux/version.h>
 #include <linux/module.h>
 #include <linux/debugfs.h>
 #include <linux/kthread.h>
@@ -815,7 +816,12 @@ static int run_migrate(void)
 	 * set with set_cpus_allowed_ptr() (kthread_affine_node()), so that
 	 * would not stick and it could start on the target, behind the spinner.
 	 */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)	/* 6.12 LTS: no kthread_affine_preferred() */
+	kthread_bind(snd, start_cpu);
+	ret = 0;
+#else
 	ret = kthread_affine_preferred(snd, cpumask_of(start_cpu));
+#endif
 	if (ret) {
 		kthread_stop(snd);
 		cpus_read_unlock();
@@ -892,7 +898,13 @@ static int start_hold(void)
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 	/* before its first wake-up, or kthread_affine_node() would undo it */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
+	/* 6.12: no kthread_affine_preferred(), kthread_bind_mask() not exported */
+	kthread_bind(t, cpumask_first(&hold_mask));
+	ret = 0;
+#else
 	ret = kthread_affine_preferred(t, &hold_mask);
+#endif
 	if (ret) {
 		kthread_stop(t);
 		return ret;
@@ -1086,7 +1098,24 @@ static void *lookup(const char *name)
 
 	if (!ret)
 		unregister_kprobe(&kp);
-	return ret == -ENOENT ? NULL : (void *)kp.addr;
+	if (ret != -ENOENT)
+		return (void *)kp.addr;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 15, 0) && defined(CONFIG_X86_64)
+	/*
+	 * 6.12 x86_64's per-CPU symbols are zero-based: register_kprobe()
+	 * refuses them before it stores the address. kallsyms_lookup_name()
+	 * is text: found the same way and called (not on an IBT kernel, whose
+	 * sealed ENDBR would trap the call).
+	 */
+	if (strcmp(name, "kallsyms_lookup_name") &&
+	    !(IS_ENABLED(CONFIG_X86_KERNEL_IBT) && cpu_feature_enabled(X86_FEATURE_IBT))) {
+		unsigned long (*lookup_name)(const char *) = lookup("kallsyms_lookup_name");
+
+		if (lookup_name)
+			return (void *)lookup_name(name);
+	}
+#endif
+	return NULL;
 }
 
 static struct dentry *dir;
@@ -1111,7 +1140,12 @@ static int __init csd_inject_init(void)
 		pr_err("csd_inject: symbol rcu_normal not found\n");
 		return -ENOENT;
 	}
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 15, 0)	/* 6.12 LTS: no hrtimer_setup() */
+	hrtimer_init(&end_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_PINNED_HARD);
+	end_timer.function = end_timer_fn;
+#else
 	hrtimer_setup(&end_timer, end_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_PINNED_HARD);
+#endif
 	r_target = (struct ranged){ &target, 0, NR_CPUS - 1, "target" };
 	r_senders = (struct ranged){ &senders, 1, NR_SENDERS, "senders" };
 	r_duration = (struct ranged){ &duration_ms, 1, 60000, "duration_ms" };

@@ -11,6 +11,13 @@
 CPU3=/sys/devices/system/cpu/cpu3/online
 
 ktap_print_header
+case $(uname -r) in 6.12.*)
+	# 6.12's smp_call_function_single() waits before put_cpu(): the
+	# waiter spins with preemption off and can not migrate
+	ktap_set_plan 1
+	ktap_test_skip "Linux 6.12: a waiter spins with preemption off and can not migrate"
+	ktap_finished ;;
+esac
 ktap_set_plan 6
 [ "$(grep -c ^processor /proc/cpuinfo)" -ge 4 ] || ktap_exit_fail_msg "needs 4 CPUs"
 load_both resend_ms=0 report_ms=500 || ktap_exit_fail_msg "insmod failed"

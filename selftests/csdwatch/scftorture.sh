@@ -14,12 +14,16 @@
 SECS=${SCF_SECS:-20}
 
 ktap_print_header
-if [ ! -e /payload/scftorture.ko ]; then
-	# one skipped test, not "1..0 # SKIP", which the KTAP parser rejects
-	ktap_set_plan 1
-	ktap_test_skip "scftorture.ko not in the payload (CONFIG_SCF_TORTURE_TEST=m)"
-	ktap_finished
-fi
+# one skipped test, not "1..0 # SKIP", which the KTAP parser rejects
+skip_all() { ktap_set_plan 1; ktap_test_skip "$1"; ktap_finished; }
+[ -e /payload/scftorture.ko ] ||
+	skip_all "scftorture.ko not in the payload (CONFIG_SCF_TORTURE_TEST=m)"
+# 6.12's scftorture kmallocs with preemption off, which PREEMPT_RT forbids
+# (fixed in 6.13): "scheduling while atomic", then its invokers hang, with
+# no csdwatch loaded (measured on 6.12.117)
+case "$(uname -r) $(uname -v)" in 6.12.*PREEMPT_RT*)
+	skip_all "6.12's scftorture allocates with preemption off: it hangs on PREEMPT_RT without csdwatch too (fixed in 6.13)" ;;
+esac
 ktap_set_plan 5
 grep -q '^csdwatch ' /proc/modules && rmmod csdwatch
 insmod /payload/csdwatch.ko || ktap_exit_fail_msg "insmod csdwatch failed"
