@@ -43,7 +43,7 @@ mod c {
         pub(super) fn csdw_cpu_online(cpu: u32) -> bool;
         pub(super) fn csdw_current() -> *mut c_void;
         pub(super) fn csdw_csd_locked(csd: *const c_void) -> c_int;
-        pub(super) fn csdw_cfd_first_locked(sender: u32) -> c_int;
+        pub(super) fn csdw_cfd_blocker(sender: u32, func: c_ulong, info: c_ulong) -> c_int;
         pub(super) fn csdw_lookup(name: *const c_char) -> *mut c_void;
         pub(super) fn csdw_queue_head(cpu: u32) -> *mut c_void;
         pub(super) fn csdw_nohz_full_cpu(cpu: u32) -> bool;
@@ -113,12 +113,15 @@ pub(crate) fn csd_locked(csd: usize) -> Option<bool> {
     }
 }
 
-/// The first CPU (ascending, the order `csd_lock_wait()` walks) whose csd
-/// from `sender`'s `smp_call_function_many_cond()` is still locked.
-pub(crate) fn cfd_first_locked(sender: u32) -> Option<u32> {
+/// The CPU that holds `sender`'s `smp_call_function_many_cond()` of
+/// `func(info)`: the first (ascending, the order `csd_lock_wait()` walks)
+/// whose csd is still locked, or, while the call's queue loop spins in
+/// `csd_lock()` on a csd an earlier call left locked, that one (shim.c).
+pub(crate) fn cfd_blocker(sender: u32, func: usize, info: usize) -> Option<u32> {
     // SAFETY: bounds-checked in C; cfd_data was resolved at load and its
-    // per-CPU csd arrays are never freed while the kernel runs.
-    u32::try_from(unsafe { c::csdw_cfd_first_locked(sender) }).ok()
+    // per-CPU csd arrays are never freed while the kernel runs; func and
+    // info are only compared.
+    u32::try_from(unsafe { c::csdw_cfd_blocker(sender, func as c_ulong, info as c_ulong) }).ok()
 }
 
 /// Does the kernel have a symbol `name`?

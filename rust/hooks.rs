@@ -109,6 +109,7 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
     let nw = NewWait {
         task,
         func,
+        info: 0,
         csd,
         cpu,
         start_ns: ffi::now_ns(),
@@ -172,8 +173,9 @@ fn push(sh: &Shared, cpu: u32, target: u32) {
 }
 
 /// `smp_call_function_many_cond()` entry with `SCF_WAIT` and at least one
-/// remote online target; the slot index or -1 when not tracked.
-pub(crate) fn many_enter(func: usize) -> i32 {
+/// remote online target, calling `func(info)`; the slot index or -1 when
+/// not tracked.
+pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
     if stopping() {
         return -1;
     }
@@ -183,6 +185,7 @@ pub(crate) fn many_enter(func: usize) -> i32 {
     let nw = NewWait {
         task: ffi::current_task(),
         func,
+        info,
         csd: 0,
         cpu,
         start_ns: ffi::now_ns(),

@@ -265,17 +265,32 @@ int csdw_csd_locked(const void *csd)
 }
 
 /*
- * The first CPU, ascending (the order csd_lock_wait() walks), whose csd from
- * @sender's smp_call_function_many_cond() is still locked; -1 if none. The
- * csds are per-CPU memory that lives as long as the kernel, so plain reads.
- * The scan replaces a copy of the target mask per wait, which would cost
- * BITS_TO_LONGS(nr_cpu_ids) words per wait on every call: a locked csd of
- * the sender can only belong to its call in flight (csd_lock() waits for a
- * previous use), so the locked ones are exactly the targets still owed.
+ * The CPU that holds @sender's smp_call_function_many_cond() calling
+ * @func(@info), from the sender's per-target csds (per-CPU memory that
+ * lives as long as the kernel, so plain reads); -1 if none is locked.
+ *
+ * In its wait the call walks its targets ascending, as this scan does,
+ * and waits on the first csd still locked. But a csd can also be locked
+ * by an earlier call from this CPU that did not wait (no SCF_WAIT) and
+ * whose function has not run (its IPI was lost, its target is stuck):
+ * the call's queue loop then spins in csd_lock() on it, and the targets
+ * before it are locked by this call, queued, and not sent their IPI yet
+ * (the IPIs go out after the loop). Such a stale csd still has the earlier
+ * call's function or argument (this call sets them right after
+ * csd_lock()), so the holder is the first locked csd that is not this
+ * call's and lies above one that is; else the first of this call's, or
+ * with none of them locked (the loop is at its first target), the first
+ * locked one. Not told apart: an earlier call of the same function and
+ * argument, and a stale csd outside this call's targets above one of its
+ * own still owed (that one is named; its target is stuck too).
+ *
+ * No copy of the target mask per wait: that would cost
+ * BITS_TO_LONGS(nr_cpu_ids) words on every call.
  */
-int csdw_cfd_first_locked(unsigned int sender)
+int csdw_cfd_blocker(unsigned int sender, unsigned long func, unsigned long info)
 {
 	call_single_data_t __percpu *pcsd;
+	int first = -1, first_own = -1;
 	unsigned int t;
 
 	if (sender >= nr_cpu_ids)
@@ -283,10 +298,22 @@ int csdw_cfd_first_locked(unsigned int sender)
 	pcsd = READ_ONCE(per_cpu_ptr(csdw_cfd_data, sender)->csd);
 	if (!pcsd)
 		return -1;
-	for (t = 0; t < nr_cpu_ids; t++)
-		if (t != sender && (READ_ONCE(per_cpu_ptr(pcsd, t)->node.u_flags) & CSD_FLAG_LOCK))
+	for (t = 0; t < nr_cpu_ids; t++) {
+		call_single_data_t *csd = per_cpu_ptr(pcsd, t);
+		bool own;
+
+		if (t == sender || !(READ_ONCE(csd->node.u_flags) & CSD_FLAG_LOCK))
+			continue;
+		own = (unsigned long)READ_ONCE(csd->func) == func &&
+		      (unsigned long)READ_ONCE(csd->info) == info;
+		if (!own && first_own >= 0)
 			return t;
-	return -1;
+		if (own && first_own < 0)
+			first_own = t;
+		if (first < 0)
+			first = t;
+	}
+	return first_own >= 0 ? first_own : first;
 }
 
 /*
@@ -547,7 +574,8 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (cpumask_any_and_but(mask, cpu_online_mask, this) >= nr_cpu_ids)
 		return 1;
 	if (flags & SCF_WAIT_FLAG)
-		d->slot = csdwatch_rs_many_enter(regs_get_kernel_argument(regs, 1));
+		d->slot = csdwatch_rs_many_enter(regs_get_kernel_argument(regs, 1),
+						 regs_get_kernel_argument(regs, 2));
 	if (d->slot >= 0)
 		return 0;
 	/*

@@ -98,6 +98,8 @@ pub(crate) struct Slot {
     word: Atomic<u64>,
     task: Atomic<usize>,
     func: Atomic<usize>,
+    /// Many: the function's argument (0 for Single).
+    info: Atomic<usize>,
     /// Single: the csd. Many: 0 (the csds are the sender's `cfd_data`).
     csd: Atomic<usize>,
     /// Single: the target CPU. Many: `NO_CPU`.
@@ -118,6 +120,7 @@ impl Slot {
             word: Atomic::new(0),
             task: Atomic::new(0),
             func: Atomic::new(0),
+            info: Atomic::new(0),
             csd: Atomic::new(0),
             target: Atomic::new(NO_CPU),
             sender: Atomic::new(0),
@@ -132,6 +135,7 @@ impl Slot {
     /// (`Claimed`/`Pending`), before the release store that makes it live.
     fn fill(&self, nw: &NewWait, target: u32) {
         self.func.store(nw.func, Relaxed);
+        self.info.store(nw.info, Relaxed);
         self.csd.store(nw.csd, Relaxed);
         self.target.store(target, Relaxed);
         self.sender.store(nw.cpu, Relaxed);
@@ -152,6 +156,9 @@ pub(crate) struct NewWait {
     pub task: usize,
     /// The queued function (address).
     pub func: usize,
+    /// Many: the function's argument (`smp_call_function_many_cond()`'s
+    /// `info`, opaque); 0 for Single.
+    pub info: usize,
     /// The csd (Single) or 0 (Many).
     pub csd: usize,
     /// CPU it was queued from; its watchdog watches it.
@@ -173,6 +180,8 @@ pub(crate) struct Snapshot {
     pub task: usize,
     /// The queued function (address).
     pub func: usize,
+    /// Its argument (Many; opaque).
+    pub info: usize,
     /// The csd (Single).
     pub csd: usize,
     /// The target (Single), `NO_CPU` (Many).
@@ -239,6 +248,7 @@ impl Waits {
         let nw = NewWait {
             task,
             func: 0,
+            info: 0,
             csd: 0,
             cpu,
             start_ns: now_ns,
@@ -323,6 +333,7 @@ impl Waits {
             kind: if csd == 0 { Kind::Many } else { Kind::Single },
             task: s.task.load(Relaxed),
             func: s.func.load(Relaxed),
+            info: s.info.load(Relaxed),
             csd,
             target: s.target.load(Relaxed),
             sender: s.sender.load(Relaxed),
@@ -485,6 +496,7 @@ mod tests {
         NewWait {
             task,
             func: 0x1234,
+            info: 0,
             csd: 0,
             cpu,
             start_ns: 100,

@@ -42,7 +42,7 @@ fn thresholds(stopping: bool) -> Thresholds {
 fn blocking_target(s: &Snapshot) -> Option<u32> {
     match s.kind {
         Kind::Single => (ffi::csd_locked(s.csd) == Some(true)).then_some(s.target),
-        Kind::Many => ffi::cfd_first_locked(s.sender),
+        Kind::Many => ffi::cfd_blocker(s.sender, s.func, s.info),
     }
 }
 

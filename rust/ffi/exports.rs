@@ -59,8 +59,8 @@ pub(crate) extern "C" fn csdwatch_rs_single_queue(
 /// Entry of `smp_call_function_many_cond()` with `SCF_WAIT` and a remote
 /// online target (kretprobe entry handler).
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong) -> c_int {
-    hooks::many_enter(func as usize)
+pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong, info: c_ulong) -> c_int {
+    hooks::many_enter(func as usize, info as usize)
 }
 
 /// A call is about to be pushed on `cpu`'s queue: `__smp_call_single_queue`

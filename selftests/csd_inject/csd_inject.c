@@ -10,7 +10,8 @@
  *   duration_ms  how long the fault lasts, 1..60000      (default 2500)
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
  *                | ping | load | lost_ipi_migrate | lost_ipi_hold
- *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings; the write
+ *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings
+ *                | lost_ipi_many; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -29,6 +30,10 @@
  *   - lost_ipi_rcu: synchronize_rcu_expedited() (seed 003: rcu_exp_handler
  *     is sent with wait=0); rcu_normal is cleared for the run, as PREEMPT_RT
  *     sets it after boot, and restored;
+ *   - lost_ipi_many: the sender's smp_call_function_many() nobody waits
+ *     for, then its on_each_cpu_mask(wait) to a lower CPU (many_low) and
+ *     the target: the second call's queue loop spins in csd_lock() on the
+ *     first call's csd, many_low already queued (needs target >= 2);
  *   - lost_wakeup: wake_up_process() of a task sleeping on the idle target;
  *     queued on the target's call queue only with the scheduler feature
  *     TTWU_QUEUE on (off by default on PREEMPT_RT: the test turns it on).
@@ -99,10 +104,11 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 #endif
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
-		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS, SC_NONE };
+		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS,
+		SC_LOST_IPI_MANY, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
 					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
-					 "lost_ipi_rcu", "lost_wakeup", "pings" };
+					 "lost_ipi_rcu", "lost_wakeup", "pings", "lost_ipi_many" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -130,6 +136,8 @@ static struct {
 	int wakeup_queued;		/* lost_wakeup: on the target's call queue */
 	int stale_before_wake;		/* lost_wakeup: the planted csd still queued */
 	unsigned int wakee_state;	/* lost_wakeup: the wakee's state before */
+	int many_low;			/* lost_ipi_many: the target queued before it */
+	atomic_t async_ran;		/* lost_ipi_many: the call nobody waited for */
 	/* load: every function queued ran exactly once */
 	u32 single_calls[NR_SENDERS];	/* smp_call_function_single() that returned 0 */
 	atomic_t single_ran[NR_SENDERS];	/* their function's runs */
@@ -169,6 +177,8 @@ static struct task_struct *wakee;	/* lost_wakeup: sleeps on the target */
 static atomic_t wakee_asleep, wake_sent;
 
 static void stale_fn(void *p) { atomic_inc(&res.stale_ran); }
+static void async_fn(void *p) { atomic_inc(&res.async_ran); }
+static struct cpumask many_mask;	/* lost_ipi_many: {many_low, target} */
 
 static void fault_begins(void)
 {
@@ -184,7 +194,8 @@ static u64 fault_deadline(void)
 static bool is_lost_ipi(enum scenario sc)
 {
 	return sc == SC_LOST_IPI || sc == SC_LOST_IPI_MIGRATE || sc == SC_LOST_IPI_HOLD ||
-	       sc == SC_LOST_IPI_ASYNC || sc == SC_LOST_IPI_RCU || sc == SC_LOST_WAKEUP;
+	       sc == SC_LOST_IPI_ASYNC || sc == SC_LOST_IPI_RCU || sc == SC_LOST_WAKEUP ||
+	       sc == SC_LOST_IPI_MANY;
 }
 
 /* Runs on the target in hard IRQ context: a legitimate but slow csd. */
@@ -365,6 +376,30 @@ static int target_fn(void *arg)
 }
 
 /*
+ * lost_ipi_many: keeps many_low busy, as target_fn keeps the target (never
+ * idle, so only an IPI flushes its queue: the csd queued there by the
+ * stuck call's loop stays queued), until the run ends, and by itself at
+ * the latest SPINNER_GRACE_NS past the deadline.
+ */
+static int busy_fn(void *unused)
+{
+	sched_set_fifo_low(current);
+	while (!atomic_read(&spin_stop) &&
+	       !(atomic_read_acquire(&fault_started) &&
+		 ktime_get_ns() > fault_deadline() + SPINNER_GRACE_NS)) {
+		preempt_disable();
+		rcu_momentary_eqs();
+		preempt_enable();
+		rcu_tasks_qs(current, false);
+		yield();
+		cpu_relax();
+	}
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/*
  * lost_ipi_hold sender: smp_call_function_single(wait=1) to the target in a
  * loop until the fault ends. Each call waits with preemption off, as a TLB
  * flush does (flush_tlb_kernel_range() disables preemption around its
@@ -433,6 +468,18 @@ static int sender_fn(void *arg)
 				    &wakee->wake_entry.llist;
 		while (!atomic_read_acquire(&res.ran[i]))
 			usleep_range(100, 200);
+		break;
+	case SC_LOST_IPI_MANY:
+		/*
+		 * A call nobody waits for leaves this CPU's cfd csd for the
+		 * target locked, queued behind the planted csd; the waited
+		 * call to {many_low, target} then queues many_low's csd and
+		 * spins in csd_lock() on the target's, its IPIs not sent yet.
+		 */
+		preempt_disable();
+		smp_call_function_many(cpumask_of(res.target), async_fn, NULL, false);
+		preempt_enable();
+		on_each_cpu_mask(&many_mask, count_fn, &res.ran[i], true);
 		break;
 	case SC_IRQS_OFF:
 		/* the many/on_each_cpu path, as in seed 002 */
@@ -617,7 +664,7 @@ static void lost_ipi_cleanup(void)
 
 static int run_scenario(enum scenario sc)
 {
-	struct task_struct *tgt = NULL, *snd[NR_SENDERS] = {};
+	struct task_struct *tgt = NULL, *busy = NULL, *snd[NR_SENDERS] = {};
 	u64 deadline;
 	int i, cpu, ret = 0;
 	/* lost_ipi_hold leaves a CPU free of waiters for whoever writes "stop" */
@@ -634,7 +681,7 @@ static int run_scenario(enum scenario sc)
 	memset(&res, 0, sizeof(res));
 	res.sc = sc;
 	res.target = target;
-	res.senders = sc == SC_PING || sc == SC_PINGS ? 1 : senders;
+	res.senders = sc == SC_PING || sc == SC_PINGS || sc == SC_LOST_IPI_MANY ? 1 : senders;
 	res.duration_ms = duration_ms;
 
 	if (sc == SC_PINGS) {
@@ -659,6 +706,32 @@ static int run_scenario(enum scenario sc)
 		atomic_set(&res.ran[0], atomic_read(&n));
 		res.sender_cpu[0] = raw_smp_processor_id();
 		goto out;
+	}
+
+	if (sc == SC_LOST_IPI_MANY) {
+		/* a target that comes before the faulty one in the queue loop,
+		 * other than the sender's CPU (the first online but the target) */
+		int snd_cpu = -1;
+
+		res.many_low = -1;
+		for_each_online_cpu(cpu) {
+			if (cpu == target)
+				continue;
+			if (snd_cpu < 0)
+				snd_cpu = cpu;
+			else if (cpu < target)
+				res.many_low = cpu;
+			if (res.many_low >= 0)
+				break;
+		}
+		if (res.many_low < 0) {
+			pr_warn("csd_inject: lost_ipi_many needs an online CPU below the target besides the sender's (target >= 2)\n");
+			ret = -EINVAL;
+			goto out;
+		}
+		cpumask_clear(&many_mask);
+		cpumask_set_cpu(res.many_low, &many_mask);
+		cpumask_set_cpu(target, &many_mask);
 	}
 
 	reset_run_state();
@@ -699,6 +772,14 @@ static int run_scenario(enum scenario sc)
 		if (IS_ERR(tgt)) {
 			ret = PTR_ERR(tgt);
 			tgt = NULL;
+			goto abort;
+		}
+	}
+	if (sc == SC_LOST_IPI_MANY) {
+		busy = spawn_on(busy_fn, NULL, res.many_low, "csd_inject_busy/%u");
+		if (IS_ERR(busy)) {
+			ret = PTR_ERR(busy);
+			busy = NULL;
 			goto abort;
 		}
 	}
@@ -764,6 +845,8 @@ out:
 			kthread_stop(snd[i]);
 	if (tgt)
 		kthread_stop(tgt);
+	if (busy)
+		kthread_stop(busy);
 	wakee = NULL;
 	res.err = ret;
 	cpus_read_unlock();
@@ -960,7 +1043,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -1054,6 +1137,9 @@ static int result_show(struct seq_file *m, void *v)
 	if (res.sc == SC_LOST_WAKEUP)
 		seq_printf(m, "wakeup_queued=%d\nstale_before_wake=%d\nwakee_state=%u\n",
 			   res.wakeup_queued, res.stale_before_wake, res.wakee_state);
+	if (res.sc == SC_LOST_IPI_MANY)
+		seq_printf(m, "many_low=%d\nasync_ran=%d\n", res.many_low,
+			   atomic_read(&res.async_ran));
 out:
 	mutex_unlock(&run_lock);
 	return 0;
