@@ -124,6 +124,7 @@ static struct {
 	u64 call_ns[NR_SENDERS];	/* when each sender made its (first) call */
 	int fault_at_call[NR_SENDERS];	/* the planted csd still stood when it called */
 	int sender_cpu[NR_SENDERS];	/* where each sender began */
+	int call_cpu[NR_SENDERS];	/* where it was just before its call */
 	int end_cpu[NR_SENDERS];	/* where it was when released */
 	atomic_t ran[NR_SENDERS];	/* each sender's function */
 	atomic_t calls[NR_SENDERS];	/* lost_ipi_hold: calls that returned */
@@ -432,6 +433,7 @@ static int sender_fn(void *arg)
 	while (!atomic_read(&senders_go))
 		cpu_relax();
 	res.call_ns[i] = ktime_get_ns();
+	res.call_cpu[i] = raw_smp_processor_id();
 	/* lost-IPI scenarios: did the fault still stand (nothing flushed the
 	 * target since the plant)? If not, the call cannot hang. */
 	res.fault_at_call[i] = !!(smp_load_acquire(&stale_csd.node.u_flags) & CSD_FLAG_LOCK);
@@ -1115,8 +1117,9 @@ static int result_show(struct seq_file *m, void *v)
 			   i, res.sender_cpu[i], i, res.end_cpu[i], i, atomic_read(&res.ran[i]), i,
 			   r > res.stall_begin_ns ? div_u64(r - res.stall_begin_ns, NSEC_PER_MSEC) : 0,
 			   i, res.fault_end_ns && r >= res.fault_end_ns);
-		seq_printf(m, "sender%d_called_during_fault=%d\n", i,
-			   res.call_ns[i] && (!res.fault_end_ns || res.call_ns[i] < res.fault_end_ns));
+		seq_printf(m, "sender%d_called_during_fault=%d\nsender%d_call_cpu=%d\n", i,
+			   res.call_ns[i] && (!res.fault_end_ns || res.call_ns[i] < res.fault_end_ns),
+			   i, res.call_cpu[i]);
 		if (is_lost_ipi(res.sc))
 			seq_printf(m, "sender%d_fault_at_call=%d\n", i, res.fault_at_call[i]);
 		if (res.sc == SC_LOAD)

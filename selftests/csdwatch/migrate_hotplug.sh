@@ -40,10 +40,22 @@ while :; do
 	echo "csdwatch-selftest: CPU 3 back" > /dev/kmsg
 	echo 1 > $CPU3
 	new=$(dmesg_new)
-	late=0
-	[ "$(val sender0_end_cpu)" = 3 ] || [ $midfault != 0 ] && late=1
-	[ $late = 0 ] || [ $try -ge 3 ] && break
-	ktap_print_msg "try $try: CPU 3 went offline only after the fault ended; again in 10 s"
+	# the premise: the waiter called on CPU 3, CPU 3 went offline while
+	# it waited, and the fault stood until its end. A loaded host can
+	# delay the call past the 0.4 s, and hotplug then moves the waiter
+	# first; the fault can be over before CPU 3 is; and the kernel itself
+	# can flush CPU 1 meanwhile (seen in 3 of 6 unloaded tickless runs,
+	# before this change too, always as CPU 3 went offline; a stopper's
+	# migration_cpu_stop() on CPU 1, for one, flushes its call queue).
+	# Resends are off, so a release before the end with none sent is not
+	# csdwatch's.
+	late=
+	[ "$(val sender0_released_after_fault_end)" = 1 ] || [ "$(cat $S/ipis_resent)" != 0 ] ||
+		late="the kernel flushed CPU 1 itself after $(val sender0_stall_ms) ms, before the fault's end"
+	[ "$(val sender0_call_cpu)" = 3 ] || late="the waiter called on CPU $(val sender0_call_cpu), after CPU 3 went offline"
+	[ "$(val sender0_end_cpu)" = 3 ] || [ $midfault != 0 ] && late="CPU 3 went offline only after the fault ended"
+	[ -z "$late" ] || [ $try -ge 3 ] && break
+	ktap_print_msg "try $try: $late; again in 10 s"
 	# the reports' rate limit (5 per 10 s) must have room for the next
 	# try's 3 reports and its end: a third try right after two lost them all
 	sleep 10
@@ -57,9 +69,9 @@ offline_splat=$(echo "$new" | sed -n '/csdwatch-selftest: CPU 3 offline/,/csdwat
 ktap_print_msg "waiter began on CPU $(val sender0_cpu), released on CPU $(val sender0_end_cpu) after $(val sender0_stall_ms) ms"
 ktap_print_msg "report: ${splat#*\] }"
 check "lost_ipi_migrate ran, CPU 3 went offline and back" eval '[ $rc = 0 ] && [ $off = 0 ] && [ "$(val err)" = 0 ]'
-if [ $late = 1 ]; then
+if [ -n "$late" ]; then
 	for t in "the waiter migrated off CPU 3 while it waited" "its wait, queued on CPU 3, was still reported" "and its end told"; do
-		ktap_test_skip "$t (CPU 3 went offline only after the fault, $try tries)"
+		ktap_test_skip "$t ($late, $try tries)"
 	done
 else
 	check "the waiter migrated off CPU 3 while it waited" eval \

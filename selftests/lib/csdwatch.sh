@@ -81,6 +81,7 @@ all_ran_once() {
 # on a failed check: what csdwatch saw, for the log
 diagnose() {
 	ktap_print_msg "diagnosis: $(for f in $S/*; do printf '%s=%s ' "${f##*/}" "$(cat "$f")"; done)"
+	[ -r $D/result ] && ktap_print_msg "diagnosis: injector: $(tr '\n' ' ' < $D/result)"
 	ktap_print_msg "diagnosis: probes: $(grep -c csdwatch /sys/kernel/debug/kprobes/list 2>/dev/null) registered, $(grep -v OPTIMIZED /sys/kernel/debug/kprobes/list 2>/dev/null | grep -c -E 'GONE|DISABLED') gone or disabled"
 	dmesg | tail -20 | sed 's/^/# dmesg: /'
 }
