@@ -42,7 +42,11 @@ int csdw_arch_init(void)
 u64 csdw_arch_irq_count(unsigned int cpu)
 {
 	u64 sum = kstat_cpu_irqs_sum(cpu);
+#ifdef CSDW_KERNEL_612	/* 6.12 has no irq_get_nr_irqs(), only nr_irqs */
+	unsigned int irq, nr = READ_ONCE(nr_irqs);
+#else
 	unsigned int irq, nr = irq_get_nr_irqs();
+#endif
 
 	if (!system_uses_irq_prio_masking())
 		return sum;	/* no pseudo-NMIs on this system */
