@@ -30,6 +30,35 @@ console_tail() {
 	fi | sed 's/^/    /'
 }
 
+# QEMU's AP start crash: a vCPU that accepted a STARTUP IPI while it already
+# ran in long mode (CS = the SIPI vector << 8, RIP 0, an instruction fetch
+# at 0 in start_secondary of a CPU coming online). Only the kernel's AP
+# bring-up sends SIPIs (csdwatch sends fixed-vector IPIs and NMIs, and only
+# to online CPUs). Seen under TCG (QEMU 10.0) in 2 of about 1000 CPU onlines
+# of the suite, both in churn's offline/online loop, on the test kernel
+# and on Debian's stock kernel. The console has CR LF line ends.
+ap_start_crash() {
+	tr -d '\r' < "$1" | grep -A30 -E 'RIP: [0-9a-f]{2}00:0x0$' | grep -q ' start_secondary+'
+}
+# Boot a guest: "$@" is the qemu-run.sh command whose console is LOG; sets
+# qrc. One rerun, only for QEMU's AP start crash; the crashed console is
+# kept as LOG with -sipi before .log.
+guest_boot() {
+	local log=$1 try
+	shift
+	for try in 1 2; do
+		set +e
+		"$@" >/dev/null
+		qrc=$?
+		set -e
+		[ "$qrc" != 0 ] && [ $try = 1 ] && ap_start_crash "$log" || break
+		mv "$log" "${log%.log}-sipi.log"
+		echo "# $(basename "$log"): the guest crashed with QEMU's AP start signature" \
+			"($(tr -d '\r' < "${log%.log}-sipi.log" | grep -m1 -o -E 'RIP: [0-9a-f]{2}00:0x0$') in start_secondary;" \
+			"console ${log%.log}-sipi.log): run again"
+	done
+}
+
 # the result documents every guest run of the suite must print
 expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram"
 for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
@@ -64,10 +93,8 @@ for arch in $arches; do
 
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"
 	start=$SECONDS
-	set +e
-	bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" 900 >/dev/null
-	qrc=$?
-	set -e
+	guest_boot "$results/$arch-console.log" \
+		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" 900
 	log "$arch: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$arch" "$qrc"
 	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
@@ -75,10 +102,10 @@ for arch in $arches; do
 		plb=$results/$arch-big-payload
 		bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plb" "$CSDWATCH_TOP/selftests/big-guest.sh" \
 			"$results/$arch-build.log"
+		guest_boot "$results/$arch-big.log" \
+			env CSDWATCH_SMP=16 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$plb" "$results/$arch-big.log" 900 ""
+		brc=$qrc
 		set +e
-		CSDWATCH_SMP=16 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$plb" "$results/$arch-big.log" 900 \
-			"" >/dev/null
-		brc=$?
 		bsum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$results/$arch-big.log" \
 			"$arch-big" "$results/$arch-big-ktap" big-sizing big-module_lifecycle big-lost_ipi_recovery big-irqs_off_report)
 		set -e
@@ -127,12 +154,9 @@ suite_on() {
 	env $envs bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
 		"$CSDWATCH_TOP/selftests/guest-run.sh" "$results/$name-build.log"
 	start=$SECONDS
-	set +e
 	# shellcheck disable=SC2086
-	env $envs bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
-		"$results/$name-console.log" 900 >/dev/null
-	qrc=$?
-	set -e
+	guest_boot "$results/$name-console.log" env $envs bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
+		"$results/$name-console.log" 900
 	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$name" "$qrc" "$docs"
 	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
@@ -172,27 +196,10 @@ for arch in ${STOCK_ARCHES-x86_64}; do
 	pl=$results/$name-payload
 	CSDWATCH_PREBUILT=$mods bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
 		"$CSDWATCH_TOP/selftests/guest-run.sh"
-	# One rerun, only for a crash that QEMU made: a vCPU that took a
-	# STARTUP IPI while it already ran in long mode (CS = the SIPI vector
-	# << 8, RIP 0, in start_secondary of a CPU coming online). Only the
-	# kernel's AP bring-up sends SIPIs (csdwatch sends fixed-vector IPIs and
-	# NMIs); seen on this kernel in 2 of about 750 CPU onlines under TCG.
-	for try in 1 2; do
-		start=$SECONDS
-		set +e
-		CSDWATCH_IMAGE=$sdir/vmlinuz bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
-			"$results/$name-console.log" 900 >/dev/null
-		qrc=$?
-		set -e
-		log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
-		[ "$qrc" != 0 ] && [ $try = 1 ] &&
-			grep -q -E 'RIP: [0-9a-f]{2}00:0x0$' "$results/$name-console.log" &&
-			grep -A30 -E 'RIP: [0-9a-f]{2}00:0x0$' "$results/$name-console.log" | grep -q ' start_secondary+' ||
-			break
-		mv "$results/$name-console.log" "$results/$name-console-sipi.log"
-		echo "$name: # the guest crashed with QEMU's AP start signature ($(grep -m1 -o -E 'RIP: [0-9a-f]{2}00:0x0' \
-			"$results/$name-console-sipi.log") in start_secondary; console $results/$name-console-sipi.log): run again"
-	done
+	start=$SECONDS
+	guest_boot "$results/$name-console.log" env CSDWATCH_IMAGE="$sdir/vmlinuz" \
+		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$name-console.log" 900
+	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$name" "$qrc" "$selftests_only"
 	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
 	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
