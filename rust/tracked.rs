@@ -14,6 +14,10 @@ pub(crate) struct Tracked {
     pub gen: u64,
     /// Target the detector follows (the wait's first unfinished target).
     pub target: u32,
+    /// Since when that target blocks the wait (the stall's start).
+    pub since: u64,
+    /// The last look found nothing of the wait locked.
+    pub free: bool,
     /// Detector state for that target.
     pub wait: Option<Wait>,
     /// The stall's class ([`Wait::stall_class`] of its blocking target).
@@ -36,6 +40,8 @@ impl Tracked {
         Tracked {
             gen: 0,
             target: NO_CPU,
+            since: 0,
+            free: false,
             wait: None,
             class: Class::None,
             ev: Evidence {
@@ -53,6 +59,37 @@ impl Tracked {
         }
     }
 
+    /// Follow the wait's blocking target as a look at `now` found it
+    /// (`None`: nothing of the wait is locked). A stall is aged from when
+    /// the watcher first saw the blocking csd locked: the first blocker,
+    /// seen with nothing free before it, from the wait's start (the waiter
+    /// locked that csd, or found it locked, as it began); a new blocker, or
+    /// one seen again after a look found nothing locked (a later call
+    /// locked the csd anew), from `now`. Returns the blocker, since when,
+    /// and whether the stall starts afresh there.
+    pub(crate) fn follow(
+        &mut self,
+        blocked: Option<u32>,
+        start_ns: u64,
+        now: u64,
+    ) -> Option<(u32, u64, bool)> {
+        let Some(t) = blocked else {
+            self.free = true;
+            return None;
+        };
+        let fresh = self.free || self.target != t;
+        if fresh {
+            self.since = if self.target == NO_CPU && !self.free {
+                start_ns
+            } else {
+                now
+            };
+            self.target = t;
+            self.free = false;
+        }
+        Some((t, self.since, fresh))
+    }
+
     /// Count the stall once, under its class.
     pub(crate) fn count(&mut self) {
         if self.counted {
@@ -66,5 +103,39 @@ impl Tracked {
             Class::TargetOffline => Stat::StallsTargetOffline.inc(),
             Class::None => self.counted = false,
         }
+    }
+}
+
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_tracked)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_blocker_is_aged_from_the_wait_start() {
+        let mut tr = Tracked::new();
+        assert_eq!(tr.follow(Some(2), 100, 105), Some((2, 100, true)));
+        assert_eq!(tr.follow(Some(2), 100, 110), Some((2, 100, false)));
+    }
+
+    #[test]
+    fn a_later_blocker_is_aged_from_first_sight() {
+        let mut tr = Tracked::new();
+        tr.follow(Some(2), 100, 105);
+        // CPU 2 ran its csd; CPU 1 was sent its IPI only now
+        assert_eq!(tr.follow(Some(1), 100, 2500), Some((1, 2500, true)));
+        assert_eq!(tr.follow(Some(1), 100, 2505), Some((1, 2500, false)));
+    }
+
+    #[test]
+    fn a_csd_locked_again_is_a_new_stall() {
+        let mut tr = Tracked::new();
+        // nothing locked at the first look: the waiter's csds ran
+        assert_eq!(tr.follow(None, 100, 105), None);
+        // another task's call on that CPU locked the same csd
+        assert_eq!(tr.follow(Some(2), 100, 900), Some((2, 900, true)));
+        assert_eq!(tr.follow(None, 100, 905), None);
+        assert_eq!(tr.follow(Some(2), 100, 1500), Some((2, 1500, true)));
+        assert_eq!(tr.follow(Some(2), 100, 1505), Some((2, 1500, false)));
     }
 }

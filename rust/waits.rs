@@ -403,6 +403,26 @@ impl Waits {
         (n, older)
     }
 
+    /// Whether another many-target wait from `sender` began after
+    /// `start_ns` and is still in flight. Both use `sender`'s per-CPU csds
+    /// (`cfd_data`): on 7.x a waiter spins with preemption on, so once its
+    /// own csds have run, a later call from that CPU (another task, while
+    /// this one is preempted) locks the same csds, with the same function
+    /// if it comes from the same call site. Those are the later call's to
+    /// watch, aged from its start.
+    pub(crate) fn overtaken(&self, me: usize, sender: u32, start_ns: u64) -> bool {
+        self.slots.iter().enumerate().any(|(i, s)| {
+            i != me
+                && matches!(
+                    State::of(s.word.load(Acquire)),
+                    State::Live | State::Stalled
+                )
+                && s.csd.load(Relaxed) == 0
+                && s.sender.load(Relaxed) == sender
+                && s.start_ns.load(Relaxed) > start_ns
+        })
+    }
+
     /// In-flight waits watched by `cpu` (Live, Stalled, Ended).
     pub(crate) fn watched_by(&self, cpu: u32) -> u32 {
         self.slots
@@ -634,6 +654,50 @@ mod tests {
         t.set_blocked_on(b, 1);
         assert_eq!(t.others_on(a, 1, 10), (1, false));
         assert_eq!(t.others_on(b, 1, 20), (1, true));
+    }
+
+    #[test]
+    fn a_later_call_from_the_same_cpu_overtakes() {
+        let t = table(4);
+        let a = t
+            .begin_many(&NewWait {
+                start_ns: 10,
+                ..nw(1, 0)
+            })
+            .unwrap();
+        assert!(!t.overtaken(a, 0, 10));
+        // another CPU's call, and a single call from CPU 0, use other csds
+        let other = t
+            .begin_many(&NewWait {
+                start_ns: 20,
+                ..nw(2, 1)
+            })
+            .unwrap();
+        let single = t.begin_single(3, 0, 20).unwrap();
+        assert!(t.queue_single(
+            single,
+            &NewWait {
+                csd: 0xc5d,
+                start_ns: 20,
+                ..nw(3, 0)
+            },
+            2
+        ));
+        assert!(!t.overtaken(a, 0, 10));
+        // a later many-call from CPU 0 does; the earlier one does not for it
+        let b = t
+            .begin_many(&NewWait {
+                start_ns: 30,
+                ..nw(4, 0)
+            })
+            .unwrap();
+        assert!(t.overtaken(a, 0, 10));
+        assert!(!t.overtaken(b, 0, 30));
+        // once it returned, the csds are free of it again
+        assert_eq!(t.end(b, 40), Some((0, 30)));
+        assert!(!t.overtaken(a, 0, 10));
+        t.end(other, 40);
+        t.end(single, 40);
     }
 
     #[test]

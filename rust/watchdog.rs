@@ -296,18 +296,22 @@ fn tick_one(
         finish(sh, i, s, tr);
         return false;
     }
-    let blocked = blocking_target(s);
+    // A later many-call from the same CPU holds its csds: this wait's have
+    // run (its waiter is preempted before returning); nothing locked there
+    // is this wait's to age or act on.
+    let blocked = blocking_target(s)
+        .filter(|_| s.kind != Kind::Many || !sh.waits.overtaken(i, s.sender, s.start_ns));
+    let followed = tr.follow(blocked, s.start_ns, now);
     sh.waits.set_blocked_on(i, blocked.unwrap_or(NO_CPU));
-    let Some(t) = blocked else {
+    let Some((t, since, fresh)) = followed else {
         return true;
     };
     if let Some(q) = sh.queues.get(t as usize) {
         q.note_waited(now); // the queue side leaves `t` to this wait
     }
     let (smp, flush) = sample(sh, t);
-    if tr.target != t || tr.wait.is_none() {
-        tr.target = t;
-        tr.wait = Some(Wait::new(s.start_ns, now, smp));
+    if fresh || tr.wait.is_none() {
+        tr.wait = Some(Wait::new(since, now, smp));
     }
     let Some(w) = tr.wait.as_mut() else {
         return true;

@@ -11,7 +11,7 @@
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
  *                | ping | load | lost_ipi_migrate | lost_ipi_hold
  *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings
- *                | lost_ipi_many; the write
+ *                | lost_ipi_many | cfd_reuse; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -105,10 +105,11 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
 		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS,
-		SC_LOST_IPI_MANY, SC_NONE };
+		SC_LOST_IPI_MANY, SC_CFD_REUSE, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
 					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
-					 "lost_ipi_rcu", "lost_wakeup", "pings", "lost_ipi_many" };
+					 "lost_ipi_rcu", "lost_wakeup", "pings", "lost_ipi_many",
+					 "cfd_reuse" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -128,7 +129,7 @@ static struct {
 	int end_cpu[NR_SENDERS];	/* where it was when released */
 	atomic_t ran[NR_SENDERS];	/* each sender's function */
 	atomic_t calls[NR_SENDERS];	/* lost_ipi_hold: calls that returned */
-	u64 longest_ns[NR_SENDERS];	/* lost_ipi_hold: longest single call */
+	u64 longest_ns[NR_SENDERS];	/* lost_ipi_hold, cfd_reuse: longest single call */
 	atomic_t stale_ran;		/* the planted csd (lost-IPI scenarios) */
 	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
@@ -139,6 +140,7 @@ static struct {
 	unsigned int wakee_state;	/* lost_wakeup: the wakee's state before */
 	int many_low;			/* lost_ipi_many: the target queued before it */
 	atomic_t async_ran;		/* lost_ipi_many: the call nobody waited for */
+	atomic_t reuse_ran;		/* cfd_reuse: runs of the shared function */
 	/* load: every function queued ran exactly once */
 	u32 single_calls[NR_SENDERS];	/* smp_call_function_single() that returned 0 */
 	atomic_t single_ran[NR_SENDERS];	/* their function's runs */
@@ -633,6 +635,110 @@ static struct task_struct *spawn_on(int (*fn)(void *), void *arg, int cpu, const
 	return t;
 }
 
+/*
+ * cfd_reuse: no fault. Two kthreads on one CPU (the last online one but the
+ * target) call on_each_cpu_mask({target}, reuse_fn, NULL, wait) in loops:
+ * sender 0 (SCHED_OTHER) back to back; sender 1 (SCHED_FIFO) sleeps 2-3 ms,
+ * then calls back to back for CFD_BURST_MS, and again until the deadline.
+ * Sender 1's wakeup preempts sender 0, mostly in its wait (reuse_fn takes
+ * CFD_FN_US on the target): on 7.x a waiter spins with preemption on, so
+ * sender 0's csd runs, and for the whole burst sender 1's calls lock that
+ * same per-CPU csd (same function, same argument) while sender 0 has not
+ * returned. Its longest call (sender0_longest_ms) is the premise: a wait
+ * about CFD_BURST_MS long whose own csd ran at its start. A watchdog that
+ * ages such a wait from its start, not from the later lock, reports it.
+ * On 6.12 the waiter spins with preemption off: sender 1 waits for it.
+ */
+#define CFD_BURST_MS	700
+#define CFD_FN_US	300
+static struct cpumask reuse_mask;	/* {target} */
+
+static void reuse_fn(void *p)
+{
+	atomic_inc(&res.reuse_ran);
+	udelay(CFD_FN_US);
+}
+
+static void reuse_call(long i)
+{
+	u64 t0 = ktime_get_ns(), dt;
+
+	on_each_cpu_mask(&reuse_mask, reuse_fn, NULL, true);
+	dt = ktime_get_ns() - t0;
+	atomic_inc(&res.calls[i]);
+	if (dt > res.longest_ns[i])
+		res.longest_ns[i] = dt;
+}
+
+static int reuse_fn_thread(void *arg)
+{
+	long i = (long)arg;
+
+	if (i)
+		sched_set_fifo_low(current);
+	while (ktime_get_ns() < fault_deadline()) {
+		if (i) {
+			u64 end;
+
+			usleep_range(2000, 3000);
+			end = ktime_get_ns() + CFD_BURST_MS * NSEC_PER_MSEC;
+			while (ktime_get_ns() < min(end, fault_deadline()))
+				reuse_call(i);
+		} else {
+			reuse_call(i);
+			cond_resched();
+		}
+	}
+	res.released_ns[i] = ktime_get_ns();
+	complete(&sender_done[i]);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static int run_cfd_reuse(void)
+{
+	struct task_struct *snd[2] = {};
+	int cpu, home = -1, i, ret = 0;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu)
+		if (cpu != target)
+			home = cpu;
+	if (target >= nr_cpu_ids || !cpu_online(target) || home < 0) {
+		pr_warn("csd_inject: cfd_reuse needs 2 online CPUs and target %u online\n", target);
+		cpus_read_unlock();
+		return -EINVAL;
+	}
+	memset(&res, 0, sizeof(res));
+	res.sc = SC_CFD_REUSE;
+	res.target = target;
+	res.senders = 2;
+	res.duration_ms = duration_ms;
+	cpumask_copy(&reuse_mask, cpumask_of(target));
+	res.stall_begin_ns = ktime_get_ns();
+	for (i = 0; i < 2; i++) {
+		init_completion(&sender_done[i]);
+		res.sender_cpu[i] = home;
+		snd[i] = spawn_on(reuse_fn_thread, (void *)(long)i, home, "csd_inject_reuse/%u");
+		if (IS_ERR(snd[i])) {
+			ret = PTR_ERR(snd[i]);
+			snd[i] = NULL;
+			break;
+		}
+	}
+	cpus_read_unlock();
+	for (i = 0; i < 2; i++)
+		if (snd[i])
+			wait_for_completion(&sender_done[i]);
+	res.fault_end_ns = ktime_get_ns();
+	for (i = 0; i < 2; i++)
+		if (snd[i])
+			kthread_stop(snd[i]);
+	res.err = ret;
+	return ret;
+}
+
 /* Reset the run state shared with the spinner, the senders and the timer. */
 static void reset_run_state(void)
 {
@@ -1045,7 +1151,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -1077,6 +1183,8 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 		ret = run_load();
 	else if (sc == SC_LOST_IPI_MIGRATE)
 		ret = run_migrate();
+	else if (sc == SC_CFD_REUSE)
+		ret = run_cfd_reuse();
 	else
 		ret = run_scenario(sc);
 	set_cpus_allowed_ptr(current, &saved_mask);
@@ -1127,7 +1235,7 @@ static int result_show(struct seq_file *m, void *v)
 				   "sender%d_many_calls=%u\nsender%d_many_dups=%u\n",
 				   i, res.single_calls[i], i, atomic_read(&res.single_ran[i]),
 				   i, res.many_calls[i], i, res.many_dups[i]);
-		if (hold)
+		if (hold || res.sc == SC_CFD_REUSE)
 			seq_printf(m, "sender%d_calls=%d\nsender%d_longest_ms=%llu\n", i,
 				   atomic_read(&res.calls[i]), i,
 				   div_u64(res.longest_ns[i], NSEC_PER_MSEC));
@@ -1143,6 +1251,8 @@ static int result_show(struct seq_file *m, void *v)
 	if (res.sc == SC_LOST_IPI_MANY)
 		seq_printf(m, "many_low=%d\nasync_ran=%d\n", res.many_low,
 			   atomic_read(&res.async_ran));
+	if (res.sc == SC_CFD_REUSE)
+		seq_printf(m, "reuse_ran=%d\n", atomic_read(&res.reuse_ran));
 out:
 	mutex_unlock(&run_lock);
 	return 0;

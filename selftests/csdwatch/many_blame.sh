@@ -54,14 +54,15 @@ low=$(val many_low)
 new=$(dmesg_new)
 reports=$(echo "$new" | grep -o "csdwatch: CPU [0-9]* stalled [0-9]* ms in csd_lock_wait() for CPU [0-9]*" | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')
 ktap_print_msg "reports: ${reports:-none}"
-# the reports while the loop is stuck: the wait younger than the fault
-# (when the fault ends the loop goes on and CPU $low is sent its IPI only
-# then; a report in that instant may name it: seen once, at 2500 ms)
-during=$(echo "$new" | sed -n "s/.*csdwatch: CPU [0-9]* stalled \([0-9]*\) ms in csd_lock_wait() for CPU \([0-9]*\): .*/\1 \2/p" |
-	awk -v d=$((DUR - 100)) '$1 < d { print "cpu" $2 }' | sort | uniq -c | tr -s ' \n' '  ')
-ktap_print_msg "reports during the fault, by target: ${during:-none}"
+# every report, also those as the fault ends: then the loop goes on and
+# CPU $low is sent its IPI only then; its stall is aged from then (the
+# watcher's first sight of its csd blocking, issue 9 item 4), so it is not
+# reported at once with the wait's age (seen once, at 2500 ms, before)
+bytarget=$(echo "$new" | sed -n "s/.*csdwatch: CPU [0-9]* stalled \([0-9]*\) ms in csd_lock_wait() for CPU \([0-9]*\): .*/\1 \2/p" |
+	awk '{ print "cpu" $2 }' | sort | uniq -c | tr -s ' \n' '  ')
+ktap_print_msg "reports by target: ${bytarget:-none}"
 check "reported against CPU $T, the CPU whose csd holds the queue loop, never against CPU $low" eval \
-	'echo "$during" | grep -q "cpu$T" && ! echo "$during" | grep -q "cpu$low"'
+	'echo "$bytarget" | grep -q "cpu$T" && ! echo "$bytarget" | grep -q "cpu$low"'
 [ -n "$DIAG" ] && diagnose
 
 load_both || ktap_exit_fail_msg "insmod failed"

@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A waiter preempted after its own csd ran is not taken for a stall
+# (issue 9, item 4). The injector's cfd_reuse: two kthreads on CPU 3 call
+# on_each_cpu_mask({1}, wait) with the same function and argument; the
+# SCHED_FIFO one wakes every few ms and calls back to back for 700 ms,
+# preempting the other in its wait (7.x waits with preemption on), whose
+# csd has run by then, and locking that same per-CPU csd again and again
+# while the preempted one has not returned. That wait lasts about 700 ms
+# (sender0_longest_ms, the premise); nothing is wrong.
+#   control, csd_inject alone: the premise holds; every function ran once;
+#   csdwatch, panic_ms=500 report_ms=200: the premise holds, and there is
+#     no report and no panic (a watchdog that ages the preempted wait from
+#     its start, not from the later call's lock, panics at 500 ms).
+# On a kernel whose waiter spins with preemption off (6.12), the premise
+# cannot hold: skipped. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+DUR=3000
+T=1
+PREMISE_MS=600
+
+ktap_print_header
+ktap_set_plan 5
+[ "$(grep -c ^processor /proc/cpuinfo)" -ge 2 ] || ktap_exit_fail_msg "needs 2 CPUs"
+grep -q "^csd_inject " /proc/modules && rmmod csd_inject
+grep -q "^csdwatch " /proc/modules && rmmod csdwatch
+
+# one run: RESULT lines, or failure
+one() {
+	echo 2 > $D/senders && echo $DUR > $D/duration_ms && echo $T > $D/target &&
+		echo cfd_reuse > $D/run && [ "$(val err)" = 0 ] ||
+		{ ktap_print_msg "$1: run failed, err=$(val err)"; return 1; }
+	ktap_print_msg "$1: on CPU $(val sender0_cpu): sender 0 $(val sender0_calls) calls, longest $(val sender0_longest_ms) ms; sender 1 (FIFO) $(val sender1_calls) calls, longest $(val sender1_longest_ms) ms; function ran $(val reuse_ran) times"
+}
+premise() { [ "$(val sender0_longest_ms)" -ge $PREMISE_MS ]; }
+ran_once() { [ "$(val reuse_ran)" = $(($(val sender0_calls) + $(val sender1_calls))) ]; }
+
+insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject.ko failed"
+one control || ktap_exit_fail_msg "control run failed"
+if ! premise; then
+	ktap_print_msg "the preempted waiter's longest call took $(val sender0_longest_ms) ms (< $PREMISE_MS): this kernel waits with preemption off"
+	rmmod csd_inject
+	ktap_test_skip "control: a waiter preempted for a whole burst (kernel waits with preemption off)"
+	ktap_test_skip "every function ran exactly once"
+	ktap_test_skip "with csdwatch: the premise holds again"
+	ktap_test_skip "no report and no panic (panic_ms=500 report_ms=200)"
+	ktap_test_skip "unload"
+	ktap_finished
+fi
+ktap_test_pass "control: a waiter preempted for a whole burst: $(val sender0_longest_ms) ms >= $PREMISE_MS"
+check "every function ran exactly once" ran_once
+rmmod csd_inject
+
+load_both panic_ms=500 report_ms=200 || ktap_exit_fail_msg "insmod failed"
+dmesg_mark; stats_mark
+one csdwatch || DIAG=1
+check "with csdwatch: the premise holds again ($(val sender0_longest_ms) ms)" eval 'premise && ran_once'
+reports=$(dmesg_new | grep -c "csdwatch: CPU [0-9]* stalled" || true)
+ktap_print_msg "reports: $reports, stats reports +$(delta reports), resends +$(delta ipis_resent)"
+check "no report and no panic (panic_ms=500 report_ms=200)" eval '[ "$reports" = 0 ] && [ "$(delta reports)" = 0 ]'
+[ -n "$DIAG" ] && diagnose
+check "unload" unload_both
+ktap_finished
