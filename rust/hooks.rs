@@ -117,6 +117,7 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
     me.watch(1);
     if sh.waits.queue_single(i, &nw, target_cpu) {
         Stat::Waits.inc();
+        me.expect_tick(nw.start_ns + Param::Tick.ns());
         ffi::watchdog_arm(Param::Tick.ns());
         true
     } else {
@@ -159,15 +160,20 @@ fn push(sh: &Shared, cpu: u32, target: u32) {
     // First look when a resend could be due: most queues are flushed by
     // then, and the watch ends at that one tick.
     let first = Param::Resend.ns().max(tick);
-    match q.push(cpu, ffi::now_ns(), t.last_flush_ns(), STALE_TICKS * tick) {
+    let now = ffi::now_ns();
+    match q.push(cpu, now, t.last_flush_ns(), STALE_TICKS * tick) {
         Took::New => {
             Stat::QueueWatches.inc();
             if let Some(h) = sh.held.get(cpu as usize) {
                 h.add(target);
             }
+            me.expect_tick(now + first);
             ffi::watchdog_arm(first);
         }
-        Took::Back => ffi::watchdog_arm(first),
+        Took::Back => {
+            me.expect_tick(now + first);
+            ffi::watchdog_arm(first)
+        }
         Took::No => {}
     }
 }
@@ -194,6 +200,7 @@ pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
     match sh.waits.begin_many(&nw) {
         Some(i) => {
             Stat::Waits.inc();
+            me.expect_tick(nw.start_ns + Param::Tick.ns());
             ffi::watchdog_arm(Param::Tick.ns());
             i as i32
         }
@@ -295,13 +302,18 @@ pub(crate) fn rehome(cpu: u32) -> Option<u32> {
         blocked,
     )?;
     let heir = sh.target(to)?;
+    let me = sh.target(cpu)?;
+    // A stand-in may be ticking for this CPU (it was disabled just before,
+    // so no new one starts): wait for it, one tick at most.
+    while !me.try_tick() {
+        core::hint::spin_loop();
+    }
     let n = sh.waits.rehome(cpu, to, |d| heir.watch(d));
     if n > 0 {
-        if let Some(t) = sh.target(cpu) {
-            t.watch(-i32::try_from(n).unwrap_or(i32::MAX));
-        }
+        me.watch(-i32::try_from(n).unwrap_or(i32::MAX));
     }
     let m = rehome_queues(sh, cpu, to);
+    me.end_tick();
     (n + m > 0).then_some(to)
 }
 

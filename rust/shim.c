@@ -123,6 +123,7 @@ CSDW_STAT(queue_stalls, 13);
 CSDW_STAT(queue_recoveries, 14);
 CSDW_STAT(queue_watches, 15);
 CSDW_STAT(queue_resends, 16);
+CSDW_STAT(stand_ins, 17);
 
 static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_waits.attr.attr,
@@ -142,6 +143,7 @@ static struct attribute *csdw_stat_attrs[] = {
 	&csdw_stat_queue_recoveries.attr.attr,
 	&csdw_stat_queue_watches.attr.attr,
 	&csdw_stat_queue_resends.attr.attr,
+	&csdw_stat_stand_ins.attr.attr,
 	NULL,
 };
 
@@ -686,6 +688,25 @@ static struct kretprobe csdw_rp_many = {
 	.data_size = sizeof(struct csdw_slot_data),
 };
 
+/*
+ * sched_tick() entry (hard IRQ, on every CPU that has a scheduler tick):
+ * where a CPU looks, at most once per grace period, for a watcher whose
+ * own watchdog is overdue because it spins with IRQs off (watchdog.rs
+ * sched_tick). Optional: without it such a waiter is looked at only by
+ * CPUs whose own watchdogs tick.
+ */
+static int csdw_sched_tick_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	csdwatch_rs_sched_tick(raw_smp_processor_id());
+	return 0;
+}
+
+static struct kprobe csdw_kp_tick = {
+	.symbol_name = "sched_tick",
+	.pre_handler = csdw_sched_tick_pre,
+};
+static bool csdw_tick_probe_on;
+
 static bool csdw_probes_on;
 
 /* Probes that could not be entered for lack of a free instance. */
@@ -760,6 +781,11 @@ int csdw_probes_register(void)
 	if (ret)
 		goto fail_many;
 	csdw_probes_on = true;
+	ret = register_kprobe(&csdw_kp_tick);
+	csdw_tick_probe_on = !ret;
+	if (ret)
+		pr_warn("csdwatch: cannot probe sched_tick (%d): a waiter spinning with IRQs off is looked at only by CPUs whose watchdogs tick\n",
+			ret);
 	return 0;
 
 fail_many:
@@ -778,6 +804,9 @@ fail:
 void csdw_probes_unregister(void)
 {
 	csdw_probes_on = false;
+	if (csdw_tick_probe_on)
+		unregister_kprobe(&csdw_kp_tick);
+	csdw_tick_probe_on = false;
 	unregister_kretprobe(&csdw_rp_many);
 	unregister_kretprobe(&csdw_rp_single);
 	unregister_kprobe(&csdw_kp_queue);

@@ -23,6 +23,7 @@ void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
 void csdwatch_rs_flush_exit(unsigned int cpu);
 u64 csdwatch_rs_tick(unsigned int cpu);
 bool csdwatch_rs_watching(unsigned int cpu);
+void csdwatch_rs_sched_tick(unsigned int cpu);
 void csdwatch_rs_cpu_online(unsigned int cpu);
 void csdwatch_rs_cpu_offline(unsigned int cpu);
 int csdwatch_rs_rehome(unsigned int cpu);

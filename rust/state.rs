@@ -13,7 +13,7 @@ use crate::ffi::{Global, Installed, WatcherCells};
 use crate::histogram::Histogram;
 use crate::kcompat::filled;
 use crate::queues::{Held, QueueWatch, Sweep};
-use crate::targets::Target;
+use crate::targets::{StandIn, Target};
 use crate::tracked::Tracked;
 use crate::waits::{table_size, Waits};
 use kernel::alloc::KVec;
@@ -33,6 +33,11 @@ pub(crate) struct Shared {
     pub held: KVec<Held>,
     /// Who sweeps the queues while unloading, and when it last did.
     pub sweep: Sweep,
+    /// Who looks for overdue watchers from the scheduler tick
+    /// (`watchdog::sched_tick`): one CPU at a time, once per two ticks.
+    pub stand_in_scan: Sweep,
+    /// Who stands in for them.
+    pub stand_in: StandIn,
     /// Wait times by waiting CPU.
     pub histogram: Histogram,
 }
@@ -68,6 +73,8 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             queues,
             held,
             sweep: Sweep::new(),
+            stand_in_scan: Sweep::new(),
+            stand_in: StandIn::new(),
             histogram: Histogram::new(nr_cpu_ids, GFP_KERNEL)?,
         },
         GFP_KERNEL,

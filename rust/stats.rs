@@ -51,10 +51,14 @@ pub(crate) enum Stat {
     QueueWatches = 15,
     /// IPIs the queue side resent (counted in `IpisResent` too).
     QueueResends = 16,
+    /// Ticks a CPU ran for another CPU whose own watchdog was overdue (it
+    /// spins with IRQs off, so its timer cannot fire): see
+    /// `watchdog::stand_in`.
+    StandIns = 17,
 }
 
 /// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
-pub(crate) const NR_STATS: usize = 17;
+pub(crate) const NR_STATS: usize = 18;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 

@@ -41,6 +41,17 @@ pub(crate) struct Target {
     /// When the last wait this CPU's watchdog looked after ended quietly on
     /// this CPU ([`Target::ended_in_burst`]). Only this CPU uses it.
     last_end_ns: Atomic<u64>,
+    /// When this CPU's own watchdog tick is due at the latest (set as it
+    /// takes a watch and at each of its ticks): a CPU that watches
+    /// something and is long past it spins with IRQs off, and another CPU
+    /// stands in (`watchdog::stand_in`).
+    due_ns: Atomic<u64>,
+    /// Held by whoever runs this CPU's watchdog tick now (this CPU, or a
+    /// stand-in): the tick's per-watcher state has one user at a time.
+    /// Only ever tried, never spun on, except by CPU hotplug.
+    ticking: Atomic<u32>,
+    /// This CPU's next tick also looks for overdue watchers to stand in for.
+    stand_in: Atomic<u32>,
 }
 
 impl Target {
@@ -56,7 +67,44 @@ impl Target {
             enabled: Atomic::new(0),
             watched: Atomic::new(0),
             last_end_ns: Atomic::new(0),
+            due_ns: Atomic::new(0),
+            ticking: Atomic::new(0),
+            stand_in: Atomic::new(0),
         }
+    }
+
+    /// This CPU's own watchdog is to tick by `at` (it armed it, or it
+    /// ticks and re-arms it).
+    pub(crate) fn expect_tick(&self, at: u64) {
+        self.due_ns.store(at, Relaxed);
+    }
+
+    /// Become the one running this CPU's watchdog tick; false if another
+    /// runs it now. Acquire: sees what the previous tick wrote.
+    pub(crate) fn try_tick(&self) -> bool {
+        self.ticking.load(Relaxed) == 0 && self.ticking.cmpxchg(0, 1, Acquire).is_ok()
+    }
+
+    /// The tick [`Target::try_tick`] began is over.
+    pub(crate) fn end_tick(&self) {
+        self.ticking.store(0, Release);
+    }
+
+    /// Is this CPU, online and enabled, more than `grace_ns` past the time
+    /// its own watchdog was to tick by? (Whether it watches anything is the
+    /// caller's to ask.)
+    pub(crate) fn overdue(&self, now: u64, grace_ns: u64) -> bool {
+        self.enabled() && now.saturating_sub(self.due_ns.load(Relaxed)) > grace_ns
+    }
+
+    /// Ask this CPU's next tick to look for watchers to stand in for.
+    pub(crate) fn ask_stand_in(&self) {
+        self.stand_in.store(1, Relaxed);
+    }
+
+    /// Was this CPU's tick asked to stand in? Clears the request.
+    pub(crate) fn take_stand_in(&self) -> bool {
+        self.stand_in.load(Relaxed) != 0 && self.stand_in.xchg(0, Relaxed) != 0
     }
 
     /// The CPU entered its csd flush at `now`, about to run the synchronous
@@ -165,6 +213,55 @@ impl Target {
     }
 }
 
+/// Which CPU stands in for watchers whose own watchdog is overdue
+/// (`watchdog::stand_in`): one at a time, so that a long overdue watcher
+/// costs one CPU's ticks, not every CPU's that noticed it.
+pub(crate) struct StandIn {
+    /// The CPU + 1; 0: none.
+    by: Atomic<u32>,
+    /// When it last stood in (or took the role).
+    at_ns: Atomic<u64>,
+}
+
+impl StandIn {
+    /// Nobody stands in.
+    pub(crate) const fn new() -> Self {
+        StandIn {
+            by: Atomic::new(0),
+            at_ns: Atomic::new(0),
+        }
+    }
+
+    /// `me` found an overdue watcher at `now`: does it stand in? Yes if it
+    /// already does, if nobody does, or if the one that did has not for
+    /// more than `stale_ns` (it went offline, or is stuck itself).
+    pub(crate) fn claim(&self, me: u32, now: u64, stale_ns: u64) -> bool {
+        let cur = self.by.load(Relaxed);
+        let mine = me.wrapping_add(1);
+        let free = cur == 0 || now.saturating_sub(self.at_ns.load(Relaxed)) > stale_ns;
+        if cur != mine && !(free && self.by.cmpxchg(cur, mine, Relaxed).is_ok()) {
+            return false;
+        }
+        self.at_ns.store(now, Relaxed);
+        true
+    }
+
+    /// Is `me` the one standing in?
+    pub(crate) fn is(&self, me: u32) -> bool {
+        self.by.load(Relaxed) == me.wrapping_add(1)
+    }
+
+    /// `me` stood in at `now`.
+    pub(crate) fn ran(&self, now: u64) {
+        self.at_ns.store(now, Relaxed);
+    }
+
+    /// `me` found nobody overdue: it stands in no longer.
+    pub(crate) fn release(&self, me: u32) {
+        let _ = self.by.cmpxchg(me.wrapping_add(1), 0, Relaxed);
+    }
+}
+
 /// What the watchdog reads of a target's flush state.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FlushView {
@@ -181,6 +278,47 @@ pub(crate) struct FlushView {
 #[kernel::macros::kunit_tests(csdwatch_targets)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_tick_at_a_time_and_overdue_after_grace() {
+        let t = Target::new();
+        t.set_enabled(true);
+        t.expect_tick(100);
+        assert!(!t.overdue(150, 50));
+        assert!(t.overdue(151, 50));
+        t.expect_tick(140);
+        assert!(!t.overdue(151, 50));
+        t.set_enabled(false);
+        assert!(!t.overdue(1000, 50));
+        assert!(t.try_tick());
+        assert!(!t.try_tick());
+        t.end_tick();
+        assert!(t.try_tick());
+        t.end_tick();
+        assert!(!t.take_stand_in());
+        t.ask_stand_in();
+        assert!(t.take_stand_in());
+        assert!(!t.take_stand_in());
+    }
+
+    #[test]
+    fn one_cpu_stands_in_at_a_time() {
+        let s = StandIn::new();
+        assert!(s.claim(2, 100, 50));
+        assert!(s.is(2));
+        assert!(!s.claim(3, 120, 50));
+        assert!(s.claim(2, 130, 50));
+        s.ran(140);
+        // the one standing in went quiet: another takes over
+        assert!(!s.claim(3, 190, 50));
+        assert!(s.claim(3, 191, 50));
+        assert!(!s.is(2));
+        s.release(2); // not its role any more: no effect
+        assert!(s.is(3));
+        s.release(3);
+        assert!(!s.is(3));
+        assert!(s.claim(1, 200, 50));
+    }
 
     #[test]
     fn flush_view_names_the_running_function() {

@@ -63,14 +63,118 @@ pub(crate) fn sample(sh: &Shared, cpu: u32) -> (TargetSample, FlushView) {
     )
 }
 
-/// One tick of the watchdog of `cpu`; the delay to the next in ns, 0 when
-/// it watches nothing any more.
+/// A CPU that watches something and is this many ticks past the time its
+/// own watchdog was to tick spins with IRQs off (or its vCPU is not run):
+/// another CPU stands in for it.
+const STAND_IN_TICKS: u64 = 10;
+
+/// How long a watcher may be past its tick before another CPU stands in.
+fn stand_in_grace() -> u64 {
+    STAND_IN_TICKS * Param::Tick.ns()
+}
+
+/// Does `x` watch something while its own watchdog is overdue?
+fn overdue(sh: &Shared, x: u32, now: u64, grace: u64) -> bool {
+    sh.target(x).is_some_and(|t| t.overdue(now, grace)) && hooks::watching(x)
+}
+
+/// The watchdog timer of `cpu` fired: its own tick (unless a stand-in runs
+/// it right now), and, when asked, a stand-in's. The delay to the next in
+/// ns, 0 when it watches nothing any more.
 pub(crate) fn tick(cpu: u32) -> u64 {
     let Some(sh) = state::get() else {
         return 0;
     };
+    let Some(me) = sh.target(cpu) else {
+        return 0;
+    };
     Stat::WatchdogTicks.inc();
     let now = ffi::now_ns();
+    let asked = me.take_stand_in();
+    let mut next = if me.try_tick() {
+        let (next, idle) = tick_as(sh, cpu, now);
+        me.end_tick();
+        if idle && !asked {
+            Stat::IdleTicks.inc();
+        }
+        next
+    } else {
+        Param::Tick.ns() // a stand-in ticks for this CPU now: look again later
+    };
+    if asked && !hooks::stopping() && sh.stand_in.is(cpu) {
+        if stand_in(sh, cpu, now) {
+            sh.stand_in.ran(now);
+            me.ask_stand_in();
+            next = Param::Tick.ns();
+        } else {
+            sh.stand_in.release(cpu);
+        }
+    }
+    if next != 0 {
+        me.expect_tick(now.saturating_add(next));
+    }
+    next
+}
+
+/// Tick for every CPU whose own watchdog is overdue while it watches
+/// something: a waiter that spins with IRQs off (a caller of
+/// `on_each_cpu()` with IRQs disabled, a bug lockdep warns of) holds off
+/// its own CPU's timer, so the wait it publishes is looked at, resent for
+/// and reported by the CPU running this (its reports show the owner's
+/// stack by NMI). A stand-in takes the watcher's tick flag, so it never
+/// runs beside the watcher's own tick. True if any CPU was overdue.
+fn stand_in(sh: &Shared, me: u32, now: u64) -> bool {
+    let grace = stand_in_grace();
+    let mut any = false;
+    for x in 0..ffi::nr_cpu_ids() {
+        if x == me || !overdue(sh, x, now, grace) {
+            continue;
+        }
+        any = true;
+        let Some(t) = sh.target(x) else {
+            continue;
+        };
+        if t.try_tick() {
+            Stat::StandIns.inc();
+            tick_as(sh, x, now);
+            t.end_tick();
+        }
+    }
+    any
+}
+
+/// The scheduler tick on `cpu` (IRQs on there): at most once per two
+/// ticks one CPU looks for a watcher whose own watchdog is overdue; if it
+/// finds one and nobody stands in yet, it arms its own watchdog, whose
+/// tick stands in (and goes on standing in while a watcher is overdue).
+/// A CPU with nothing to watch takes no interrupt from this: the
+/// scheduler tick runs anyway. The look costs a scan of every CPU's
+/// record, every two ticks somewhere in the machine.
+pub(crate) fn sched_tick(cpu: u32) {
+    let Some(sh) = state::get() else {
+        return;
+    };
+    if hooks::stopping() {
+        return;
+    }
+    let now = ffi::now_ns();
+    let grace = stand_in_grace();
+    let mut found = false;
+    sh.stand_in_scan.run(now, 2 * Param::Tick.ns(), || {
+        found = (0..ffi::nr_cpu_ids()).any(|x| x != cpu && overdue(sh, x, now, grace));
+    });
+    if found && sh.stand_in.claim(cpu, now, grace) {
+        if let Some(me) = sh.target(cpu) {
+            me.ask_stand_in();
+            ffi::watchdog_arm(1);
+        }
+    }
+}
+
+/// One tick of the watchdog of `cpu`, run by whoever holds its tick flag;
+/// the delay to its next tick in ns (0: it watches nothing any more), and
+/// whether it found nothing of its own in flight.
+fn tick_as(sh: &Shared, cpu: u32, now: u64) -> (u64, bool) {
     let stopping = hooks::stopping();
     let th = thresholds(stopping);
     let mut busy = false;
@@ -94,17 +198,11 @@ pub(crate) fn tick(cpu: u32) -> u64 {
     // and sweeps the queues (one at a time, once per tick period).
     if stopping {
         sweep_queues(sh, now, th.resend_ns);
-        return Param::Tick.ns();
+        return (Param::Tick.ns(), false);
     }
     let (pending, queues) = watch_queues(sh, cpu, now, &th);
-    if !mine && !pending {
-        Stat::IdleTicks.inc();
-    }
-    if busy || queues {
-        Param::Tick.ns()
-    } else {
-        0
-    }
+    let next = if busy || queues { Param::Tick.ns() } else { 0 };
+    (next, !mine && !pending)
 }
 
 /// What the detector and the queue watch read of `cpu`'s queue now.

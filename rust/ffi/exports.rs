@@ -122,6 +122,12 @@ pub(crate) extern "C" fn csdwatch_rs_tick(cpu: u32) -> u64 {
     watchdog::tick(cpu)
 }
 
+/// The scheduler tick ran on `cpu` (`sched_tick()` entry, hard IRQ).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_sched_tick(cpu: u32) {
+    watchdog::sched_tick(cpu)
+}
+
 /// Does the watchdog of `cpu` have a wait to look after?
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_watching(cpu: u32) -> bool {

@@ -11,7 +11,7 @@
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
  *                | ping | load | lost_ipi_migrate | lost_ipi_hold
  *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings
- *                | lost_ipi_many | cfd_reuse; the write
+ *                | lost_ipi_many | cfd_reuse | lost_ipi_waiter_irqs_off; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -94,7 +94,7 @@
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
 static DEFINE_MUTEX(run_lock);
-static struct cpumask saved_mask, off_target, mig_mask, hold_mask;	/* under run_lock */
+static struct cpumask saved_mask, off_target, mig_mask, hold_mask, runner_mask;	/* under run_lock */
 
 /* Found at load (kallsyms through a kprobe lookup; neither is exported). */
 static struct llist_head __percpu *csq;	/* kernel/smp.c call_single_queue */
@@ -105,11 +105,11 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
 		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS,
-		SC_LOST_IPI_MANY, SC_CFD_REUSE, SC_NONE };
+		SC_LOST_IPI_MANY, SC_CFD_REUSE, SC_LOST_IPI_WAITER_IRQS_OFF, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
 					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
 					 "lost_ipi_rcu", "lost_wakeup", "pings", "lost_ipi_many",
-					 "cfd_reuse" };
+					 "cfd_reuse", "lost_ipi_waiter_irqs_off" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -198,7 +198,7 @@ static bool is_lost_ipi(enum scenario sc)
 {
 	return sc == SC_LOST_IPI || sc == SC_LOST_IPI_MIGRATE || sc == SC_LOST_IPI_HOLD ||
 	       sc == SC_LOST_IPI_ASYNC || sc == SC_LOST_IPI_RCU || sc == SC_LOST_WAKEUP ||
-	       sc == SC_LOST_IPI_MANY;
+	       sc == SC_LOST_IPI_MANY || sc == SC_LOST_IPI_WAITER_IRQS_OFF;
 }
 
 /* Runs on the target in hard IRQ context: a legitimate but slow csd. */
@@ -485,6 +485,19 @@ static int sender_fn(void *arg)
 		preempt_enable();
 		on_each_cpu_mask(&many_mask, count_fn, &res.ran[i], true);
 		break;
+	case SC_LOST_IPI_WAITER_IRQS_OFF: {
+		unsigned long flags;
+
+		/*
+		 * A caller with IRQs disabled (a bug lockdep warns of, silent
+		 * without it): this CPU's own timers cannot fire while it
+		 * spins, so nothing on this CPU can look at its wait.
+		 */
+		local_irq_save(flags);
+		on_each_cpu_mask(m, count_fn, &res.ran[i], true);
+		local_irq_restore(flags);
+		break;
+	}
 	case SC_IRQS_OFF:
 		/* the many/on_each_cpu path, as in seed 002 */
 		on_each_cpu_mask(m, count_fn, &res.ran[i], 1);
@@ -897,6 +910,17 @@ static int run_scenario(enum scenario sc)
 		res.rcu_normal_was = READ_ONCE(*rcu_normal_p);
 		WRITE_ONCE(*rcu_normal_p, 0);
 	}
+	if (sc == SC_LOST_IPI_WAITER_IRQS_OFF) {
+		/* the end timer off the senders' CPUs too: they spin with IRQs off */
+		cpumask_copy(&runner_mask, current->cpus_ptr);
+		for (i = 0; i < res.senders; i++)
+			cpumask_clear_cpu(res.sender_cpu[i], &runner_mask);
+		if (cpumask_empty(&runner_mask) || set_cpus_allowed_ptr(current, &runner_mask)) {
+			pr_warn("csd_inject: lost_ipi_waiter_irqs_off needs a CPU that is neither the target nor a sender\n");
+			ret = -EINVAL;
+			goto abort;
+		}
+	}
 	if (is_lost_ipi(sc)) {
 		while (!atomic_read_acquire(&target_ready))
 			msleep(1);	/* the spinner owns the target first */
@@ -1151,7 +1175,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse|lost_ipi_waiter_irqs_off)\n",
 			strim(buf));
 		return -EINVAL;
 	}
