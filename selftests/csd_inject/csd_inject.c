@@ -657,10 +657,12 @@ static struct task_struct *spawn_on(int (*fn)(void *), void *arg, int cpu, const
  * CFD_FN_US on the target): on 7.x a waiter spins with preemption on, so
  * sender 0's csd runs, and for the whole burst sender 1's calls lock that
  * same per-CPU csd (same function, same argument) while sender 0 has not
- * returned. Its longest call (sender0_longest_ms) is the premise: a wait
- * about CFD_BURST_MS long whose own csd ran at its start. A watchdog that
- * ages such a wait from its start, not from the later lock, reports it.
- * On 6.12 the waiter spins with preemption off: sender 1 waits for it.
+ * returned: a wait about CFD_BURST_MS long whose own csd ran at its start.
+ * A watchdog that ages such a wait from its start, not from the later
+ * lock, reports it. sender0_longest_ms, sender 0's longest call, spans a
+ * burst also when it was preempted only after its call returned (6.12,
+ * whose waiter spins with preemption off); a watchdog's own record of its
+ * longest wait tells the two apart.
  */
 #define CFD_BURST_MS	700
 #define CFD_FN_US	300
