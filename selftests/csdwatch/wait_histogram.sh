@@ -36,8 +36,16 @@ ktap_set_plan 7
 settled; stats_mark; echo 0 > $H
 check "load ran" run load 3 1000
 settled
-h=$(hsum all); w=$(delta waits)
-ktap_print_msg "load: waits +$w, histogram total $h"
+# a wait the watchdog acted on (a resend: a vCPU the loaded host did not
+# run for 20 ms earns one) is counted when its watchdog closes it, a tick
+# after its waiter returned: look again for up to 2 s
+n=0
+while :; do
+	h=$(hsum all); w=$(delta waits)
+	[ $((h - w)) -le 16 ] && [ $((w - h)) -le 16 ] && break
+	n=$((n + 1)); [ $n -ge 20 ] && break; sleep 0.1
+done
+ktap_print_msg "load: waits +$w, histogram total $h (looked $((n + 1)) times), waits resent for +$(wait_resends)"
 check "every wait counted once (|histogram - waits| <= 16 of $w, waits >= 100)" \
 	eval '[ "$w" -ge 100 ] && [ $((h - w)) -le 16 ] && [ $((w - h)) -le 16 ]'
 
