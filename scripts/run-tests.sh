@@ -119,6 +119,28 @@ for arch in $arches; do
 			f=$((f + 1))
 		fi
 	fi
+	# one socket per CPU (no shared last-level cache): a remote wakeup is
+	# queued on the target's call queue only there (selftests/sockets-guest.sh)
+	pls=$results/$arch-sockets-payload
+	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pls" "$CSDWATCH_TOP/selftests/sockets-guest.sh" \
+		"$results/$arch-build.log"
+	guest_boot "$results/$arch-sockets.log" \
+		env CSDWATCH_SMP=4,sockets=4 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pls" "$results/$arch-sockets.log" 300
+	src=$qrc
+	set +e
+	ssum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$results/$arch-sockets.log" \
+		"$arch-sockets" "$results/$arch-sockets-ktap" sockets-lost_wakeup)
+	set -e
+	echo "$ssum" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$arch-sockets: [0-9]" || true
+	sline=$(echo "$ssum" | tail -1)
+	p=$((${p:-0} + $(echo "$sline" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')))
+	f=$((${f:-0} + $(echo "$sline" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
+	s=$((${s:-0} + $(echo "$sline" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')))
+	if [ "$src" != 0 ]; then
+		echo "$arch-sockets: not ok - guest run ended badly (verdict $src); log $results/$arch-sockets.log, console tail:"
+		console_tail "$results/$arch-sockets.log"
+		f=$((f + 1))
+	fi
 	# panic_ms gets a boot of its own: it ends the guest by design
 	plp=$results/$arch-panic-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/panic-guest.sh" \

@@ -11,7 +11,8 @@
  *   run          write a scenario name: lost_ipi | irqs_off | slow_handler
  *                | ping | load | lost_ipi_migrate | lost_ipi_hold
  *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings
- *                | lost_ipi_many | cfd_reuse | lost_ipi_waiter_irqs_off; the write
+ *                | lost_ipi_many | cfd_reuse | lost_ipi_waiter_irqs_off
+ *                | lost_wakeup_busy; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -105,11 +106,13 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
 		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS,
-		SC_LOST_IPI_MANY, SC_CFD_REUSE, SC_LOST_IPI_WAITER_IRQS_OFF, SC_NONE };
+		SC_LOST_IPI_MANY, SC_CFD_REUSE, SC_LOST_IPI_WAITER_IRQS_OFF,
+		SC_LOST_WAKEUP_BUSY, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
 					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
 					 "lost_ipi_rcu", "lost_wakeup", "pings", "lost_ipi_many",
-					 "cfd_reuse", "lost_ipi_waiter_irqs_off" };
+					 "cfd_reuse", "lost_ipi_waiter_irqs_off",
+					 "lost_wakeup_busy" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -131,6 +134,7 @@ static struct {
 	atomic_t calls[NR_SENDERS];	/* lost_ipi_hold: calls that returned */
 	u64 longest_ns[NR_SENDERS];	/* lost_ipi_hold, cfd_reuse: longest single call */
 	atomic_t stale_ran;		/* the planted csd (lost-IPI scenarios) */
+	u64 stale_ran_ns;		/* when it first ran */
 	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
 	int rcu_normal_was;		/* lost_ipi_rcu: rcu_normal before the run */
@@ -179,7 +183,12 @@ static void stamp_fn(void *p)
 static struct task_struct *wakee;	/* lost_wakeup: sleeps on the target */
 static atomic_t wakee_asleep, wake_sent;
 
-static void stale_fn(void *p) { atomic_inc(&res.stale_ran); }
+static void stale_fn(void *p)
+{
+	if (!res.stale_ran_ns)
+		WRITE_ONCE(res.stale_ran_ns, ktime_get_ns());
+	atomic_inc(&res.stale_ran);
+}
 static void async_fn(void *p) { atomic_inc(&res.async_ran); }
 static struct cpumask many_mask;	/* lost_ipi_many: {many_low, target} */
 
@@ -198,7 +207,8 @@ static bool is_lost_ipi(enum scenario sc)
 {
 	return sc == SC_LOST_IPI || sc == SC_LOST_IPI_MIGRATE || sc == SC_LOST_IPI_HOLD ||
 	       sc == SC_LOST_IPI_ASYNC || sc == SC_LOST_IPI_RCU || sc == SC_LOST_WAKEUP ||
-	       sc == SC_LOST_IPI_MANY || sc == SC_LOST_IPI_WAITER_IRQS_OFF;
+	       sc == SC_LOST_IPI_MANY || sc == SC_LOST_IPI_WAITER_IRQS_OFF ||
+	       sc == SC_LOST_WAKEUP_BUSY;
 }
 
 /* Runs on the target in hard IRQ context: a legitimate but slow csd. */
@@ -473,6 +483,23 @@ static int sender_fn(void *arg)
 		while (!atomic_read_acquire(&res.ran[i]))
 			usleep_range(100, 200);
 		break;
+	case SC_LOST_WAKEUP_BUSY:
+		/* queued on the busy target's call queue when the CPUs share no cache */
+		res.stale_before_wake = READ_ONCE(per_cpu_ptr(csq, res.target)->first) ==
+					&stale_csd.node.llist;
+		res.wakee_state = READ_ONCE(wakee->__state);
+		atomic_set_release(&wake_sent, 1);
+		wake_up_process(wakee);
+		res.wakeup_queued = READ_ONCE(per_cpu_ptr(csq, res.target)->first) ==
+				    &wakee->wake_entry.llist;
+		/*
+		 * Released when the wakeup is done (the target's flush made the
+		 * kthread TASK_RUNNING); it runs only once the spinner lets it.
+		 */
+		while (READ_ONCE(wakee->__state) != TASK_RUNNING)
+			usleep_range(100, 200);
+		WRITE_ONCE(res.released_ns[i], ktime_get_ns());
+		break;
 	case SC_LOST_IPI_MANY:
 		/*
 		 * A call nobody waits for leaves this CPU's cfd csd for the
@@ -516,7 +543,7 @@ static int sender_fn(void *arg)
 		break;
 	}
 	if (res.sc != SC_LOST_IPI_HOLD && res.sc != SC_LOST_IPI_ASYNC && res.sc != SC_LOST_WAKEUP &&
-	    res.sc != SC_LOST_IPI_RCU)
+	    res.sc != SC_LOST_IPI_RCU && res.sc != SC_LOST_WAKEUP_BUSY)
 		res.released_ns[i] = ktime_get_ns();
 	res.end_cpu[i] = raw_smp_processor_id();
 	complete(&sender_done[i]);
@@ -542,7 +569,9 @@ static int wakee_fn(void *unused)
 	}
 	__set_current_state(TASK_RUNNING);
 	if (atomic_read(&wake_sent)) {
-		WRITE_ONCE(res.released_ns[0], ktime_get_ns());
+		/* lost_wakeup_busy: released when woken (the sender saw it) */
+		if (res.sc == SC_LOST_WAKEUP)
+			WRITE_ONCE(res.released_ns[0], ktime_get_ns());
 		atomic_inc(&res.ran[0]);
 	}
 	while (!kthread_should_stop())
@@ -787,7 +816,7 @@ static void lost_ipi_cleanup(void)
 
 static int run_scenario(enum scenario sc)
 {
-	struct task_struct *tgt = NULL, *busy = NULL, *snd[NR_SENDERS] = {};
+	struct task_struct *tgt = NULL, *busy = NULL, *wk = NULL, *snd[NR_SENDERS] = {};
 	u64 deadline;
 	int i, cpu, ret = 0;
 	/* lost_ipi_hold leaves a CPU free of waiters for whoever writes "stop" */
@@ -878,18 +907,21 @@ static int run_scenario(enum scenario sc)
 		}
 		i++;
 	}
-	if (sc == SC_LOST_WAKEUP) {
-		wakee = tgt = spawn_on(wakee_fn, NULL, target, "csd_inject_wakee/%u");
-		if (IS_ERR(tgt)) {
-			ret = PTR_ERR(tgt);
-			wakee = tgt = NULL;
+	if (sc == SC_LOST_WAKEUP || sc == SC_LOST_WAKEUP_BUSY) {
+		wk = spawn_on(wakee_fn, NULL, target, "csd_inject_wakee/%u");
+		if (IS_ERR(wk)) {
+			ret = PTR_ERR(wk);
+			wk = NULL;
 			goto abort;
 		}
+		wakee = wk;
 		while (!atomic_read(&wakee_asleep))
 			msleep(1);
 		msleep(20);	/* asleep for good: the target idles */
-		atomic_set_release(&target_ready, 1);
-	} else if (sc != SC_SLOW_HANDLER) {
+		if (sc == SC_LOST_WAKEUP)
+			atomic_set_release(&target_ready, 1);
+	}
+	if (sc != SC_SLOW_HANDLER && sc != SC_LOST_WAKEUP) {
 		tgt = spawn_on(target_fn, (void *)(unsigned long)(sc == SC_IRQS_OFF),
 			       target, "csd_inject_tgt/%u");
 		if (IS_ERR(tgt)) {
@@ -981,6 +1013,8 @@ out:
 		kthread_stop(tgt);
 	if (busy)
 		kthread_stop(busy);
+	if (wk)
+		kthread_stop(wk);	/* it runs once the spinner is gone */
 	wakee = NULL;
 	res.err = ret;
 	cpus_read_unlock();
@@ -1177,7 +1211,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse|lost_ipi_waiter_irqs_off)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse|lost_ipi_waiter_irqs_off|lost_wakeup_busy)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -1268,10 +1302,13 @@ static int result_show(struct seq_file *m, void *v)
 	}
 	seq_printf(m, "stale_ran=%d\nslow_ran=%d\n", atomic_read(&res.stale_ran),
 		   atomic_read(&res.slow_ran));
+	if (is_lost_ipi(res.sc))
+		seq_printf(m, "stale_ran_ms=%lld\n", res.stale_ran_ns > res.stall_begin_ns ?
+			   (s64)div_u64(res.stale_ran_ns - res.stall_begin_ns, NSEC_PER_MSEC) : -1);
 	if (res.sc == SC_LOST_IPI_RCU)
 		seq_printf(m, "expedited=%d\nrcu_normal_was=%d\n", res.expedited,
 			   res.rcu_normal_was);
-	if (res.sc == SC_LOST_WAKEUP)
+	if (res.sc == SC_LOST_WAKEUP || res.sc == SC_LOST_WAKEUP_BUSY)
 		seq_printf(m, "wakeup_queued=%d\nstale_before_wake=%d\nwakee_state=%u\n",
 			   res.wakeup_queued, res.stale_before_wake, res.wakee_state);
 	if (res.sc == SC_LOST_IPI_MANY)
