@@ -12,8 +12,9 @@
 #     resend, or the queue side's if another CPU's push made it watch
 #     CPU 1's queue);
 #   csdwatch, resend off, reports at 500 ms: another CPU stands in
-#     (stand_ins grows) and reports the stall of CPU 0 on CPU 1 as a lost
-#     IPI; without a stand-in nothing reports it.
+#     (stand_ins grows) and reports the stall of CPU 0 on CPU 1 (as a lost
+#     IPI, unless the host did not run CPU 1 for a while); without a
+#     stand-in nothing reports it.
 # KTAP output.
 . /payload/ktap_helpers.sh
 . /payload/lib/csdwatch.sh
@@ -75,8 +76,11 @@ busy_off
 line=$(dmesg_new | grep -m1 -o "csdwatch: CPU [0-9]* stalled [0-9]* ms in csd_lock_wait() for CPU [0-9]*: .*")
 ktap_print_msg "first report: ${line:-none}; stand_ins +$(delta stand_ins), watchdog_ticks +$(delta watchdog_ticks)"
 check "another CPU stood in for CPU 0's watchdog" [ "$(delta stand_ins)" -ge 1 ]
-check "the stand-in reports CPU 0 stalled on CPU $T, lost IPI" eval \
-	'echo "$line" | grep -q "CPU 0 stalled [0-9]* ms in csd_lock_wait() for CPU $T: lost IPI"'
+# the class is the detector's (lost_ipi_report); with resends off a loaded
+# host that does not run CPU 1's vCPU for irq_frozen_ms earns "target IRQs
+# off" (seen once, on 6.12 beside a CI run and a soak)
+check "the stand-in reports CPU 0 stalled on CPU $T" eval \
+	'echo "$line" | grep -q "CPU 0 stalled [0-9]* ms in csd_lock_wait() for CPU $T: "'
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished
