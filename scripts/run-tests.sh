@@ -84,6 +84,33 @@ guest_result() {
 	fi
 }
 
+# A boot of its own for ARCH beside the suite, as guest run NAME (console
+# $results/NAME.log): selftests/GUEST on QEMU -smp SMP within TIMEOUT s;
+# the result documents DOCS it must print are added to p, f and s.
+side_boot() {
+	local name=$1 guest=$2 smp=$3 tmo=$4 log rc sum line
+	shift 4
+	log=$results/$name.log
+	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$results/$name-payload" \
+		"$CSDWATCH_TOP/selftests/$guest" "$results/$arch-build.log"
+	guest_boot "$log" env CSDWATCH_SMP="$smp" \
+		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$results/$name-payload" "$log" "$tmo"
+	rc=$qrc
+	set +e
+	sum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$log" "$name" "$results/$name-ktap" "$@")
+	set -e
+	echo "$sum" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
+	line=$(echo "$sum" | tail -1)
+	p=$((${p:-0} + $(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')))
+	f=$((${f:-0} + $(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
+	s=$((${s:-0} + $(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')))
+	if [ "$rc" != 0 ]; then
+		echo "$name: not ok - guest run ended badly (verdict $rc); log $log, console tail:"
+		console_tail "$log"
+		f=$((f + 1))
+	fi
+}
+
 total_p=0; total_f=0; total_s=0
 for arch in $arches; do
 	log "$arch: building csdwatch and csd_inject"
@@ -99,48 +126,12 @@ for arch in $arches; do
 	guest_result "$arch" "$qrc"
 	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
 	if [ "$arch" = x86_64 ]; then
-		plb=$results/$arch-big-payload
-		bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plb" "$CSDWATCH_TOP/selftests/big-guest.sh" \
-			"$results/$arch-build.log"
-		guest_boot "$results/$arch-big.log" \
-			env CSDWATCH_SMP=16 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$plb" "$results/$arch-big.log" 900 ""
-		brc=$qrc
-		set +e
-		bsum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$results/$arch-big.log" \
-			"$arch-big" "$results/$arch-big-ktap" big-sizing big-module_lifecycle big-lost_ipi_recovery big-irqs_off_report)
-		set -e
-		echo "$bsum" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$arch-big: [0-9]" || true
-		bline=$(echo "$bsum" | tail -1)
-		p=$((${p:-0} + $(echo "$bline" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')))
-		f=$((${f:-0} + $(echo "$bline" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
-		if [ "$brc" != 0 ]; then
-			echo "$arch-big: not ok - guest run ended badly (verdict $brc); log $results/$arch-big.log, console tail:"
-			console_tail "$results/$arch-big.log"
-			f=$((f + 1))
-		fi
+		side_boot "$arch-big" big-guest.sh 16 900 \
+			big-sizing big-module_lifecycle big-lost_ipi_recovery big-irqs_off_report
 	fi
 	# one socket per CPU (no shared last-level cache): a remote wakeup is
-	# queued on the target's call queue only there (selftests/sockets-guest.sh)
-	pls=$results/$arch-sockets-payload
-	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pls" "$CSDWATCH_TOP/selftests/sockets-guest.sh" \
-		"$results/$arch-build.log"
-	guest_boot "$results/$arch-sockets.log" \
-		env CSDWATCH_SMP=4,sockets=4 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pls" "$results/$arch-sockets.log" 300
-	src=$qrc
-	set +e
-	ssum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$results/$arch-sockets.log" \
-		"$arch-sockets" "$results/$arch-sockets-ktap" sockets-lost_wakeup)
-	set -e
-	echo "$ssum" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$arch-sockets: [0-9]" || true
-	sline=$(echo "$ssum" | tail -1)
-	p=$((${p:-0} + $(echo "$sline" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')))
-	f=$((${f:-0} + $(echo "$sline" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
-	s=$((${s:-0} + $(echo "$sline" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')))
-	if [ "$src" != 0 ]; then
-		echo "$arch-sockets: not ok - guest run ended badly (verdict $src); log $results/$arch-sockets.log, console tail:"
-		console_tail "$results/$arch-sockets.log"
-		f=$((f + 1))
-	fi
+	# queued on the target's call queue only there
+	side_boot "$arch-sockets" sockets-guest.sh 4,sockets=4 300 sockets-lost_wakeup
 	# panic_ms gets a boot of its own: it ends the guest by design
 	plp=$results/$arch-panic-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/panic-guest.sh" \

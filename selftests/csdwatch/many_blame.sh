@@ -22,19 +22,9 @@ ktap_set_plan 5
 grep -q "^csd_inject " /proc/modules && rmmod csd_inject
 grep -q "^csdwatch " /proc/modules && rmmod csdwatch
 
-# one run, again (at most twice) if something flushed the target between
-# the plant and the call (that run tested nothing)
+# one run (run_standing)
 one() {
-	n=0
-	while :; do
-		echo 1 > $D/senders && echo $DUR > $D/duration_ms && echo $T > $D/target &&
-			echo lost_ipi_many > $D/run && [ "$(val err)" = 0 ] ||
-			{ ktap_print_msg "$1: run failed, err=$(val err)"; return 1; }
-		[ "$(val sender0_fault_at_call)" = 1 ] && break
-		n=$((n + 1))
-		ktap_print_msg "$1: the fault was gone before the call (run $n); again"
-		[ $n -lt 3 ] || return 1
-	done
+	run_standing "$1" lost_ipi_many $T $DUR || return 1
 	ktap_print_msg "$1: sender on CPU $(val sender0_cpu) released after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by)); queued before CPU $T: CPU $(val many_low)"
 	# each function exactly once: the waited one on CPUs 1 and 2, the
 	# other on CPU 2, the planted csd once

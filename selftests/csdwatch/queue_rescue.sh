@@ -18,19 +18,9 @@ ktap_set_plan 7
 grep -q "^csd_inject " /proc/modules && rmmod csd_inject
 grep -q "^csdwatch " /proc/modules && rmmod csdwatch
 
-# one run; the work's delay is sender0_stall_ms (when it ran). Now and then
-# (1 of ~10 runs, loaded host) something flushes the target between the
-# plant and the call (sender0_fault_at_call=0): that run tested nothing, so
-# it is run again, at most twice.
+# one run (run_standing); the work's delay is sender0_stall_ms (when it ran)
 one() {
-	n=0
-	while :; do
-		run "$1" 1 $DUR || { ktap_print_msg "$1: run failed, err=$(val err)"; return 1; }
-		[ "$(val sender0_fault_at_call)" = 1 ] && break
-		n=$((n + 1))
-		ktap_print_msg "$1 $2: the fault was gone before the call (run $n); again"
-		[ $n -lt 3 ] || return 1
-	done
+	run_standing "$1 $2" "$1" 1 $DUR || return 1
 	ktap_print_msg "$1 $2: work ran after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by))$( [ "$1" = lost_ipi_rcu ] && echo ", expedited=$(val expedited)")"
 	[ "$(val sender0_ran)" = 1 ] && [ "$(val stale_ran)" = 1 ] ||
 		{ ktap_print_msg "$1: work ran $(val sender0_ran) times, stale csd $(val stale_ran)"; return 1; }

@@ -27,19 +27,9 @@ ktap_set_plan 5
 grep -q "^csd_inject " /proc/modules && rmmod csd_inject
 grep -q "^csdwatch " /proc/modules && rmmod csdwatch
 
-# one run, again (at most twice) if something flushed the target between
-# the plant and the call (that run tested nothing)
+# one run (run_standing)
 one() {
-	n=0
-	while :; do
-		echo 1 > $D/senders && echo $DUR > $D/duration_ms && echo $T > $D/target &&
-			echo lost_ipi_waiter_irqs_off > $D/run && [ "$(val err)" = 0 ] ||
-			{ ktap_print_msg "$1: run failed, err=$(val err)"; return 1; }
-		[ "$(val sender0_fault_at_call)" = 1 ] && break
-		n=$((n + 1))
-		ktap_print_msg "$1: the fault was gone before the call (run $n); again"
-		[ $n -lt 3 ] || return 1
-	done
+	run_standing "$1" lost_ipi_waiter_irqs_off $T $DUR || return 1
 	ktap_print_msg "$1: waiter on CPU $(val sender0_cpu) released after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by)); ran $(val sender0_ran), stale $(val stale_ran)"
 	[ "$(val sender0_ran)" = 1 ] && [ "$(val stale_ran)" = 1 ] ||
 		{ ktap_print_msg "$1: ran $(val sender0_ran)/1, stale $(val stale_ran)/1"; return 1; }
@@ -52,8 +42,20 @@ busy_off() { kill $b1 $b2; wait $b1 $b2 2>/dev/null; }
 
 insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject.ko failed"
 busy_on_2
-check "control without csdwatch: the waiter is held until the injector's deadline" eval \
-	'one control && [ "$(val sender0_stall_ms)" -ge $((DUR - 100)) ] && [ "$(val sender0_released_after_fault_end)" = 1 ]'
+# held: released only at the deadline. The kernel itself flushed CPU 1's
+# queue early once (released after 18 ms, no csdwatch loaded, 1 of ~15
+# runs): such a run shows nothing, so the control is run again, at most
+# twice, and must hold once
+held() { [ "$(val sender0_stall_ms)" -ge $((DUR - 100)) ] && [ "$(val sender0_released_after_fault_end)" = 1 ]; }
+control() {
+	for k in 1 2 3; do
+		one "control $k" || return 1
+		held && return 0
+		ktap_print_msg "control $k: released before the deadline by the kernel itself; again"
+	done
+	return 1
+}
+check "control without csdwatch: the waiter is held until the injector's deadline" control
 busy_off
 rmmod csd_inject
 
