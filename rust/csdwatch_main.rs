@@ -25,6 +25,7 @@ mod detector;
 mod ffi;
 mod histogram;
 mod hooks;
+mod origin;
 mod params;
 mod queues;
 mod ratelimit;

@@ -63,7 +63,16 @@ mod c {
         pub(super) fn csdw_show_irq_regs();
         pub(super) fn csdw_panic(owner: u32, target: u32, ms: u64, class: *const c_char);
         pub(super) fn csdw_arch_irq_count(cpu: u32) -> u64;
-        pub(super) fn csdw_arch_resend_ipi(cpu: u32);
+        pub(super) fn csdw_resend_ipi(cpu: u32);
+        pub(super) fn csdw_pusher_pid() -> u32;
+        pub(super) fn csdw_ipi_sends_seen() -> bool;
+        pub(super) fn csdw_pusher_desc(
+            task: *const c_void,
+            pid: u32,
+            buf: *mut c_char,
+            len: usize,
+        ) -> bool;
+        pub(super) fn csdw_pusher_stack(task: *const c_void, pid: u32);
         pub(super) fn csdw_arch_no_nmi() -> *const c_char;
     }
 }
@@ -156,8 +165,48 @@ pub(crate) fn resend_ipi(cpu: u32) {
     // The IPI only makes the target flush its queue, which runs each queued
     // csd once; the send function is what llist_add() callers use.
     // SAFETY: `cpu` is an online wait target; sending takes any context with
-    // preemption off.
-    unsafe { c::csdw_arch_resend_ipi(cpu) }
+    // preemption off (the C side marks it as csdwatch's own for the IPI
+    // probes).
+    unsafe { c::csdw_resend_ipi(cpu) }
+}
+
+/// The pid of the current task, for the record of a push
+/// (crate::origin::IN_IRQ outside task context).
+pub(crate) fn pusher_pid() -> u32 {
+    // SAFETY: reads `current`'s pid and the preempt count; any context.
+    unsafe { c::csdw_pusher_pid() }
+}
+
+/// Are the kernel's call-function IPI sends seen (the optional probes on
+/// the arch's send functions registered)?
+pub(crate) fn ipi_sends_seen() -> bool {
+    // SAFETY: reads a flag set at load.
+    unsafe { c::csdw_ipi_sends_seen() }
+}
+
+/// Where the task a push recorded (`task`, `pid`) is now, as text, and
+/// whether it lives and is not running (its stack is worth printing).
+pub(crate) fn pusher_desc(task: usize, pid: u32) -> (CText<96>, bool) {
+    let mut t = CText([0; 96]);
+    // SAFETY: `task` is only compared with the task the pid resolves to
+    // under RCU in C, never dereferenced unless they match; the buffer is
+    // writable for its length and NUL-terminated by C.
+    let idle = unsafe {
+        c::csdw_pusher_desc(
+            task as *const c_void,
+            pid,
+            t.0.as_mut_ptr().cast::<c_char>(),
+            t.0.len(),
+        )
+    };
+    (t, idle)
+}
+
+/// Print the stack of the task a push recorded, if it still lives.
+pub(crate) fn pusher_stack(task: usize, pid: u32) {
+    // SAFETY: as in pusher_desc(): looked up by pid under RCU, `task` only
+    // compared.
+    unsafe { c::csdw_pusher_stack(task as *const c_void, pid) }
 }
 
 /// `None` if an NMI backtrace reaches a CPU with IRQs off; else why not.

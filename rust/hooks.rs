@@ -18,6 +18,7 @@ use crate::kcompat::atomic::{
     ordering::{Acquire, Release},
     Atomic,
 };
+use crate::origin::Pusher;
 use crate::params::Param;
 use crate::queues::{Took, HELD, STALE_TICKS};
 use crate::state::{self, Shared};
@@ -89,6 +90,7 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
     if target_cpu == cpu {
         return; // never queued for oneself (generic_exec_single() runs it here); a guard
     }
+    record_push(sh, cpu, target_cpu);
     if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
         push(sh, cpu, target_cpu);
     }
@@ -128,9 +130,9 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
 
 /// `__smp_call_single_queue(cpu, node)` entry for a node that is no csd
 /// (a remote wakeup, an irq_work), and each remote online target of a
-/// `smp_call_function_many_cond()` that no wait tracks: a call is about to
-/// be pushed on `target`'s queue.
-pub(crate) fn queue_push(target: u32) {
+/// `smp_call_function_many_cond()`: a call is about to be pushed on
+/// `target`'s queue. `watch`: no wait tracks it, so its queue is watched.
+pub(crate) fn queue_push(target: u32, watch: bool) {
     let Some(sh) = state::get() else {
         return;
     };
@@ -138,7 +140,38 @@ pub(crate) fn queue_push(target: u32) {
     if target == cpu {
         return; // local
     }
-    push(sh, cpu, target);
+    record_push(sh, cpu, target);
+    if watch {
+        push(sh, cpu, target);
+    }
+}
+
+/// Every push to another CPU: who made the first of an episode
+/// (crate::origin). Before the node is added, so "queue empty" means this
+/// push owes the IPI.
+fn record_push(sh: &Shared, cpu: u32, target: u32) {
+    let (Some(o), Some(t)) = (sh.origins.get(target as usize), sh.target(target)) else {
+        return;
+    };
+    let who = Pusher {
+        cpu,
+        task: ffi::current_task(),
+        pid: ffi::pusher_pid(),
+    };
+    o.push(
+        ffi::queue_head(target) != 0,
+        t.last_flush_ns(),
+        ffi::now_ns(),
+        who,
+    );
+}
+
+/// The kernel sent `cpu` a call-function IPI (not one of csdwatch's own
+/// resends): shim.c's probes on the arch's send functions.
+pub(crate) fn ipi_sent(cpu: u32) {
+    if let Some(o) = state::get().and_then(|sh| sh.origins.get(cpu as usize)) {
+        o.ipi_sent(ffi::now_ns());
+    }
 }
 
 /// See that some watchdog watches `target`'s queue (crate::queues).

@@ -10,6 +10,7 @@
 use crate::ffi;
 use crate::hooks;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
+use crate::origin::{First, Why};
 use crate::params::Param;
 use crate::ratelimit::Ratelimit;
 use crate::state::Shared;
@@ -120,6 +121,7 @@ fn print(
         t,
         others
     );
+    ipi(sh, t, tr.reports == 1, s.task);
     if let Some(ns) = ev.in_flush_ns {
         if f.running_fn != 0 {
             pr_warn!(
@@ -145,6 +147,65 @@ fn print(
         return;
     }
     stacks(sh, s, t, &task);
+}
+
+/// The `ipi:` line (crate::origin): whether an IPI was sent to `t` after
+/// its first standing call was queued, and who queued that call. `stack`:
+/// also print that task's stack if it is not running (and is not `owner`,
+/// whose stack the report prints anyway).
+fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
+    if !ffi::ipi_sends_seen() {
+        pr_warn!("  ipi: not known (the IPI send functions could not be probed)\n");
+        return;
+    }
+    let (Some(o), Some(tg)) = (sh.origins.get(t as usize), sh.target(t)) else {
+        return;
+    };
+    let first = match o.why(tg.last_flush_ns(), ffi::now_ns()) {
+        Why::Unknown => {
+            pr_warn!(
+                "  ipi: no push seen since CPU {}'s last flush (queued before csdwatch was loaded)\n",
+                t
+            );
+            return;
+        }
+        Why::NotSent { first, ago_ns } => {
+            pr_warn!(
+                "  ipi: none sent since the first call was queued {} ms ago: the push that found the queue empty did not send it\n",
+                ago_ns / MS
+            );
+            first
+        }
+        Why::NotTaken {
+            first,
+            ago_ns,
+            first_ago_ns,
+        } => {
+            pr_warn!(
+                "  ipi: sent {} ms ago, {} ms after the first call was queued; CPU {} has not taken it\n",
+                ago_ns / MS,
+                first_ago_ns.saturating_sub(ago_ns) / MS,
+                t
+            );
+            first
+        }
+    };
+    match first {
+        First::By(p) => {
+            let (now, idle) = ffi::pusher_desc(p.task, p.pid);
+            pr_warn!("  first call queued from CPU {} by {}\n", p.cpu, now.as_str());
+            if stack && idle && p.task != owner {
+                pr_warn!("  its stack:\n");
+                ffi::pusher_stack(p.task, p.pid);
+            }
+        }
+        First::InIrq { cpu } => {
+            pr_warn!("  first call queued from CPU {} in interrupt context\n", cpu)
+        }
+        First::Unseen => pr_warn!(
+            "  first call queued unseen (not through __smp_call_single_queue, or before csdwatch was loaded)\n"
+        ),
+    }
 }
 
 /// The owner's and the target's stacks. The owner's comes from the
@@ -254,7 +315,7 @@ static QUEUE_RECOVERED: Ratelimit = Ratelimit::new(10 * SEC, 1);
 static QUEUE_UNTOLD: Atomic<u64> = Atomic::new(0);
 
 /// `t`'s call queue has stood unflushed for `age` ns (`report_ms`).
-pub(crate) fn queue_stuck(t: u32, pusher: u32, age: u64, resends: u32) {
+pub(crate) fn queue_stuck(sh: &Shared, t: u32, pusher: u32, age: u64, resends: u32) {
     let Some(held) = QUEUE.check(ffi::now_ns()) else {
         return;
     };
@@ -275,6 +336,7 @@ pub(crate) fn queue_stuck(t: u32, pusher: u32, age: u64, resends: u32) {
             held
         );
     }
+    ipi(sh, t, true, 0);
 }
 
 /// `t`'s queue the queue side acted on was flushed, `age` ns after its

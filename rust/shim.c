@@ -30,6 +30,8 @@
 #include <linux/preempt.h>
 #include <asm/irq_regs.h>
 #include <linux/ktime.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
 
 #include "shim.h"
 
@@ -398,6 +400,75 @@ void csdw_show_task(const void *task)
 }
 
 /*
+ * Who makes a push, for rust/origin.rs: the current task's pid, or
+ * 0xfffffffe (origin::IN_IRQ) when the probed code runs in hard IRQ or
+ * NMI, where `current` is only whoever was interrupted. A breakpoint probe
+ * on x86 runs its handler inside nmi_enter() (exc_int3), which adds one
+ * NMI and one hard-IRQ level of its own: those are not the probed code's.
+ * (arm64's debug exception and optimized or ftrace-based probes add none.)
+ * C because preempt_count() and its masks are macros.
+ */
+u32 csdw_pusher_pid(void)
+{
+	unsigned long irq = preempt_count() & (NMI_MASK | HARDIRQ_MASK);
+
+	if (in_nmi())
+		irq -= NMI_OFFSET + HARDIRQ_OFFSET;
+	return irq ? 0xfffffffeU : (u32)task_pid_nr(current);
+}
+
+/*
+ * The task a push recorded, looked up again by its pid: @task only says
+ * whether the pid still names the same task (it may have exited, and
+ * the pid been reused). RCU: looked up and read inside one read-side
+ * section (any context). C because pid lookup and the task's scheduler
+ * fields are macros and config-dependent structs.
+ */
+static struct task_struct *csdw_pusher_get(const void *task, u32 pid)
+{
+	struct task_struct *p = pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_PID);
+
+	return p == task ? p : NULL;
+}
+
+/* Where it is now, into @buf; true if it lives and is not running. */
+bool csdw_pusher_desc(const void *task, u32 pid, char *buf, size_t len)
+{
+	struct task_struct *p;
+	bool idle = false;
+
+	rcu_read_lock();
+	p = csdw_pusher_get(task, pid);
+	if (!p) {
+		scnprintf(buf, len, "pid %u, exited since", pid);
+	} else if (READ_ONCE(p->on_cpu)) {
+		scnprintf(buf, len, "%s pid %u, now running on CPU %u", p->comm, pid,
+			  task_cpu(p));
+	} else if (READ_ONCE(p->__state) == TASK_RUNNING) {
+		scnprintf(buf, len, "%s pid %u, now preempted (runnable, not running) on CPU %u",
+			  p->comm, pid, task_cpu(p));
+		idle = true;
+	} else {
+		scnprintf(buf, len, "%s pid %u, now sleeping (%c) on CPU %u", p->comm, pid,
+			  task_state_to_char(p), task_cpu(p));
+		idle = true;
+	}
+	rcu_read_unlock();
+	return idle;
+}
+
+void csdw_pusher_stack(const void *task, u32 pid)
+{
+	struct task_struct *p;
+
+	rcu_read_lock();
+	p = csdw_pusher_get(task, pid);
+	if (p)
+		sched_show_task(p);
+	rcu_read_unlock();
+}
+
+/*
  * The stack of what the current interrupt interrupted, from its saved
  * registers, as the RCU stall detector prints a CPU it runs on: without
  * csdwatch's own frames (tick, timer, hrtimer core) in front. show_regs()
@@ -578,8 +649,13 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (flags & SCF_WAIT_FLAG)
 		d->slot = csdwatch_rs_many_enter(regs_get_kernel_argument(regs, 1),
 						 regs_get_kernel_argument(regs, 2));
-	if (d->slot >= 0)
+	if (d->slot >= 0) {
+		/* tracked: only who pushes first (rust/origin.rs) */
+		for_each_cpu_and(cpu, mask, cpu_online_mask)
+			if (cpu != this)
+				csdwatch_rs_queue_push(cpu, false);
 		return 0;
+	}
 	/*
 	 * Not a tracked wait (no SCF_WAIT, or the table is full): watch the
 	 * queue of each remote target instead. cond_func may leave some out;
@@ -588,7 +664,7 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	 */
 	for_each_cpu_and(cpu, mask, cpu_online_mask)
 		if (cpu != this)
-			csdwatch_rs_queue_push(cpu);
+			csdwatch_rs_queue_push(cpu, true);
 	return 1;
 }
 
@@ -616,7 +692,7 @@ static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 		csdwatch_rs_single_queue(cpu, csd, (unsigned long)csd->func,
 					 type == CSD_TYPE_SYNC);
 	} else {
-		csdwatch_rs_queue_push(cpu);
+		csdwatch_rs_queue_push(cpu, true);
 	}
 	return 0;
 }
@@ -687,6 +763,89 @@ static struct kretprobe csdw_rp_many = {
 	.handler = csdw_wait_ret,
 	.data_size = sizeof(struct csdw_slot_data),
 };
+
+/*
+ * The arch's call-function IPI send functions (rust/arch/<arch>.c names
+ * them): whether an IPI was sent to a target after its first csd was
+ * queued (rust/origin.rs). Below the generic code (which skips the send
+ * when the queue was not empty, or the target polls in idle), so what
+ * they see was handed to the interrupt controller. csdwatch's own
+ * resends go through them too and are left out (csdw_resending).
+ */
+static DEFINE_PER_CPU(int, csdw_resending);
+
+void csdw_resend_ipi(unsigned int cpu)
+{
+	preempt_disable();
+	this_cpu_write(csdw_resending, 1);
+	csdw_arch_resend_ipi(cpu);
+	this_cpu_write(csdw_resending, 0);
+	preempt_enable();
+}
+
+/* (int cpu) */
+static int csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned int cpu = (unsigned int)regs_get_kernel_argument(regs, 0);
+
+	if (!this_cpu_read(csdw_resending) && cpu < nr_cpu_ids)
+		csdwatch_rs_ipi_sent(cpu);
+	return 0;
+}
+
+/* (const struct cpumask *mask): one step per target, as the send's own */
+static int csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct cpumask *mask = (void *)regs_get_kernel_argument(regs, 0);
+	unsigned int cpu;
+
+	if (this_cpu_read(csdw_resending))
+		return 0;
+	for_each_cpu(cpu, mask)
+		csdwatch_rs_ipi_sent(cpu);
+	return 0;
+}
+
+static struct kprobe csdw_kp_ipi[2] = {
+	{ .pre_handler = csdw_ipi_single_pre },
+	{ .pre_handler = csdw_ipi_mask_pre },
+};
+static bool csdw_ipi_probe_on[2];
+
+bool csdw_ipi_sends_seen(void)
+{
+	return READ_ONCE(csdw_ipi_probe_on[0]);
+}
+
+/* Optional: without them a report cannot say whether an IPI was sent. */
+static void csdw_ipi_probes_register(void)
+{
+	int i, ret;
+
+	for (i = 0; i < 2; i++) {
+		csdw_kp_ipi[i].addr = csdw_arch_ipi_fn(i);
+		ret = csdw_kp_ipi[i].addr ? register_kprobe(&csdw_kp_ipi[i]) : -ENOENT;
+		if (ret) {
+			pr_warn("csdwatch: cannot probe the IPI send function %pS (%d): reports do not say whether an IPI was sent\n",
+				csdw_kp_ipi[i].addr, ret);
+			if (i)
+				unregister_kprobe(&csdw_kp_ipi[0]);
+			csdw_ipi_probe_on[0] = false;
+			return;
+		}
+		csdw_ipi_probe_on[i] = true;
+	}
+}
+
+static void csdw_ipi_probes_unregister(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (csdw_ipi_probe_on[i])
+			unregister_kprobe(&csdw_kp_ipi[i]);
+	csdw_ipi_probe_on[0] = csdw_ipi_probe_on[1] = false;
+}
 
 /*
  * sched_tick() entry (hard IRQ, on every CPU that has a scheduler tick):
@@ -786,6 +945,7 @@ int csdw_probes_register(void)
 	if (ret)
 		pr_warn("csdwatch: cannot probe sched_tick (%d): a waiter spinning with IRQs off is looked at only by CPUs whose watchdogs tick\n",
 			ret);
+	csdw_ipi_probes_register();
 	return 0;
 
 fail_many:
@@ -804,6 +964,7 @@ fail:
 void csdw_probes_unregister(void)
 {
 	csdw_probes_on = false;
+	csdw_ipi_probes_unregister();
 	if (csdw_tick_probe_on)
 		unregister_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = false;

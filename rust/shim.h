@@ -15,7 +15,8 @@ unsigned long long csdwatch_rs_stat(unsigned int id);
 int csdwatch_rs_single_enter(bool wait);
 void csdwatch_rs_single_queue(unsigned int cpu, const void *csd, unsigned long func, bool sync);
 int csdwatch_rs_many_enter(unsigned long func, unsigned long info);
-void csdwatch_rs_queue_push(unsigned int cpu);
+void csdwatch_rs_queue_push(unsigned int cpu, bool watch);
+void csdwatch_rs_ipi_sent(unsigned int cpu);
 unsigned int csdwatch_rs_wait_slots(void);
 void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
@@ -59,12 +60,20 @@ struct pt_regs;
 void csdw_show_regs(struct pt_regs *regs);
 void csdw_backtrace_later(unsigned int cpu, int on);
 bool csdw_nmi_deaf(unsigned int cpu);
+void csdw_resend_ipi(unsigned int cpu);
+u32 csdw_pusher_pid(void);
+bool csdw_ipi_sends_seen(void);
+bool csdw_pusher_desc(const void *task, u32 pid, char *buf, size_t len);
+void csdw_pusher_stack(const void *task, u32 pid);
 void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class);
 
 /* Implemented once per architecture in rust/arch/<arch>.c. */
 int csdw_arch_init(void);
 u64 csdw_arch_irq_count(unsigned int cpu);
 void csdw_arch_resend_ipi(unsigned int cpu);
+/* The call-function IPI send function: 0 single (int cpu), 1 mask (const
+ * struct cpumask *); NULL if unknown. */
+void *csdw_arch_ipi_fn(int mask);
 /* NULL if an NMI backtrace of a CPU with IRQs off works, else why not. */
 const char *csdw_arch_no_nmi(void);
 /* May a function found through csdw_lookup() be called by pointer? */

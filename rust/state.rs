@@ -12,6 +12,7 @@
 use crate::ffi::{Global, Installed, WatcherCells};
 use crate::histogram::Histogram;
 use crate::kcompat::filled;
+use crate::origin::Origin;
 use crate::queues::{Held, QueueWatch, Sweep};
 use crate::targets::{StandIn, Target};
 use crate::tracked::Tracked;
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub queues: KVec<QueueWatch>,
     /// The queues each possible CPU's watchdog watches.
     pub held: KVec<Held>,
+    /// Each possible CPU's first push and last IPI (why an IPI was lost).
+    pub origins: KVec<Origin>,
     /// Who sweeps the queues while unloading, and when it last did.
     pub sweep: Sweep,
     /// Who looks for overdue watchers from the scheduler tick
@@ -65,6 +68,7 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
     let tracked = WatcherCells::new(n, Tracked::new)?;
     let queues = filled(per_cpu, GFP_KERNEL, QueueWatch::new)?;
     let held = filled(per_cpu, GFP_KERNEL, Held::new)?;
+    let origins = filled(per_cpu, GFP_KERNEL, Origin::new)?;
     let shared = KBox::new(
         Shared {
             waits,
@@ -72,6 +76,7 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             tracked,
             queues,
             held,
+            origins,
             sweep: Sweep::new(),
             stand_in_scan: Sweep::new(),
             stand_in: StandIn::new(),

@@ -289,7 +289,7 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> Queu
     } else {
         Look::Served
     };
-    act_on_queue(q, t, look, now, th);
+    act_on_queue(sh, q, t, look, now, th);
     if look != Look::Served {
         return QueueTick::Pending;
     }
@@ -313,7 +313,7 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> Queu
 const WAITED_TICKS: u64 = 4;
 
 /// Carry out what a look at `t`'s queue found.
-fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
+fn act_on_queue(sh: &Shared, q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
     match look {
         Look::Served => {
             if let Some((since, resends, reported)) = q.end_episode() {
@@ -351,7 +351,7 @@ fn act_on_queue(q: &QueueWatch, t: u32, look: Look, now: u64, th: &Thresholds) {
                 resends = q.count_resend();
             }
             if report_due && q.first_report() {
-                report::queue_stuck(t, q.kick_cpu(), age_ns, resends);
+                report::queue_stuck(sh, t, q.kick_cpu(), age_ns, resends);
             }
         }
     }

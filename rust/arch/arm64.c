@@ -105,6 +105,13 @@ void csdw_arch_resend_ipi(unsigned int cpu)
 	csdw_send_single_ipi(cpu);
 }
 
+/* Both end in smp_cross_call(mask, IPI_CALL_FUNC), which is static. */
+void *csdw_arch_ipi_fn(int mask)
+{
+	return mask ? csdw_lookup("arch_send_call_function_ipi_mask")
+		    : (void *)csdw_send_single_ipi;
+}
+
 const char *csdw_arch_no_nmi(void)
 {
 	if (system_uses_irq_prio_masking())

@@ -13,6 +13,7 @@ int csdw_arch_init(void)
 
 u64 csdw_arch_irq_count(unsigned int cpu) { return 0; }
 void csdw_arch_resend_ipi(unsigned int cpu) { }
+void *csdw_arch_ipi_fn(int mask) { return NULL; }
 const char *csdw_arch_no_nmi(void) { return "unsupported architecture"; }
 bool csdw_arch_may_call_found(void) { return false; }
 int csdw_arch_start(void) { return 0; }

@@ -203,6 +203,13 @@ void csdw_arch_resend_ipi(unsigned int cpu)
 	smp_ops.send_call_func_single_ipi(cpu);
 }
 
+/* What smp_ops points at: native_*, or Xen's and KVM's replacements. */
+void *csdw_arch_ipi_fn(int mask)
+{
+	return mask ? (void *)smp_ops.send_call_func_ipi
+		    : (void *)smp_ops.send_call_func_single_ipi;
+}
+
 const char *csdw_arch_no_nmi(void)
 {
 	return NULL;	/* the local APIC delivers NMIs to CPUs with IRQs off */

@@ -64,11 +64,18 @@ pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong, info: c_ulong) ->
 }
 
 /// A call is about to be pushed on `cpu`'s queue: `__smp_call_single_queue`
-/// entry for a node that is no csd (kprobe), or a remote target of an
-/// untracked `smp_call_function_many_cond()`.
+/// entry for a node that is no csd (kprobe), or a remote target of a
+/// `smp_call_function_many_cond()` (`watch`: no wait tracks it).
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32) {
-    hooks::queue_push(cpu);
+pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32, watch: bool) {
+    hooks::queue_push(cpu, watch);
+}
+
+/// The kernel sent `cpu` a call-function IPI (kprobes on the arch's send
+/// functions; csdwatch's own resends are left out in C).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_ipi_sent(cpu: u32) {
+    hooks::ipi_sent(cpu);
 }
 
 /// Slots of the wait table (the sender kretprobes' instance count).

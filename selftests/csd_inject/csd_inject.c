@@ -18,6 +18,17 @@
  *                and the fault goes on in the background
  *   stop         write anything: end a lost_ipi_hold; returns when its
  *                waiters are released and its threads are gone
+ *   plant        how the lost-IPI scenarios plant their stale csd (default
+ *                raw): raw (llist_add() on the target's queue, as a sender
+ *                preempted between llist_add() and the IPI leaves it; no
+ *                push through __smp_call_single_queue() to be seen) |
+ *                unsent (smp_call_function_single_async() from the task
+ *                that runs the scenario, whose IPI is never sent: its
+ *                call_function_single_prep_ipi() answers false, as seed
+ *                000's preempted sender never got to the send) | dropped
+ *                (the same call, its IPI sent and then lost: the target's
+ *                handler, generic_smp_call_function_single_interrupt(),
+ *                skips it once, as a lost delivery would)
  *   result       key=value lines about the last run
  *
  * load is no fault: ordinary cross-call traffic (smp_call_function_single()
@@ -84,6 +95,7 @@
 #include <linux/rcupdate.h>
 #include <linux/hrtimer.h>
 #include <linux/spinlock.h>
+#include <asm/ptrace.h>
 
 #define NR_SENDERS 3
 /* lost_ipi_hold: how often the timer looks whether the planted csd ran */
@@ -94,6 +106,9 @@
 #define PINGS_GAP_MS		30
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
+enum plant_mode { PLANT_RAW, PLANT_UNSENT, PLANT_DROPPED };
+static const char * const plant_names[] = { "raw", "unsent", "dropped" };
+static int plant_mode;			/* debugfs "plant", under run_lock */
 static DEFINE_MUTEX(run_lock);
 static struct cpumask saved_mask, off_target, mig_mask, hold_mask, runner_mask;	/* under run_lock */
 
@@ -135,6 +150,10 @@ static struct {
 	u64 longest_ns[NR_SENDERS];	/* lost_ipi_hold, cfd_reuse: longest single call */
 	atomic_t stale_ran;		/* the planted csd (lost-IPI scenarios) */
 	u64 stale_ran_ns;		/* when it first ran */
+	char stale_ran_by[TASK_COMM_LEN]; /* and from where: "irq" (an IPI) or a task */
+	int plant;			/* enum plant_mode of the first plant */
+	int intercepted;		/* unsent/dropped: the intercept fired */
+	int planter_pid, planter_cpu;	/* unsent/dropped: who made the call */
 	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
 	int rcu_normal_was;		/* lost_ipi_rcu: rcu_normal before the run */
@@ -168,6 +187,7 @@ static DECLARE_COMPLETION(hold_done);		/* its thread has finished */
 static struct hrtimer end_timer;	/* HARD, pinned off the target: ends lost-IPI faults */
 /* Orders the end of a fault against a re-plant: none may follow the end. */
 static DEFINE_RAW_SPINLOCK(fault_lock);
+static atomic_t drop_armed;	/* plant=dropped: the target's next call IPI is dropped */
 
 static void count_fn(void *p) { atomic_inc(p); }
 
@@ -185,8 +205,16 @@ static atomic_t wakee_asleep, wake_sent;
 
 static void stale_fn(void *p)
 {
-	if (!res.stale_ran_ns)
+	if (!res.stale_ran_ns) {
+		/*
+		 * Who flushed: an IPI's handler runs in hard IRQ; anything else
+		 * is the kernel flushing the queue itself (the stopper's
+		 * migration_cpu_stop(), idle), which a control run must know.
+		 */
+		strscpy(res.stale_ran_by, in_hardirq() ? "irq" : current->comm,
+			sizeof(res.stale_ran_by));
 		WRITE_ONCE(res.stale_ran_ns, ktime_get_ns());
+	}
 	atomic_inc(&res.stale_ran);
 }
 static void async_fn(void *p) { atomic_inc(&res.async_ran); }
@@ -244,6 +272,7 @@ static void end_fault(enum end_cause cause)
 
 	raw_spin_lock_irqsave(&fault_lock, flags);
 	if (!atomic_read(&fault_ended)) {
+		atomic_set(&drop_armed, 0);	/* this IPI is never the dropped one */
 		res.fault_end_ns = ktime_get_ns();
 		res.ended_by = cause;
 		atomic_set_release(&fault_ended, 1);
@@ -268,9 +297,87 @@ static bool plant(void)
 	return llist_add(&stale_csd.node.llist, per_cpu_ptr(csq, res.target));
 }
 
+/*
+ * plant=unsent and plant=dropped: the stale csd goes out through the real
+ * path, smp_call_function_single_async() from this task (the runner), so
+ * a watchdog sees the push that owed the IPI; kprobes, registered around
+ * the run (run_write), make that IPI go missing. Their handlers return 1
+ * with the instruction pointer moved to a function that returns at once:
+ * the probed function is skipped, as error injection's
+ * override_function_with_return() does (which is not exported). A
+ * post_handler keeps x86 from optimizing the probes into jumps, which
+ * would not honour the new instruction pointer.
+ */
+static struct task_struct *unsent_for;	/* the runner, while it plants */
+
+static noinline bool ci_return_false(void) { return false; }
+static noinline void ci_return(void) { }
+static void ci_post(struct kprobe *kp, struct pt_regs *regs, unsigned long flags) { }
+
+/* call_function_single_prep_ipi(int cpu): false for the runner's push */
+static int unsent_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (READ_ONCE(unsent_for) != current ||
+	    (int)regs_get_kernel_argument(regs, 0) != res.target)
+		return 0;
+	WRITE_ONCE(unsent_for, NULL);
+	res.intercepted = 1;
+	instruction_pointer_set(regs, (unsigned long)ci_return_false);
+	return 1;
+}
+
+/* generic_smp_call_function_single_interrupt(), on the target: once */
+static int dropped_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (raw_smp_processor_id() != res.target || !atomic_xchg(&drop_armed, 0))
+		return 0;
+	res.intercepted = 1;
+	instruction_pointer_set(regs, (unsigned long)ci_return);
+	return 1;
+}
+
+static struct kprobe intercept_kp;
+static bool intercept_on;		/* registered for the current run */
+
+/* Before the run (task context, no CPU-hotplug lock held). */
+static int intercept_register(int mode)
+{
+	int ret;
+
+	memset(&intercept_kp, 0, sizeof(intercept_kp));
+	intercept_kp.symbol_name = mode == PLANT_UNSENT ? "call_function_single_prep_ipi"
+							: "generic_smp_call_function_single_interrupt";
+	intercept_kp.pre_handler = mode == PLANT_UNSENT ? unsent_pre : dropped_pre;
+	intercept_kp.post_handler = ci_post;
+	ret = register_kprobe(&intercept_kp);
+	intercept_on = !ret;
+	if (ret)
+		pr_warn("csd_inject: plant=%s: cannot probe %s (%d)\n", plant_names[mode],
+			intercept_kp.symbol_name, ret);
+	return ret;
+}
+
+static void plant_through_call(void)
+{
+	INIT_CSD(&stale_csd, stale_fn, NULL);
+	res.planter_pid = task_pid_nr(current);
+	res.planter_cpu = raw_smp_processor_id();
+	if (res.plant == PLANT_UNSENT)
+		WRITE_ONCE(unsent_for, current);
+	else
+		atomic_set(&drop_armed, 1);
+	if (smp_call_function_single_async(res.target, &stale_csd))
+		pr_warn("csd_inject: plant=%s: the call to CPU%u failed\n",
+			plant_names[res.plant], res.target);
+	WRITE_ONCE(unsent_for, NULL);
+}
+
 static void plant_stale_csd(void)
 {
-	if (!plant())
+	res.plant = res.sc == SC_LOST_IPI_HOLD ? PLANT_RAW : plant_mode;
+	if (res.plant != PLANT_RAW)
+		plant_through_call();
+	else if (!plant())
 		pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
 	fault_begins();
 }
@@ -1239,6 +1346,11 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	cpumask_clear_cpu(target, &off_target);
 	if (!cpumask_empty(&off_target))
 		set_cpus_allowed_ptr(current, &off_target);
+	/* plant=unsent|dropped: probes for the run's lost-IPI plant, set up
+	 * here, where no CPU-hotplug lock is held (registering takes it) */
+	ret = plant_mode != PLANT_RAW && is_lost_ipi(sc) ? intercept_register(plant_mode) : 0;
+	if (ret)
+		goto out;
 	if (sc == SC_LOAD)
 		ret = run_load();
 	else if (sc == SC_LOST_IPI_MIGRATE)
@@ -1247,10 +1359,51 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 		ret = run_cfd_reuse();
 	else
 		ret = run_scenario(sc);
+	if (intercept_on) {
+		/* the fault has ended: nothing planted is left to intercept */
+		atomic_set(&drop_armed, 0);
+		unregister_kprobe(&intercept_kp);
+		intercept_on = false;
+	}
+out:
 	set_cpus_allowed_ptr(current, &saved_mask);
 	mutex_unlock(&run_lock);
 	return ret ? ret : len;
 }
+
+static ssize_t plant_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
+{
+	char buf[16];
+	int mode;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	mode = sysfs_match_string(plant_names, strim(buf));
+	if (mode < 0) {
+		pr_warn("csd_inject: unknown plant '%s' (raw|unsent|dropped)\n", strim(buf));
+		return -EINVAL;
+	}
+	mutex_lock(&run_lock);
+	plant_mode = mode;
+	mutex_unlock(&run_lock);
+	return len;
+}
+
+static ssize_t plant_read(struct file *f, char __user *ubuf, size_t len, loff_t *off)
+{
+	char buf[16];
+	int n = scnprintf(buf, sizeof(buf), "%s\n", plant_names[READ_ONCE(plant_mode)]);
+
+	return simple_read_from_buffer(ubuf, len, off, buf, n);
+}
+
+static const struct file_operations plant_fops = {
+	.read = plant_read,
+	.write = plant_write,
+};
 
 static const struct file_operations run_fops = {
 	.write = run_write,
@@ -1303,8 +1456,17 @@ static int result_show(struct seq_file *m, void *v)
 	seq_printf(m, "stale_ran=%d\nslow_ran=%d\n", atomic_read(&res.stale_ran),
 		   atomic_read(&res.slow_ran));
 	if (is_lost_ipi(res.sc))
-		seq_printf(m, "stale_ran_ms=%lld\n", res.stale_ran_ns > res.stall_begin_ns ?
-			   (s64)div_u64(res.stale_ran_ns - res.stall_begin_ns, NSEC_PER_MSEC) : -1);
+		seq_printf(m, "stale_ran_ms=%lld\nstale_ran_by=%s\nstale_ran_after_fault_end=%d\n",
+			   res.stale_ran_ns > res.stall_begin_ns ?
+			   (s64)div_u64(res.stale_ran_ns - res.stall_begin_ns, NSEC_PER_MSEC) : -1,
+			   res.stale_ran_ns ? res.stale_ran_by : "none",
+			   res.fault_end_ns && res.stale_ran_ns >= res.fault_end_ns);
+	if (is_lost_ipi(res.sc)) {
+		seq_printf(m, "plant=%s\n", plant_names[res.plant]);
+		if (res.plant != PLANT_RAW)
+			seq_printf(m, "plant_intercepted=%d\nplanter_pid=%d\nplanter_cpu=%d\n",
+				   res.intercepted, res.planter_pid, res.planter_cpu);
+	}
 	if (res.sc == SC_LOST_IPI_RCU)
 		seq_printf(m, "expedited=%d\nrcu_normal_was=%d\n", res.expedited,
 			   res.rcu_normal_was);
@@ -1417,6 +1579,7 @@ static int __init csd_inject_init(void)
 	debugfs_create_file("senders", 0644, dir, &r_senders, &ranged_fops);
 	debugfs_create_file("duration_ms", 0644, dir, &r_duration, &ranged_fops);
 	debugfs_create_file("run", 0200, dir, NULL, &run_fops);
+	debugfs_create_file("plant", 0644, dir, NULL, &plant_fops);
 	debugfs_create_file("stop", 0200, dir, NULL, &stop_fops);
 	debugfs_create_file("result", 0444, dir, NULL, &result_fops);
 	return 0;

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Why a call's IPI was lost: never sent, or sent and never taken.
+//!
+//! Seed 000's bug is a sender preempted between `llist_add()` and its IPI:
+//! the push that found the target's queue empty owed the IPI and never
+//! sent it. A hypervisor or interrupt-controller bug loses an IPI that was
+//! sent. Per target CPU, one [`Origin`] keeps what tells the two apart:
+//! - the first push seen since the target's last flush entry: when, from
+//!   which CPU and task (the push that found the queue empty owes the
+//!   IPI), or that the queue already held a call no probe saw pushed
+//!   (queued before csdwatch was loaded, or not through
+//!   `__smp_call_single_queue`);
+//! - the last call-function IPI the kernel sent it (csdwatch's own resends
+//!   left out), from probes on the arch's send functions.
+//!
+//! [`Origin::why`] reads them at report time; it is pure, KUnit-tested.
+//! Writers are the push probes (any context, any CPU) and the IPI probes:
+//! all atomics. A record is four words written one by one; a reader that
+//! sees `at_ns` change while it reads retries once, then takes what it has
+//! (a report line, never a decision).
+
+use crate::kcompat::atomic::{
+    ordering::{Acquire, Relaxed, Release},
+    Atomic,
+};
+
+/// Who made a push.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pusher {
+    /// Its CPU.
+    pub cpu: u32,
+    /// Its task (`task_struct` address, only compared, never dereferenced
+    /// here) and pid.
+    pub task: usize,
+    pub pid: u32,
+}
+
+/// The first push of a target's current episode, as [`Origin::why`] sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum First {
+    /// This push found the queue empty: it owed the IPI.
+    By(Pusher),
+    /// Likewise, made from interrupt context on `cpu` (no task owes it).
+    InIrq { cpu: u32 },
+    /// The queue already held a call that no probe saw pushed.
+    Unseen,
+}
+
+/// Why the target has not taken its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// No push seen since the target's last flush entry (queued before
+    /// csdwatch was loaded, or the probes do not see the IPI sends).
+    Unknown,
+    /// The first push was `ago_ns` ago and no IPI was sent since.
+    NotSent { first: First, ago_ns: u64 },
+    /// An IPI was sent `ago_ns` ago, after the first push (`first_ago_ns`
+    /// ago), and the target has not entered a flush since.
+    NotTaken {
+        first: First,
+        ago_ns: u64,
+        first_ago_ns: u64,
+    },
+}
+
+/// `pid` value of an [`First::Unseen`] record.
+const UNSEEN: u32 = u32::MAX;
+/// `pid` of a push made outside task context (`csdw_pusher_pid()`, shim.c).
+pub(crate) const IN_IRQ: u32 = u32::MAX - 1;
+
+/// One target CPU's record.
+pub(crate) struct Origin {
+    /// When the first push of the episode was seen (0: never).
+    at_ns: Atomic<u64>,
+    cpu: Atomic<u32>,
+    task: Atomic<usize>,
+    /// [`UNSEEN`] for a call no probe saw pushed.
+    pid: Atomic<u32>,
+    /// The last call-function IPI sent to this CPU (0: none seen).
+    ipi_ns: Atomic<u64>,
+}
+
+impl Origin {
+    /// Nothing seen.
+    pub(crate) const fn new() -> Self {
+        Origin {
+            at_ns: Atomic::new(0),
+            cpu: Atomic::new(0),
+            task: Atomic::new(0),
+            pid: Atomic::new(0),
+            ipi_ns: Atomic::new(0),
+        }
+    }
+
+    /// A push to this CPU is about to add its node (`queued`: the queue
+    /// holds a node already). The push that finds the queue empty is the
+    /// first of an episode and owes the IPI; a push onto a queue that
+    /// holds calls with no push recorded since the last flush entry
+    /// (`last_flush_ns`) records that the first was unseen.
+    pub(crate) fn push(&self, queued: bool, last_flush_ns: u64, now: u64, who: Pusher) {
+        let (who, pid) = if !queued {
+            (who, who.pid)
+        } else if self.at_ns.load(Relaxed) <= last_flush_ns {
+            (Pusher::default(), UNSEEN)
+        } else {
+            return; // the episode's first push is recorded
+        };
+        self.cpu.store(who.cpu, Relaxed);
+        self.task.store(who.task, Relaxed);
+        self.pid.store(pid, Relaxed);
+        // last: a reader that sees the new time sees the fields above
+        self.at_ns.store(now.max(1), Release);
+    }
+
+    /// The kernel sent this CPU a call-function IPI.
+    pub(crate) fn ipi_sent(&self, now: u64) {
+        self.ipi_ns.store(now.max(1), Relaxed);
+    }
+
+    /// The first push recorded, and when: (`at_ns`, [`First`]).
+    fn first(&self) -> (u64, First) {
+        let mut at = self.at_ns.load(Acquire);
+        let mut rec = self.read();
+        let again = self.at_ns.load(Acquire);
+        if again != at {
+            at = again;
+            rec = self.read();
+        }
+        (at, rec)
+    }
+
+    fn read(&self) -> First {
+        match self.pid.load(Relaxed) {
+            UNSEEN => First::Unseen,
+            IN_IRQ => First::InIrq {
+                cpu: self.cpu.load(Relaxed),
+            },
+            pid => First::By(Pusher {
+                cpu: self.cpu.load(Relaxed),
+                task: self.task.load(Relaxed),
+                pid,
+            }),
+        }
+    }
+
+    /// Why the calls queued on this CPU, which last entered a flush at
+    /// `last_flush_ns`, still stand at `now`.
+    pub(crate) fn why(&self, last_flush_ns: u64, now: u64) -> Why {
+        let (at, first) = self.first();
+        let ipi = self.ipi_ns.load(Relaxed);
+        judge(at, first, ipi, last_flush_ns, now)
+    }
+}
+
+/// The verdict of [`Origin::why`] from its readings.
+fn judge(at: u64, first: First, ipi: u64, last_flush_ns: u64, now: u64) -> Why {
+    if at == 0 || at <= last_flush_ns {
+        return Why::Unknown;
+    }
+    if ipi >= at {
+        Why::NotTaken {
+            first,
+            ago_ns: now.saturating_sub(ipi),
+            first_ago_ns: now.saturating_sub(at),
+        }
+    } else {
+        Why::NotSent {
+            first,
+            ago_ns: now.saturating_sub(at),
+        }
+    }
+}
+
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_origin)]
+mod tests {
+    use super::*;
+
+    const P: Pusher = Pusher {
+        cpu: 3,
+        task: 0x1000,
+        pid: 42,
+    };
+    const Q: Pusher = Pusher {
+        cpu: 2,
+        task: 0x2000,
+        pid: 7,
+    };
+
+    #[test]
+    fn the_push_onto_an_empty_queue_owes_the_ipi() {
+        let o = Origin::new();
+        o.push(false, 0, 100, P);
+        o.push(true, 0, 150, Q); // finds P's call: not the first
+        assert_eq!(
+            o.why(0, 1100),
+            Why::NotSent {
+                first: First::By(P),
+                ago_ns: 1000
+            }
+        );
+    }
+
+    #[test]
+    fn an_ipi_after_the_first_push_was_sent_and_not_taken() {
+        let o = Origin::new();
+        o.push(false, 0, 100, P);
+        o.ipi_sent(110);
+        assert_eq!(
+            o.why(50, 1110),
+            Why::NotTaken {
+                first: First::By(P),
+                ago_ns: 1000,
+                first_ago_ns: 1010
+            }
+        );
+        // an IPI before the push was for an earlier episode
+        let o = Origin::new();
+        o.ipi_sent(90);
+        o.push(false, 0, 100, P);
+        assert!(matches!(o.why(0, 200), Why::NotSent { .. }));
+    }
+
+    #[test]
+    fn a_push_from_interrupt_context_names_its_cpu() {
+        let o = Origin::new();
+        o.push(
+            false,
+            0,
+            100,
+            Pusher {
+                cpu: 5,
+                task: 0x3000,
+                pid: IN_IRQ,
+            },
+        );
+        assert_eq!(
+            o.why(0, 150),
+            Why::NotSent {
+                first: First::InIrq { cpu: 5 },
+                ago_ns: 50
+            }
+        );
+    }
+
+    #[test]
+    fn a_call_no_probe_saw_is_unseen() {
+        let o = Origin::new();
+        o.push(true, 0, 100, Q); // the queue already held something
+        assert_eq!(
+            o.why(0, 300),
+            Why::NotSent {
+                first: First::Unseen,
+                ago_ns: 200
+            }
+        );
+    }
+
+    #[test]
+    fn a_flush_ends_the_episode() {
+        let o = Origin::new();
+        o.push(false, 0, 100, P);
+        o.ipi_sent(110);
+        // the target flushed at 120: the record is of a served episode
+        assert_eq!(o.why(120, 500), Why::Unknown);
+        // the next push onto the empty queue starts a new one
+        o.push(false, 120, 200, Q);
+        assert_eq!(
+            o.why(120, 300),
+            Why::NotSent {
+                first: First::By(Q),
+                ago_ns: 100
+            }
+        );
+        // one onto a queue refilled unseen after that flush: unseen
+        let o = Origin::new();
+        o.push(false, 0, 100, P);
+        o.push(true, 120, 200, Q);
+        assert_eq!(
+            o.why(120, 300),
+            Why::NotSent {
+                first: First::Unseen,
+                ago_ns: 100
+            }
+        );
+        assert_eq!(Origin::new().why(0, 10), Why::Unknown);
+    }
+}
