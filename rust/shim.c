@@ -606,6 +606,19 @@ struct csdw_slot_data { int slot; };
  */
 
 /*
+ * CSDW_IRQS_OFF: the handlers of the sender side and of the IPI sends run
+ * their body with IRQs off. On x86 an optimized (jump) or ftrace-based
+ * probe's handler, and any kretprobe handler, runs with IRQs on; an IPI
+ * taken meanwhile finds kprobe_running() on this CPU, so the kprobe core
+ * skips the flush entry probe as "missed" and that flush is never seen:
+ * its queue then looks unflushed since a push it did serve (the likely
+ * cause of a loaded CI run's report naming, as the first push of a
+ * stall, a push that a flush had served ~30 ms before the stall began).
+ * With IRQs off the IPI waits for the few instructions left of the
+ * handler. The window before the body (the probe core's own entry) stays.
+ */
+
+/*
  * 7.3: __smp_call_function_single(int cpu, func, info, mask, bool wait)
  * 6.12: smp_call_function_single(int cpu, func, info, int wait)
  */
@@ -616,7 +629,7 @@ struct csdw_slot_data { int slot; };
 #define CSDW_SINGLE_FN		"__smp_call_function_single"
 #define CSDW_SINGLE_WAIT(regs)	((u8)regs_get_kernel_argument(regs, 4) != 0)
 #endif
-static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int __csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
 	bool wait = CSDW_SINGLE_WAIT(regs);
@@ -625,7 +638,18 @@ static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	return d->slot < 0;
 }
 
-static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
+	ret = __csdw_single_entry(ri, regs);
+	local_irq_restore(flags);
+	return ret;
+}
+
+static int __csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
 
@@ -633,8 +657,19 @@ static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
+	ret = __csdw_wait_ret(ri, regs);
+	local_irq_restore(flags);
+	return ret;
+}
+
 /* smp_call_function_many_cond(mask, func, info, unsigned int scf_flags, cond_func) */
-static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
 	const struct cpumask *mask = (void *)regs_get_kernel_argument(regs, 0);
@@ -668,6 +703,17 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 1;
 }
 
+static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
+	ret = __csdw_many_entry(ri, regs);
+	local_irq_restore(flags);
+	return ret;
+}
+
 /*
  * __smp_call_single_queue(int cpu, struct llist_node *node): every push
  * but smp_call_function_many_cond()'s (those go through the probe above):
@@ -679,7 +725,7 @@ static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
  * a waiter spins on it are read here (one probe for every push: a second
  * one on generic_exec_single() cost an extra probe hit per call).
  */
-static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
+static int __csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	unsigned int cpu = (unsigned int)regs_get_kernel_argument(regs, 0);
 	struct llist_node *node = (void *)regs_get_kernel_argument(regs, 1);
@@ -695,6 +741,17 @@ static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 		csdwatch_rs_queue_push(cpu, true);
 	}
 	return 0;
+}
+
+static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
+	ret = __csdw_queue_pre(kp, regs);
+	local_irq_restore(flags);
+	return ret;
 }
 
 /*
@@ -784,7 +841,7 @@ void csdw_resend_ipi(unsigned int cpu)
 }
 
 /* (int cpu) */
-static int csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
+static int __csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	unsigned int cpu = (unsigned int)regs_get_kernel_argument(regs, 0);
 
@@ -793,8 +850,19 @@ static int csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
+static int csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
+	ret = __csdw_ipi_single_pre(kp, regs);
+	local_irq_restore(flags);
+	return ret;
+}
+
 /* (const struct cpumask *mask): one step per target, as the send's own */
-static int csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
+static int __csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	const struct cpumask *mask = (void *)regs_get_kernel_argument(regs, 0);
 	unsigned int cpu;
@@ -804,6 +872,17 @@ static int csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
 	for_each_cpu(cpu, mask)
 		csdwatch_rs_ipi_sent(cpu);
 	return 0;
+}
+
+static int csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
+	ret = __csdw_ipi_mask_pre(kp, regs);
+	local_irq_restore(flags);
+	return ret;
 }
 
 static struct kprobe csdw_kp_ipi[2] = {
