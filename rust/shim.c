@@ -444,13 +444,15 @@ bool csdw_pusher_desc(const void *task, u32 pid, char *buf, size_t len)
 	} else if (READ_ONCE(p->on_cpu)) {
 		scnprintf(buf, len, "%s pid %u, now running on CPU %u", p->comm, pid,
 			  task_cpu(p));
-	} else if (READ_ONCE(p->__state) == TASK_RUNNING) {
-		scnprintf(buf, len, "%s pid %u, now preempted (runnable, not running) on CPU %u",
-			  p->comm, pid, task_cpu(p));
-		idle = true;
 	} else {
-		scnprintf(buf, len, "%s pid %u, now sleeping (%c) on CPU %u", p->comm, pid,
-			  task_state_to_char(p), task_cpu(p));
+		char state = task_state_to_char(p);	/* one read of its state */
+
+		if (state == 'R')
+			scnprintf(buf, len, "%s pid %u, now preempted (runnable, not running) on CPU %u",
+				  p->comm, pid, task_cpu(p));
+		else
+			scnprintf(buf, len, "%s pid %u, now sleeping (%c) on CPU %u", p->comm, pid,
+				  state, task_cpu(p));
 		idle = true;
 	}
 	rcu_read_unlock();
