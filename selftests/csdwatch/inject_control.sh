@@ -30,11 +30,27 @@ fi
 
 echo 1 > $D/target; echo $DUR > $D/duration_ms
 
+# every sender called while the fault stood
+called_during() {
+	i=0
+	while [ $i -lt "$(val senders)" ]; do
+		[ "$(val sender${i}_called_during_fault)" = 1 ] || return 1; i=$((i + 1))
+	done
+}
+
 scenario() { # name senders
 	echo "$2" > $D/senders
-	if ! echo "$1" > $D/run; then
-		ktap_test_fail "$1: run failed"; return
-	fi
+	# A sender that got to its call only after the fault ended (a loaded
+	# host did not run its vCPU for the whole fault: seen once on the
+	# tickless kernel, cpu0 called after 2528 ms) waited on nothing: that
+	# run tested nothing, so it is run again, at most twice.
+	for k in 1 2 3; do
+		if ! echo "$1" > $D/run; then
+			ktap_test_fail "$1: run failed"; return
+		fi
+		called_during && break
+		[ $k = 3 ] || ktap_print_msg "$1: a sender made its call only after the fault ended (run $k); again"
+	done
 	ok=1; n=$(val senders); i=0
 	[ "$(val err)" = 0 ] || { ok=0; ktap_print_msg "$1: err=$(val err)"; }
 	while [ $i -lt "$n" ]; do
