@@ -619,6 +619,17 @@ struct csdw_slot_data { int slot; };
  * With IRQs off the IPI waits for the few instructions left of the
  * handler. The window before the body (the probe core's own entry) stays.
  */
+#define CSDW_IRQS_OFF(probe, name)						\
+static int name(struct probe *p, struct pt_regs *regs)			\
+{									\
+	unsigned long flags;						\
+	int ret;							\
+									\
+	local_irq_save(flags);						\
+	ret = __##name(p, regs);					\
+	local_irq_restore(flags);					\
+	return ret;							\
+}
 
 /*
  * 7.3: __smp_call_function_single(int cpu, func, info, mask, bool wait)
@@ -640,16 +651,7 @@ static int __csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *re
 	return d->slot < 0;
 }
 
-static int csdw_single_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
-	ret = __csdw_single_entry(ri, regs);
-	local_irq_restore(flags);
-	return ret;
-}
+CSDW_IRQS_OFF(kretprobe_instance, csdw_single_entry)
 
 static int __csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -659,16 +661,7 @@ static int __csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-static int csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
-	ret = __csdw_wait_ret(ri, regs);
-	local_irq_restore(flags);
-	return ret;
-}
+CSDW_IRQS_OFF(kretprobe_instance, csdw_wait_ret)
 
 /* smp_call_function_many_cond(mask, func, info, unsigned int scf_flags, cond_func) */
 static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -705,16 +698,7 @@ static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	return 1;
 }
 
-static int csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
-	ret = __csdw_many_entry(ri, regs);
-	local_irq_restore(flags);
-	return ret;
-}
+CSDW_IRQS_OFF(kretprobe_instance, csdw_many_entry)
 
 /*
  * __smp_call_single_queue(int cpu, struct llist_node *node): every push
@@ -745,16 +729,7 @@ static int __csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-static int csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
-	ret = __csdw_queue_pre(kp, regs);
-	local_irq_restore(flags);
-	return ret;
-}
+CSDW_IRQS_OFF(kprobe, csdw_queue_pre)
 
 /*
  * __flush_smp_call_function_queue() entry, on the target with IRQs off:
@@ -852,16 +827,7 @@ static int __csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-static int csdw_ipi_single_pre(struct kprobe *kp, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
-	ret = __csdw_ipi_single_pre(kp, regs);
-	local_irq_restore(flags);
-	return ret;
-}
+CSDW_IRQS_OFF(kprobe, csdw_ipi_single_pre)
 
 /* (const struct cpumask *mask): one step per target, as the send's own */
 static int __csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
@@ -876,16 +842,7 @@ static int __csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-static int csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
-{
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);	/* CSDW_IRQS_OFF, above */
-	ret = __csdw_ipi_mask_pre(kp, regs);
-	local_irq_restore(flags);
-	return ret;
-}
+CSDW_IRQS_OFF(kprobe, csdw_ipi_mask_pre)
 
 static struct kprobe csdw_kp_ipi[2] = {
 	{ .pre_handler = csdw_ipi_single_pre },
