@@ -90,9 +90,10 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
     if target_cpu == cpu {
         return; // never queued for oneself (generic_exec_single() runs it here); a guard
     }
-    record_push(sh, cpu, target_cpu);
+    let now = ffi::now_ns();
+    record_push(sh, cpu, target_cpu, now);
     if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
-        push(sh, cpu, target_cpu);
+        push(sh, cpu, target_cpu, now);
     }
 }
 
@@ -140,16 +141,17 @@ pub(crate) fn queue_push(target: u32, watch: bool) {
     if target == cpu {
         return; // local
     }
-    record_push(sh, cpu, target);
+    let now = ffi::now_ns();
+    record_push(sh, cpu, target, now);
     if watch {
-        push(sh, cpu, target);
+        push(sh, cpu, target, now);
     }
 }
 
 /// Every push to another CPU: who made the first of an episode
 /// (crate::origin). Before the node is added, so "queue empty" means this
 /// push owes the IPI.
-fn record_push(sh: &Shared, cpu: u32, target: u32) {
+fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64) {
     let (Some(o), Some(t)) = (sh.origins.get(target as usize), sh.target(target)) else {
         return;
     };
@@ -158,12 +160,7 @@ fn record_push(sh: &Shared, cpu: u32, target: u32) {
         task: ffi::current_task(),
         pid: ffi::pusher_pid(),
     };
-    o.push(
-        ffi::queue_head(target) != 0,
-        t.last_flush_ns(),
-        ffi::now_ns(),
-        who,
-    );
+    o.push(ffi::queue_head(target) != 0, t.last_flush_ns(), now, who);
 }
 
 /// The kernel sent `cpu` a call-function IPI (not one of csdwatch's own
@@ -174,8 +171,9 @@ pub(crate) fn ipi_sent(cpu: u32) {
     }
 }
 
-/// See that some watchdog watches `target`'s queue (crate::queues).
-fn push(sh: &Shared, cpu: u32, target: u32) {
+/// See that some watchdog watches `target`'s queue (crate::queues); the
+/// push is made at `now`.
+fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
     if stopping() || !ffi::cpu_online(target) {
         return;
     }
@@ -193,7 +191,6 @@ fn push(sh: &Shared, cpu: u32, target: u32) {
     // First look when a resend could be due: most queues are flushed by
     // then, and the watch ends at that one tick.
     let first = Param::Resend.ns().max(tick);
-    let now = ffi::now_ns();
     match q.push(cpu, now, t.last_flush_ns(), STALE_TICKS * tick) {
         Took::New => {
             Stat::QueueWatches.inc();
