@@ -164,7 +164,7 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
     let first = match o.why(tg.last_flush_ns(), ffi::now_ns()) {
         Why::Unknown => {
             pr_warn!(
-                "  ipi: no push seen since CPU {}'s last flush (queued before csdwatch was loaded)\n",
+                "  ipi: no push seen since CPU {}'s last flush entry\n",
                 t
             );
             return;
