@@ -33,6 +33,7 @@ mod c {
         pub(super) fn csdw_probes_register() -> c_int;
         pub(super) fn csdw_probes_unregister();
         pub(super) fn csdw_probes_missed() -> u64;
+        pub(super) fn csdw_flush_missed() -> u64;
         pub(super) fn csdw_watchdogs_start() -> c_int;
         pub(super) fn csdw_watchdogs_stop();
         pub(super) fn csdw_watchdog_arm(delay_ns: u64);
@@ -168,6 +169,12 @@ pub(crate) fn resend_ipi(cpu: u32) {
     // preemption off (the C side marks it as csdwatch's own for the IPI
     // probes).
     unsafe { c::csdw_resend_ipi(cpu) }
+}
+
+/// Flushes, on any CPU, whose entry probe was skipped so far.
+pub(crate) fn flush_missed() -> u64 {
+    // SAFETY: reads two counters of a static kretprobe.
+    unsafe { c::csdw_flush_missed() }
 }
 
 /// The pid of the current task, for the record of a push

@@ -160,7 +160,13 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64) {
         task: ffi::current_task(),
         pid: ffi::pusher_pid(),
     };
-    o.push(ffi::queue_head(target) != 0, t.last_flush_ns(), now, who);
+    o.push(
+        ffi::queue_head(target) != 0,
+        t.last_flush_ns(),
+        now,
+        who,
+        ffi::flush_missed(),
+    );
 }
 
 /// The kernel sent `cpu` a call-function IPI (not one of csdwatch's own

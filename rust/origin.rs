@@ -53,6 +53,9 @@ pub(crate) enum Why {
     /// No push seen since the target's last flush entry (queued before
     /// csdwatch was loaded, or the probes do not see the IPI sends).
     Unknown,
+    /// A flush went unseen (its entry probe was skipped) since the first
+    /// push: it may have served that push, so the record is not trusted.
+    Unsure,
     /// The first push was `ago_ns` ago and no IPI was sent since.
     NotSent { first: First, ago_ns: u64 },
     /// An IPI was sent `ago_ns` ago, after the first push (`first_ago_ns`
@@ -79,6 +82,8 @@ pub(crate) struct Origin {
     pid: Atomic<u32>,
     /// The last call-function IPI sent to this CPU (0: none seen).
     ipi_ns: Atomic<u64>,
+    /// Flushes seen missed (on any CPU) when the first push was recorded.
+    missed: Atomic<u64>,
 }
 
 impl Origin {
@@ -90,6 +95,7 @@ impl Origin {
             task: Atomic::new(0),
             pid: Atomic::new(0),
             ipi_ns: Atomic::new(0),
+            missed: Atomic::new(0),
         }
     }
 
@@ -98,7 +104,15 @@ impl Origin {
     /// first of an episode and owes the IPI; a push onto a queue that
     /// holds calls with no push recorded since the last flush entry
     /// (`last_flush_ns`) records that the first was unseen.
-    pub(crate) fn push(&self, queued: bool, last_flush_ns: u64, now: u64, who: Pusher) {
+    /// `missed`: flushes seen missed so far ([`Origin::why`]).
+    pub(crate) fn push(
+        &self,
+        queued: bool,
+        last_flush_ns: u64,
+        now: u64,
+        who: Pusher,
+        missed: u64,
+    ) {
         let (who, pid) = if !queued {
             (who, who.pid)
         } else if self.at_ns.load(Relaxed) <= last_flush_ns {
@@ -109,6 +123,7 @@ impl Origin {
         self.cpu.store(who.cpu, Relaxed);
         self.task.store(who.task, Relaxed);
         self.pid.store(pid, Relaxed);
+        self.missed.store(missed, Relaxed);
         // last: a reader that sees the new time sees the fields above
         self.at_ns.store(now.max(1), Release);
     }
@@ -145,11 +160,16 @@ impl Origin {
     }
 
     /// Why the calls queued on this CPU, which last entered a flush at
-    /// `last_flush_ns`, still stand at `now`.
-    pub(crate) fn why(&self, last_flush_ns: u64, now: u64) -> Why {
+    /// `last_flush_ns`, still stand at `now`; `missed`: flushes seen
+    /// missed so far.
+    pub(crate) fn why(&self, last_flush_ns: u64, now: u64, missed: u64) -> Why {
         let (at, first) = self.first();
         let ipi = self.ipi_ns.load(Relaxed);
-        judge(at, first, ipi, last_flush_ns, now)
+        let why = judge(at, first, ipi, last_flush_ns, now);
+        if why != Why::Unknown && self.missed.load(Relaxed) != missed {
+            return Why::Unsure;
+        }
+        why
     }
 }
 
@@ -191,10 +211,10 @@ mod tests {
     #[test]
     fn the_push_onto_an_empty_queue_owes_the_ipi() {
         let o = Origin::new();
-        o.push(false, 0, 100, P);
-        o.push(true, 0, 150, Q); // finds P's call: not the first
+        o.push(false, 0, 100, P, 0);
+        o.push(true, 0, 150, Q, 0); // finds P's call: not the first
         assert_eq!(
-            o.why(0, 1100),
+            o.why(0, 1100, 0),
             Why::NotSent {
                 first: First::By(P),
                 ago_ns: 1000
@@ -205,10 +225,10 @@ mod tests {
     #[test]
     fn an_ipi_after_the_first_push_was_sent_and_not_taken() {
         let o = Origin::new();
-        o.push(false, 0, 100, P);
+        o.push(false, 0, 100, P, 0);
         o.ipi_sent(110);
         assert_eq!(
-            o.why(50, 1110),
+            o.why(50, 1110, 0),
             Why::NotTaken {
                 first: First::By(P),
                 ago_ns: 1000,
@@ -218,8 +238,8 @@ mod tests {
         // an IPI before the push was for an earlier episode
         let o = Origin::new();
         o.ipi_sent(90);
-        o.push(false, 0, 100, P);
-        assert!(matches!(o.why(0, 200), Why::NotSent { .. }));
+        o.push(false, 0, 100, P, 0);
+        assert!(matches!(o.why(0, 200, 0), Why::NotSent { .. }));
     }
 
     #[test]
@@ -234,9 +254,10 @@ mod tests {
                 task: 0x3000,
                 pid: IN_IRQ,
             },
+            0,
         );
         assert_eq!(
-            o.why(0, 150),
+            o.why(0, 150, 0),
             Why::NotSent {
                 first: First::InIrq { cpu: 5 },
                 ago_ns: 50
@@ -245,11 +266,19 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_missed_since_the_push_makes_it_unsure() {
+        let o = Origin::new();
+        o.push(false, 0, 100, P, 7);
+        assert_eq!(o.why(0, 200, 8), Why::Unsure);
+        assert!(matches!(o.why(0, 200, 7), Why::NotSent { .. }));
+    }
+
+    #[test]
     fn a_call_no_probe_saw_is_unseen() {
         let o = Origin::new();
-        o.push(true, 0, 100, Q); // the queue already held something
+        o.push(true, 0, 100, Q, 0); // the queue already held something
         assert_eq!(
-            o.why(0, 300),
+            o.why(0, 300, 0),
             Why::NotSent {
                 first: First::Unseen,
                 ago_ns: 200
@@ -260,14 +289,14 @@ mod tests {
     #[test]
     fn a_flush_ends_the_episode() {
         let o = Origin::new();
-        o.push(false, 0, 100, P);
+        o.push(false, 0, 100, P, 0);
         o.ipi_sent(110);
         // the target flushed at 120: the record is of a served episode
-        assert_eq!(o.why(120, 500), Why::Unknown);
+        assert_eq!(o.why(120, 500, 0), Why::Unknown);
         // the next push onto the empty queue starts a new one
-        o.push(false, 120, 200, Q);
+        o.push(false, 120, 200, Q, 0);
         assert_eq!(
-            o.why(120, 300),
+            o.why(120, 300, 0),
             Why::NotSent {
                 first: First::By(Q),
                 ago_ns: 100
@@ -275,15 +304,15 @@ mod tests {
         );
         // one onto a queue refilled unseen after that flush: unseen
         let o = Origin::new();
-        o.push(false, 0, 100, P);
-        o.push(true, 120, 200, Q);
+        o.push(false, 0, 100, P, 0);
+        o.push(true, 120, 200, Q, 0);
         assert_eq!(
-            o.why(120, 300),
+            o.why(120, 300, 0),
             Why::NotSent {
                 first: First::Unseen,
                 ago_ns: 100
             }
         );
-        assert_eq!(Origin::new().why(0, 10), Why::Unknown);
+        assert_eq!(Origin::new().why(0, 10, 0), Why::Unknown);
     }
 }

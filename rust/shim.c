@@ -907,6 +907,19 @@ static bool csdw_tick_probe_on;
 static bool csdw_probes_on;
 
 /* Probes that could not be entered for lack of a free instance. */
+/*
+ * Flushes whose entry probe did not run, ever: skipped because another
+ * probe's handler ran on that CPU (kp.nmissed), or no free instance
+ * (nmissed). A record that a flush may have served (rust/origin.rs) is
+ * not trusted once this moved.
+ */
+unsigned long long csdw_flush_missed(void)
+{
+	if (!csdw_probes_on)
+		return 0;
+	return READ_ONCE(csdw_rp_flush.kp.nmissed) + READ_ONCE(csdw_rp_flush.nmissed);
+}
+
 unsigned long long csdw_probes_missed(void)
 {
 	if (!csdw_probes_on)

@@ -37,6 +37,7 @@ int csdw_resolve(void);
 int csdw_probes_register(void);
 void csdw_probes_unregister(void);
 unsigned long long csdw_probes_missed(void);
+unsigned long long csdw_flush_missed(void);
 int csdw_watchdogs_start(void);
 void csdw_watchdogs_stop(void);
 void csdw_watchdog_arm(u64 delay_ns);

@@ -62,14 +62,22 @@ report_of() {
 # report PLANT PATTERN...: the report of a run with plant PLANT matches
 # each. csdwatch is loaded afresh for each (resends off, reports at 500 ms):
 # a run prints 3 reports, and all share a limit of 5 per 10 s.
+# A report that says a flush went unseen since the first push (the kprobe
+# core skipped a flush's entry probe: an IPI came while another probe's
+# handler ran on that CPU, now and then on a loaded host) cannot tell, and
+# says so: that run tests nothing, so it is run again, at most twice.
 report() {
 	_p=$1; shift
-	load_both resend_ms=0 report_ms=500 || return 1
-	dmesg_mark
-	one report "$_p" || return 1
-	sleep 0.2	# the report is printed from the watchdog; let it reach the log
-	r=$(report_of)
-	ktap_print_msg "report $_p: $(echo "$r" | tr '\n' '|')"
+	for _k in 1 2 3; do
+		load_both resend_ms=0 report_ms=500 || return 1
+		dmesg_mark
+		one report "$_p" || return 1
+		sleep 0.2	# the report is printed from the watchdog; let it reach the log
+		r=$(report_of)
+		ktap_print_msg "report $_p: $(echo "$r" | tr '\n' '|')"
+		echo "$r" | grep -q "ipi: not known (a flush went unseen" || break
+		ktap_print_msg "report $_p: a flush went unseen (run $_k); again"
+	done
 	[ -n "$r" ] || return 1
 	for pat in "$@"; do echo "$r" | grep -q -E "$pat" || { ktap_print_msg "report $_p: no '$pat'"; return 1; }; done
 }
