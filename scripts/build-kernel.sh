@@ -15,8 +15,9 @@ fi
 
 karch=$(arch_kbuild "$arch")
 cross=$(arch_cross "$arch")
+# shellcheck disable=SC2207
 mk=(make -s -C "$SRC_DIR" O="$out" ARCH="$karch" CROSS_COMPILE="$cross"
-    BINDGEN="$BINDGEN" RUST_LIB_SRC="$RUST_LIB_SRC" -j"$(nproc)")
+    BINDGEN="$BINDGEN" RUST_LIB_SRC="$RUST_LIB_SRC" -j"$(nproc)" $(kernel_make_args "$arch"))
 frag="$out/csdwatch.config"
 mkdir -p "$out"
 # shellcheck disable=SC2046

@@ -14,6 +14,7 @@ mkdir -p "$out"
 # kbuild rebuilds what changed)
 (cd "$CSDWATCH_TOP/$sub" && tar --exclude='*.o' --exclude='*.ko' --exclude='selftests' \
 	--exclude='.git' --exclude='Documentation' -cf - .) | tar -xf - -C "$out"
+# shellcheck disable=SC2046
 make -s -C "$kdir" M="$out" ARCH="$(arch_kbuild "$arch")" CROSS_COMPILE="$(arch_cross "$arch")" \
-	"$@" modules >&2 || die "module build failed: $sub for $arch"
+	$(kernel_make_args "$arch") "$@" modules >&2 || die "module build failed: $sub for $arch"
 echo "$out"

@@ -54,10 +54,23 @@ CSDWATCH_VARIANT=${CSDWATCH_VARIANT:-}
 	{ printf '[csdwatch] error: no kernel variant %s (scripts/kconfig/%s.config)\n' \
 		"$CSDWATCH_VARIANT" "$CSDWATCH_VARIANT" >&2; exit 1; }
 
-# The config fragments of ARCH's kernel, in merge order.
+# The config fragments of ARCH's kernel, in merge order: the variant's
+# NAME.config, then its NAME-ARCH.config if it has one (what the variant
+# adds on one arch only: KASAN on x86_64 for debug).
 kernel_fragments() {
-	echo "$CSDWATCH_TOP/scripts/kconfig/common.config" "$CSDWATCH_TOP/scripts/kconfig/$1.config"
-	[ -z "$CSDWATCH_VARIANT" ] || echo "$CSDWATCH_TOP/scripts/kconfig/$CSDWATCH_VARIANT.config"
+	local k=$CSDWATCH_TOP/scripts/kconfig
+	echo "$k/common.config" "$k/$1.config"
+	[ -z "$CSDWATCH_VARIANT" ] && return
+	echo "$k/$CSDWATCH_VARIANT.config"
+	[ ! -e "$k/$CSDWATCH_VARIANT-$1.config" ] || echo "$k/$CSDWATCH_VARIANT-$1.config"
+}
+# Extra make arguments for ARCH's kernel and for every module built
+# against it: its fragments' "#make ARG" lines (LLVM=-19 for a clang-built
+# kernel; a module must be built with the kernel's compiler). None for the
+# default kernel.
+kernel_make_args() {
+	# shellcheck disable=SC2046
+	sed -n 's/^#make //p' $(kernel_fragments "$1")
 }
 
 # The kernel build directory for ARCH, keyed by everything the build depends

@@ -11,6 +11,9 @@
 arches=${ARCHES:-x86_64 arm64}
 results=$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$results"
+# guest timeouts: the debug kernel (lockdep, KASAN, kmemleak) runs the same
+# suite several times slower under TCG
+tmo_x=1; [ "${CSDWATCH_VARIANT:-}" = debug ] && tmo_x=4
 
 bash "$CSDWATCH_TOP/scripts/setup.sh"
 for arch in $arches; do bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null; done
@@ -121,17 +124,17 @@ for arch in $arches; do
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"
 	start=$SECONDS
 	guest_boot "$results/$arch-console.log" \
-		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" 900
+		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" $((900 * tmo_x))
 	log "$arch: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$arch" "$qrc"
 	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
 	if [ "$arch" = x86_64 ]; then
-		side_boot "$arch-big" big-guest.sh 16 900 \
+		side_boot "$arch-big" big-guest.sh 16 $((900 * tmo_x)) \
 			big-sizing big-module_lifecycle big-lost_ipi_recovery big-irqs_off_report
 	fi
 	# one socket per CPU (no shared last-level cache): a remote wakeup is
 	# queued on the target's call queue only there
-	side_boot "$arch-sockets" sockets-guest.sh 4,sockets=4 300 sockets-lost_wakeup
+	side_boot "$arch-sockets" sockets-guest.sh 4,sockets=4 $((300 * tmo_x)) sockets-lost_wakeup
 	# panic_ms gets a boot of its own: it ends the guest by design
 	plp=$results/$arch-panic-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/panic-guest.sh" \

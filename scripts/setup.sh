@@ -56,6 +56,19 @@ if [ $need_apt = 1 ]; then
 		-t bookworm-backports qemu-system-x86 qemu-system-arm ipxe-qemu qemu-efi-aarch64 \
 		>>"$CSDWATCH_CACHE/apt.log" 2>&1 || { tail -20 "$CSDWATCH_CACHE/apt.log"; die "apt-get install (qemu) failed"; }
 fi
+# a kernel variant built with clang (a fragment's "#make LLVM=-19" line:
+# the x86_64 debug kernel, for KASAN) needs bookworm's LLVM toolchain
+llvm_pkgs="clang-$LLVM_MAJOR lld-$LLVM_MAJOR llvm-$LLVM_MAJOR"
+if kernel_make_args x86_64 | grep -q '^LLVM=' || kernel_make_args arm64 | grep -q '^LLVM='; then
+	# shellcheck disable=SC2086
+	if ! dpkg-query -W -f='${Status}\n' $llvm_pkgs 2>/dev/null | grep -c 'ok installed' | grep -qx 3; then
+		log "apt-get install $llvm_pkgs (kernel variant $CSDWATCH_VARIANT is built with clang)"
+		[ $updated = 1 ] || { apt-get update -qq; updated=1; }
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $llvm_pkgs \
+			>>"$CSDWATCH_CACHE/apt.log" 2>&1 || { tail -20 "$CSDWATCH_CACHE/apt.log"; die "apt-get install (llvm) failed"; }
+	fi
+fi
 
 mkdir -p "$TOOLS_DIR" "$CSDWATCH_CACHE/src"
 
