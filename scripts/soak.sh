@@ -47,8 +47,9 @@ bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/s
 [ -e "$pl/scftorture.ko" ] || die "no scftorture.ko in the kernel build (CONFIG_SCF_TORTURE_TEST=m)"
 printf 'SCF_SECS=%s\nCHURN_RELOADS=200\nCHURN_HOTPLUG=100\n' $((minutes * 60)) > "$pl/soak.env"
 # the churn's 200 reloads each run the KUnit suites at insmod (CONFIG_KUNIT=y):
-# beside a loaded CI run and a kernel build, fewer than 200 took over 1730 s
-tmo=$((minutes * 60 + 3600))
+# beside a loaded CI run and a kernel build, fewer than 200 took over 1730 s;
+# beside a cold CI run the whole churn took about 3500 s
+tmo=$((minutes * 60 + 5400))
 log "$arch: soak guest (scftorture $minutes min, churn 200/100; timeout $tmo s; log $results/console.log)"
 start=$SECONDS
 set +e

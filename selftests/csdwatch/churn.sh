@@ -55,7 +55,8 @@ check "$HOTPLUG CPU offline/online rounds under cross-call load" [ $fail = 0 ]
 
 touch /tmp/churn.done; wait $bg
 runs=$(wc -l < /tmp/churn.runs 2>/dev/null || echo 0)
-ktap_print_msg "$runs load runs exact; $(wc -l < /tmp/churn.bad 2>/dev/null || echo 0) not"
+bad=0; [ -e /tmp/churn.bad ] && bad=$(wc -l < /tmp/churn.bad)
+ktap_print_msg "$runs load runs exact; $bad not"
 [ -s /tmp/churn.bad ] && sed 's/^/# /' /tmp/churn.bad | head -5
 check "every queued function ran exactly once (every load run)" eval '[ "$runs" -ge 1 ] && [ ! -s /tmp/churn.bad ]'
 check "no kernel warning, lockdep, KASAN or stall report" eval '! bad_dmesg'
