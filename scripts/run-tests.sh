@@ -9,8 +9,10 @@
 #   TICKLESS_ARCHES= LTS_ARCHES= STOCK_ARCHES= ...   (empty: skip that run)
 . "$(dirname "$0")/env.sh"
 arches=${ARCHES:-x86_64 arm64}
-results=$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)
-mkdir -p "$results"
+# one directory per run, unique even for two runs started in the same
+# second (two guests writing one console log splice each other's output)
+mkdir -p "$CSDWATCH_CACHE/results"
+results=$(mktemp -d "$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)-XXXX")
 # guest timeouts: the debug kernel (lockdep, KASAN, kmemleak) runs the same
 # suite several times slower under TCG
 tmo_x=1; [ "${CSDWATCH_VARIANT:-}" = debug ] && tmo_x=4
