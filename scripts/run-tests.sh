@@ -13,6 +13,7 @@ arches=${ARCHES:-x86_64 arm64}
 # second (two guests writing one console log splice each other's output)
 mkdir -p "$CSDWATCH_CACHE/results"
 results=$(mktemp -d "$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)-XXXX")
+chmod 755 "$results"
 # guest timeouts: the debug kernel (lockdep, KASAN, kmemleak) runs the same
 # suite several times slower under TCG
 tmo_x=1; [ "${CSDWATCH_VARIANT:-}" = debug ] && tmo_x=4
