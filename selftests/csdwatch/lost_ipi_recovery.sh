@@ -26,8 +26,12 @@ check "each queued function ran once (waiters and the stale csd)" \
 	eval 'all_ran_once && [ "$(val stale_ran)" = 1 ]'
 r=$(delta recoveries); s=$(delta ipis_resent); l=$(delta stalls_lost_ipi)
 ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l reports +$(delta reports)"
-check "counters agree: 1..2 recoveries, each a lost-IPI stall with a resend" \
-	eval '[ "$r" -ge 1 ] && [ "$r" -le 2 ] && [ "$l" = "$r" ] && [ "$s" -ge "$r" ]'
+# At most one recovery per wait: the 2 waiters, plus the kernel's own
+# waited cross-calls to CPU 1 that queued behind the stale csd before the
+# resend flushed it (one was seen on the 16-vCPU KASAN kernel, where that
+# takes longest), so 1..4; counting a wait per tick would give dozens.
+check "counters agree: 1..4 recoveries (2 waiters, 2 kernel calls), each a lost-IPI stall with a resend" \
+	eval '[ "$r" -ge 1 ] && [ "$r" -le 4 ] && [ "$l" = "$r" ] && [ "$s" -ge "$r" ]'
 check "recovered silently: no report, one summary line" eval \
 	'[ "$(delta reports)" = 0 ] && dmesg_new | grep -q "csdwatch: recovered .* lost IPI" && ! dmesg_new | grep -q "in csd_lock_wait() for CPU"'
 [ -n "$DIAG" ] && diagnose

@@ -34,8 +34,13 @@ was=TTWU_QUEUE; grep -q -w NO_TTWU_QUEUE $F && was=NO_TTWU_QUEUE
 echo TTWU_QUEUE > $F
 restore() { echo $was > $F; }
 
-# one run (run_standing), the stale csd still queued at the wakeup
-STANDING='[ "$(val stale_before_wake)" = 1 ]'
+# one run (run_standing), the stale csd still queued at the wakeup, and
+# flushed by an IPI (stale_ran_by=irq: the injector's at the deadline, or
+# a resent one). Now and then the kernel flushes the busy target's queue
+# itself first, from a task: the stopper's migration_cpu_stop() when a
+# task that RT throttling let run on CPU 1 is moved; such a run shows
+# nothing, so run_standing runs it again.
+STANDING='[ "$(val stale_before_wake)" = 1 ] && [ "$(val stale_ran_by)" = irq ]'
 one() {
 	run_standing "$1" lost_wakeup_busy $T $DUR || return 1
 	ktap_print_msg "$1: woken after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by)); queued behind the stale csd: $(val wakeup_queued); wakee state before $(val wakee_state)"
@@ -57,9 +62,20 @@ check "control without csdwatch: the wakeup is queued behind the lost IPI and wa
 rmmod csd_inject
 
 load_both || { restore; ktap_exit_fail_msg "insmod failed"; }
-stats_mark
-one rescue || DIAG=1
-ktap_print_msg "queue_watches +$(delta queue_watches), queue_resends +$(delta queue_resends), queue_recoveries +$(delta queue_recoveries)"
+# A waited call to CPU 1 that lands during the fault (the kernel's own)
+# queues behind the stale csd too, and its wait's watchdog resends first
+# (the queue side stands back while a tracked wait blocks on the target):
+# rescued, but not by the path under test, so that run is run again, at
+# most twice.
+n=0
+while :; do
+	stats_mark
+	one rescue || DIAG=1
+	ktap_print_msg "queue_watches +$(delta queue_watches), queue_resends +$(delta queue_resends), queue_recoveries +$(delta queue_recoveries), resent by waits +$(wait_resends), stale csd run by $(val stale_ran_by)"
+	[ "$(delta queue_resends)" = 0 ] && [ "$(wait_resends)" -ge 1 ] && [ $n -lt 2 ] || break
+	n=$((n + 1))
+	ktap_print_msg "rescue: a tracked wait on CPU $T resent first (run $n); again"
+done
 check "csdwatch at its defaults: woken before half the fault" eval \
 	'[ "$(val wakeup_queued)" = 1 ] && [ "$(val sender0_stall_ms)" -lt $((DUR / 2)) ]'
 check "the queue side resent" [ "$(delta queue_resends)" -ge 1 ]
