@@ -72,6 +72,13 @@ kernel_make_args() {
 	# shellcheck disable=SC2046
 	sed -n 's/^#make //p' $(kernel_fragments "$1")
 }
+# How many times the default guest timeouts a guest of ARCH's kernel gets:
+# its fragments' "#timeout-x N" line (the largest), else 1. A debug kernel
+# (lockdep, KASAN, kmemleak) runs the same suite several times slower.
+kernel_timeout_x() {
+	# shellcheck disable=SC2046
+	sed -n 's/^#timeout-x \([0-9]*\)$/\1/p' $(kernel_fragments "$1") | sort -n | tail -1 | grep . || echo 1
+}
 
 # The kernel build directory for ARCH, keyed by everything the build depends
 # on: kernel source version, the config fragments, toolchain versions. A

@@ -14,9 +14,6 @@ arches=${ARCHES:-x86_64 arm64}
 mkdir -p "$CSDWATCH_CACHE/results"
 results=$(mktemp -d "$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)-XXXX")
 chmod 755 "$results"
-# guest timeouts: the debug kernel (lockdep, KASAN, kmemleak) runs the same
-# suite several times slower under TCG
-tmo_x=1; [ "${CSDWATCH_VARIANT:-}" = debug ] && tmo_x=4
 
 bash "$CSDWATCH_TOP/scripts/setup.sh"
 for arch in $arches; do bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null; done
@@ -119,6 +116,8 @@ side_boot() {
 
 total_p=0; total_f=0; total_s=0
 for arch in $arches; do
+	# guest timeouts, times the kernel's "#timeout-x" (env.sh)
+	tmo_x=$(kernel_timeout_x "$arch")
 	log "$arch: building csdwatch and csd_inject"
 	pl=$results/$arch-payload
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/guest-run.sh" \
