@@ -36,7 +36,14 @@ if ! grep -q " call_function_single_prep_ipi$" /proc/kallsyms ||
 	exit 0
 fi
 
-# one run (run_standing) with plant $2
+# one run (run_standing) with plant $2. Unsent and dropped must have
+# fired their intercept: when the runner's push finds the target's queue
+# not empty (another CPU's call, its IPI on the way: on a NO_HZ_FULL
+# kernel the tick's irq_work kicks are frequent), no IPI is owed, the
+# intercept has nothing to catch and that IPI flushes the plant at once
+# (seen: released after 0 ms, intercepted=0). That run held no fault, so
+# run_standing runs it again.
+STANDING='[ "$(val plant)" = raw ] || [ "$(val plant_intercepted)" = 1 ]'
 one() {
 	echo "$2" > $D/plant || { ktap_print_msg "$1: plant=$2 refused"; return 1; }
 	run_standing "$1 $2" lost_ipi $T $DUR || return 1
@@ -44,7 +51,7 @@ one() {
 	[ "$(val sender0_ran)" = 1 ] && [ "$(val stale_ran)" = 1 ] ||
 		{ ktap_print_msg "$1: ran $(val sender0_ran)/1, stale $(val stale_ran)/1"; return 1; }
 	[ "$2" = raw ] || [ "$(val plant_intercepted)" = 1 ] ||
-		{ ktap_print_msg "$1: the intercept did not fire"; return 1; }
+		{ ktap_print_msg "$1: the intercept did not fire in 3 runs"; return 1; }
 }
 held() { [ "$(val sender0_released_after_fault_end)" = 1 ]; }
 
