@@ -37,9 +37,9 @@ pub(crate) enum Stat {
     Dropped = 10,
     /// Watchdog timer callbacks run (all CPUs): the interrupts csdwatch costs.
     WatchdogTicks = 11,
-    /// Watchdog ticks that found no wait of their CPU in flight: a timer
-    /// left armed after a burst of waits (`Target::ended_in_burst`), or
-    /// one the quiesce missed.
+    /// Watchdog ticks with nothing to look at (no wait of their CPU, no
+    /// queue it watches): a timer left armed after a burst of waits
+    /// (`Target::ended_in_burst`), or one a cancel missed.
     IdleTicks = 12,
     /// Queues found standing unflushed for `resend_ms` (or `report_ms`
     /// with resends off): episodes the queue side acted on.

@@ -200,9 +200,25 @@ fn tick_as(sh: &Shared, cpu: u32, now: u64) -> (u64, bool) {
         sweep_queues(sh, now, th.resend_ns);
         return (Param::Tick.ns(), false);
     }
-    let (pending, queues) = watch_queues(sh, cpu, now, &th);
-    let next = if busy || queues { Param::Tick.ns() } else { 0 };
-    (next, !mine && !pending)
+    let q = watch_queues(sh, cpu, now, &th);
+    let next = if busy || q.still_held {
+        Param::Tick.ns()
+    } else {
+        0
+    };
+    // Idle: the tick had nothing to look at, no wait and no queue (a timer
+    // left armed after a burst, or one a cancel missed). A tick that looked
+    // at a watched queue is the watch's cost (queue_watches), however many
+    // pushes kept it held.
+    (next, !mine && !q.looked)
+}
+
+/// What one tick's look at the queues this CPU watches found.
+struct QueuesSeen {
+    /// It watched at least one queue.
+    looked: bool,
+    /// It still watches one.
+    still_held: bool,
 }
 
 /// What the detector and the queue watch read of `cpu`'s queue now.
@@ -227,18 +243,20 @@ fn resend(sh: &Shared, t: u32, now: u64) {
     }
 }
 
-/// Look at each queue this CPU watches (crate::queues): whether any had
-/// calls in flight, and whether it still watches any.
-fn watch_queues(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> (bool, bool) {
-    let Some(held) = sh.held.get(cpu as usize) else {
-        return (false, false);
+/// Look at each queue this CPU watches (crate::queues).
+fn watch_queues(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> QueuesSeen {
+    let mut seen = QueuesSeen {
+        looked: false,
+        still_held: false,
     };
-    let (mut pending, mut any) = (false, false);
+    let Some(held) = sh.held.get(cpu as usize) else {
+        return seen;
+    };
     let mut one = |t: u32| -> bool {
-        let r = watch_queue(sh, cpu, t, now, th);
-        pending |= r == QueueTick::Pending;
-        any |= r != QueueTick::Gone;
-        r != QueueTick::Gone
+        let kept = watch_queue(sh, cpu, t, now, th);
+        seen.looked = true;
+        seen.still_held |= kept;
+        kept
     };
     for i in 0..HELD {
         if let Some(t) = held.get(i) {
@@ -256,32 +274,21 @@ fn watch_queues(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> (bool, bool
             }
         }
     }
-    (pending, any)
+    seen
 }
 
-/// What one look at a watched queue left.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum QueueTick {
-    /// No longer watched by this CPU.
-    Gone,
-    /// Still watched, nothing in flight (being let go).
-    Idle,
-    /// Calls in flight.
-    Pending,
-}
-
-/// One queue this CPU watches.
-fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> QueueTick {
+/// One queue this CPU watches: true while it still watches it.
+fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> bool {
     let Some(q) = sh.queues.get(t as usize) else {
-        return QueueTick::Gone;
+        return false;
     };
     if !q.held_by(cpu) {
-        return QueueTick::Gone; // taken over by a pusher (this CPU looked too late)
+        return false; // taken over by a pusher (this CPU looked too late)
     }
     q.alive(now);
     let v = queue_view(sh, t);
     if q.releasing(cpu) && (q.drop_if(cpu, v.queued) || !q.held_by(cpu)) {
-        return QueueTick::Gone;
+        return false;
     }
     // an offline CPU's queue was flushed on its way down
     let look = if ffi::cpu_online(t) {
@@ -291,7 +298,7 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> Queu
     };
     act_on_queue(sh, q, t, look, now, th);
     if look != Look::Served {
-        return QueueTick::Pending;
+        return true;
     }
     // Let go: mark it, then look again. A push recorded since, or calls
     // queued now, keep it (the pusher saw the mark and took the watch, or
@@ -299,13 +306,9 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> Queu
     // lands after this second look is the one left unwatched until the
     // next push to this CPU (a window of the probe's few instructions).
     if q.release(cpu) && q.drop_if(cpu, queue_view(sh, t).queued) {
-        return QueueTick::Gone;
+        return false;
     }
-    if q.held_by(cpu) {
-        QueueTick::Idle
-    } else {
-        QueueTick::Gone
-    }
+    q.held_by(cpu)
 }
 
 /// A tracked wait seen blocked on a target this many ticks ago still

@@ -42,20 +42,21 @@ ktap_print_msg "load: watchdog_ticks +$t for $w waits (a tick only for waits old
 # timer fired with no wait of its CPU left) is what a missing cancel
 # costs: 1 per wait without it (115 ticks for 50 pings were measured with
 # the cancel removed), so the bound on idle ticks is 20 beyond the
-# queue watches and the kernel's own waits, whatever the host load
-# (measured: 0-3 with the cancel, 114-145 without, host loaded by a kernel
-# build; 12 once on arm64 with 38 pings and no other wait).
+# kernel's own waits, whatever the host load (measured: 0-3 with the
+# cancel, 114-145 without, host loaded by a kernel build; 12 once on arm64
+# with 38 pings and no other wait). A tick that looked at a watched call
+# queue is not idle: it is the watch's cost, one tick per tick_ms for as
+# long as pushes keep the queue watched (263 watches took 397 such ticks
+# on the KASAN kernel, when they counted as idle).
 stats_mark
 check "pings: a call every 30 ms for 1500 ms ran" eval 'run pings 1 1500 && [ "$(val sender0_ran)" -ge 25 ]'
 t=$(delta watchdog_ticks); it=$(delta idle_ticks); qw=$(delta queue_watches)
 n=$(val sender0_ran); kw=$(( $(delta waits) - n ))
 ktap_print_msg "$n pings 30 ms apart: waits +$((n + kw)), queue_watches +$qw, watchdog_ticks +$t, idle_ticks +$it"
-# a queue watch ends with one tick that finds its queue flushed (an idle
-# tick); a ping (a waited call) takes no queue watch; each of the kernel's
-# own waits meanwhile may end a burst of them, which leaves its timer
-# armed for one tick (Target::ended_in_burst)
-check "spaced short waits leave no timer armed (idle ticks <= 20 + queue watches + other waits)" \
-	[ "$it" -le $((20 + qw + kw)) ]
+# each of the kernel's own waits meanwhile may end a burst of them, which
+# leaves its timer armed for one tick (Target::ended_in_burst)
+check "spaced short waits leave no timer armed (idle ticks <= 20 + other waits)" \
+	[ "$it" -le $((20 + kw)) ]
 [ -n "$DIAG" ] && diagnose
 check "unload, nothing in flight" eval 'settled && unload_both'
 ktap_finished
