@@ -71,9 +71,12 @@ ktap_print_msg "counters: stalls_irqs_off +$(delta stalls_irqs_off) reports +$(d
 # jitter under TCG decides which), then none; resending every resend_ms
 # would be 200 per waiter here. Allow 3 per waiter. The queue side leaves
 # CPU 1 to the waits; it may resend to another CPU whose vCPU the host did
-# not run for a while (allowed 8, with its back-off).
-check "counters: IRQs-off stalls counted, 1..4 reports, <= 3 resends per waiter" eval \
-	'[ "$(delta stalls_irqs_off)" -ge 1 ] && [ "$(delta reports)" -ge 1 ] && [ "$(delta reports)" -le 4 ] && [ "$(wait_resends)" -le 6 ] && [ "$(delta queue_resends)" -le 8 ]'
+# not run for a while: allowed 2 per CPU, with its back-off (8 in the
+# 4-vCPU guest; 9 were seen in the 16-vCPU guest of the KASAN kernel with
+# the host's load average at 12).
+QMAX=$((2 * $(grep -c ^processor /proc/cpuinfo)))
+check "counters: IRQs-off stalls counted, 1..4 reports, <= 3 resends per waiter, queue side <= $QMAX" eval \
+	'[ "$(delta stalls_irqs_off)" -ge 1 ] && [ "$(delta reports)" -ge 1 ] && [ "$(delta reports)" -le 4 ] && [ "$(wait_resends)" -le 6 ] && [ "$(delta queue_resends)" -le $QMAX ]'
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished
