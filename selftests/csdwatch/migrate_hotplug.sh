@@ -63,8 +63,13 @@ done
 splat=$(echo "$new" | grep -A1 'stalled [0-9]* ms in csd_lock_wait() for CPU 1: lost IPI' | grep 'owner:' | tail -1)
 # the reports printed while CPU 3 was offline, so by another CPU's watchdog
 # (the kernel log's order is the order of printing; a caller field, on
-# kernels with CONFIG_PRINTK_CALLER, must not name CPU 3 either)
-offline_splat=$(echo "$new" | sed -n '/csdwatch-selftest: CPU 3 offline/,/csdwatch-selftest: CPU 3 back/p' |
+# kernels with CONFIG_PRINTK_CALLER, must not name CPU 3 either). From the
+# kernel's own line for the dead CPU (x86: "smpboot: CPU 3 is now offline",
+# arm64 with PSCI: "psci: CPU3 killed"), or this test's marker, written once the
+# offline write returned: on the KASAN kernel that returned 1.1 s after
+# the CPU was dead, and the 2000 ms report came in between.
+offline_splat=$(echo "$new" |
+	sed -n -E '/CPU 3 is now offline|psci: CPU3 killed|csdwatch-selftest: CPU 3 offline/,/csdwatch-selftest: CPU 3 back/p' |
 	grep 'csdwatch:   owner: .*queued on CPU 3, spinning on CPU [012]' | grep -v '\[ *C3\]')
 ktap_print_msg "waiter began on CPU $(val sender0_cpu), released on CPU $(val sender0_end_cpu) after $(val sender0_stall_ms) ms"
 ktap_print_msg "report: ${splat#*\] }"
