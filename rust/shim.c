@@ -169,10 +169,44 @@ void csdw_stats_unregister(void)
 /* ------------------------------------------------------------------ */
 
 /*
+ * The start of the symbol @name that @addr lies in, or NULL if @addr is in
+ * no symbol of that name. register_kprobe() lets the arch move the address
+ * it stores: x86 (IBT kernels: Debian's) adds 4 when the first four bytes
+ * read as ENDBR64, right
+ * for a probe but not for finding a symbol. A function of an IBT kernel
+ * starts so, and so may a per-CPU variable on 7.3 x86_64: its template
+ * lies in the init section, freed after boot, so its bytes are whatever
+ * reused the page (seen on Debian's stock kernel: call_single_queue + 4,
+ * after the test had read csdwatch.ko into the page cache; the flush
+ * probe then oopsed on a pointer read across two). The reverse lookup
+ * ("name+0xoff/0xsize", %pS) says where the symbol starts, whatever the
+ * arch did. C: part of csdw_lookup(), which the C arch code calls too.
+ */
+static void *csdw_symbol_start(const char *name, void *addr)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	size_t len = strlen(name);
+	unsigned long off;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%pS", addr);
+	if (strncmp(buf, name, len) || strncmp(buf + len, "+0x", 3))
+		return NULL;
+	slash = strchr(buf + len + 3, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (kstrtoul(buf + len + 3, 16, &off))
+		return NULL;
+	return addr - off;
+}
+
+/*
  * kallsyms_lookup_name() is not exported; register_kprobe() resolves a
  * symbol and stores its address in kp.addr before it checks the address is
  * probe-able text (a data symbol fails that check, which is fine: only the
- * address is wanted). C because struct kprobe is config-dependent.
+ * address is wanted). NULL when it stored none: the symbol is unknown, or
+ * the arch could not read its first bytes (x86 reads them for ENDBR64).
  */
 static void *csdw_kprobe_lookup(const char *name)
 {
@@ -181,16 +215,19 @@ static void *csdw_kprobe_lookup(const char *name)
 
 	if (!ret)
 		unregister_kprobe(&kp);
-	return ret == -ENOENT ? NULL : (void *)kp.addr;
+	if (ret == -ENOENT || !kp.addr)
+		return NULL;
+	return csdw_symbol_start(name, kp.addr);
 }
 
-#ifdef CSDW_KERNEL_612
 /*
- * 6.12 x86_64 keeps per-CPU symbols zero-based (7.3 does not): there
+ * kallsyms_lookup_name() itself, for what register_kprobe() does not give:
+ * 6.12 x86_64 keeps per-CPU symbols zero-based (7.3 does not), and there
  * register_kprobe() finds cfd_data and call_single_queue but fails before
- * it stores their address, as no symbol covers it. kallsyms_lookup_name()
- * is text, found that way, and called, unless IBT sealed its ENDBR
- * (csdw_arch_may_call_found(); the load then fails naming the symbol).
+ * it stores their address, as no symbol covers it; or where it stored
+ * none (above). It is text, found that way, and called, unless IBT sealed
+ * its ENDBR (csdw_arch_may_call_found(); the load then fails naming the
+ * symbol).
  */
 static void *csdw_kallsyms_lookup(const char *name)
 {
@@ -200,12 +237,6 @@ static void *csdw_kallsyms_lookup(const char *name)
 		lookup_name = csdw_kprobe_lookup("kallsyms_lookup_name");
 	return lookup_name ? (void *)lookup_name(name) : NULL;
 }
-#else
-static void *csdw_kallsyms_lookup(const char *name)
-{
-	return NULL;
-}
-#endif
 
 void *csdw_lookup(const char *name)
 {
@@ -927,9 +958,33 @@ unsigned long long csdw_probes_missed(void)
 	return csdw_rp_single.nmissed + csdw_rp_many.nmissed + csdw_rp_flush.nmissed;
 }
 
+/*
+ * The lookup checked against symbols whose address the module loader
+ * gave: an exported function (its first instruction is ENDBR64 on an IBT
+ * kernel, which x86's register_kprobe() steps over) and an exported
+ * per-CPU variable (on 7.3 x86_64 a template in the freed init section,
+ * like cfd_data's). A lookup that is wrong for these is not trusted for
+ * smp.c's symbols.
+ */
+static int csdw_lookup_check(const char *name, const void *linked)
+{
+	const void *found = csdw_lookup(name);
+
+	if (found == linked)
+		return 0;
+	if (found)
+		pr_err("csdwatch: symbol lookup is off: %s found %+ld bytes from where the module loader put it; not loading\n",
+		       name, (long)(found - linked));
+	else
+		pr_err("csdwatch: symbol lookup failed for the exported %s; not loading\n", name);
+	return -ENOENT;
+}
+
 /* Find the static symbols, or fail naming the first one missing. */
 int csdw_resolve(void)
 {
+	int ret;
+
 	/*
 	 * Through unsigned long: with CONFIG_USE_X86_SEG_SUPPORT (distro x86
 	 * kernels built by gcc >= 14) __percpu is the __seg_gs address space,
@@ -943,6 +998,12 @@ int csdw_resolve(void)
 		       csdw_cfd_data ? "call_single_queue" : "cfd_data");
 		return -ENOENT;
 	}
+	ret = csdw_lookup_check("register_kprobe", register_kprobe);
+	if (!ret)
+		ret = csdw_lookup_check("kernel_cpustat",
+					(void *)(unsigned long)&kernel_cpustat);
+	if (ret)
+		return ret;
 	/* optional: without it a stack printed from registers starts with the
 	 * frames of the code that prints it (dump_stack()) */
 	if (csdw_arch_may_call_found())
