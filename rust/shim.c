@@ -207,10 +207,12 @@ static void *csdw_symbol_start(const char *name, void *addr)
  * probe-able text (a data symbol fails that check, which is fine: only the
  * address is wanted). NULL when it stored none: the symbol is unknown, or
  * the arch could not read its first bytes (x86 reads them for ENDBR64).
+ * Registered disabled: a function's probe is then neither armed nor queued
+ * for the jump optimizer, so a lookup writes no kernel text.
  */
 static void *csdw_kprobe_lookup(const char *name)
 {
-	struct kprobe kp = { .symbol_name = name };
+	struct kprobe kp = { .symbol_name = name, .flags = KPROBE_FLAG_DISABLED };
 	int ret = register_kprobe(&kp);
 
 	if (!ret)

@@ -85,6 +85,7 @@
 #include <linux/debugfs.h>
 #include <linux/kthread.h>
 #include <linux/kprobes.h>
+#include <linux/kallsyms.h>
 #include <linux/llist.h>
 #include <linux/smp.h>
 #include <linux/delay.h>
@@ -1510,20 +1511,44 @@ static int ranged_get(void *data, u64 *v)
 DEFINE_DEBUGFS_ATTRIBUTE(ranged_fops, ranged_get, ranged_set, "%llu\n");
 
 /*
+ * The start of the symbol @name that @addr lies in (NULL: none of that
+ * name). x86's register_kprobe() on an IBT kernel adds 4 to an address
+ * whose bytes read as ENDBR64: a function's, or a 7.3 x86_64 per-CPU
+ * template's (it lies in the freed init section, whatever reused the page
+ * is there). The reverse lookup says where the symbol starts.
+ */
+static void *symbol_start(const char *name, void *addr)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	size_t len = strlen(name);
+	unsigned long off;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%pS", addr);
+	if (strncmp(buf, name, len) || strncmp(buf + len, "+0x", 3))
+		return NULL;
+	slash = strchr(buf + len + 3, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	return kstrtoul(buf + len + 3, 16, &off) ? NULL : addr - off;
+}
+
+/*
  * kallsyms_lookup_name() is not exported; register_kprobe() resolves a
  * symbol for us and stores the address in kp.addr before it checks that the
  * address is probe-able text (data symbols fail that check, which is fine:
- * we only want the address).
+ * we only want the address). Registered disabled, so no text is written.
  */
 static void *lookup(const char *name)
 {
-	struct kprobe kp = { .symbol_name = name };
+	struct kprobe kp = { .symbol_name = name, .flags = KPROBE_FLAG_DISABLED };
 	int ret = register_kprobe(&kp);
 
 	if (!ret)
 		unregister_kprobe(&kp);
-	if (ret != -ENOENT)
-		return (void *)kp.addr;
+	if (ret != -ENOENT && kp.addr)
+		return symbol_start(name, kp.addr);
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 15, 0) && defined(CONFIG_X86_64)
 	/*
 	 * 6.12 x86_64's per-CPU symbols are zero-based: register_kprobe()
