@@ -13,8 +13,9 @@
 #   csdwatch, panic_ms=500 report_ms=200: the premise, a wait csdwatch
 #     tracked that lasted 600 ms or more (longest_wait_us; sender 1's calls
 #     are short, so it is sender 0's, preempted inside its wait), and no
-#     report and no panic (a watchdog that ages the preempted wait from its
-#     start, not from the later call's lock, panics at 500 ms).
+#     report on reuse_fn and no panic (a watchdog that ages the preempted
+#     wait from its start, not from the later call's lock, panics at 500
+#     ms).
 # On a kernel whose waiter spins with preemption off (6.12: it is
 # preempted only after its call returned), the premise cannot hold:
 # skipped. KTAP output.
@@ -53,20 +54,35 @@ rmmod csd_inject
 # not taking the IPI, panicked the guest during insmod csd_inject)
 P=/sys/module/csdwatch/parameters
 load_both || ktap_exit_fail_msg "insmod failed"
-echo 200 > $P/report_ms && echo 500 > $P/panic_ms || ktap_exit_fail_msg "setting report_ms=200 panic_ms=500 failed"
-dmesg_mark; stats_mark
-one csdwatch || DIAG=1
-echo 0 > $P/panic_ms
+# A report on reuse_fn is false only if no call to it really lasted
+# report_ms: a host that leaves CPU $T's vCPU unrun for that long stalls the
+# FIFO sender's short calls for real (seen on arm64 under two guests and a
+# kernel build: 1118 ms), and the report is then right. Such a run tests
+# nothing and is run again, at most twice. Reports on the kernel's own
+# calls (a TLB flush the host stalled as well) are not this test's.
+reuse_reports() { dmesg_new | grep -A3 "csdwatch: CPU [0-9]* stalled" | grep -c "function: reuse_fn" || true; }
+n=0
+while :; do
+	echo 200 > $P/report_ms && echo 500 > $P/panic_ms || ktap_exit_fail_msg "setting report_ms=200 panic_ms=500 failed"
+	dmesg_mark; stats_mark
+	one csdwatch || DIAG=1
+	echo 0 > $P/panic_ms
+	[ "$(val sender1_longest_ms)" -lt 200 ] && break
+	n=$((n + 1))
+	ktap_print_msg "a FIFO call lasted $(val sender1_longest_ms) ms >= report_ms: the host stalled CPU $T for real (run $n); again"
+	[ $n -lt 3 ] || { DIAG=1; break; }
+done
 longest=$(($(cat $S/longest_wait_us) / 1000))
-reports=$(dmesg_new | grep -c "csdwatch: CPU [0-9]* stalled" || true)
-ktap_print_msg "longest tracked wait $longest ms; reports: $reports, stats reports +$(delta reports), resends +$(delta ipis_resent)"
+reports=$(reuse_reports)
+ktap_print_msg "longest tracked wait $longest ms; reports on reuse_fn: $reports; all reports +$(delta reports), resends +$(delta ipis_resent)"
 if [ "$longest" -lt $PREMISE_MS ]; then
 	ktap_print_msg "no tracked wait lasted $PREMISE_MS ms: the waiter was never preempted inside its wait (this kernel waits with preemption off)"
 	ktap_test_skip "with csdwatch: a waiter preempted inside its wait for a burst"
 	ktap_test_skip "no report and no panic (panic_ms=500 report_ms=200)"
 else
 	check "with csdwatch: a waiter preempted inside its wait for a burst ($longest ms >= $PREMISE_MS), every function ran once" ran_once
-	check "no report and no panic (panic_ms=500 report_ms=200)" eval '[ "$reports" = 0 ] && [ "$(delta reports)" = 0 ]'
+	check "no report on reuse_fn and no panic (panic_ms=500 report_ms=200; every call < 200 ms)" \
+		eval '[ "$reports" = 0 ] && [ "$(val sender1_longest_ms)" -lt 200 ]'
 fi
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
