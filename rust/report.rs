@@ -7,6 +7,7 @@
 //! each line with `csdwatch: `. Documentation/csdwatch.rst explains every
 //! field.
 
+use crate::detector::Class;
 use crate::ffi;
 use crate::hooks;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
@@ -78,6 +79,7 @@ fn print(
     held: u32,
 ) {
     tr.reports += 1;
+    tr.reported = tr.class;
     Stat::Reports.inc();
     let ev = &tr.ev;
     let task = ffi::task_info(s.task);
@@ -274,17 +276,26 @@ pub(crate) fn panic(
     ffi::panic_stall(s.sender, t, tr.ev.age_ns / MS, tr.class.cname())
 }
 
-/// A reported stall ended after `waited` ns.
+/// A reported stall ended after `waited` ns. Its class is the one it was
+/// reported as; one that changed since is told after it ("target IRQs
+/// off, then lost IPI": a target that turned IRQs back on and took
+/// interrupts, but not its IPI, for two ticks).
 pub(crate) fn ended(s: &Snapshot, tr: &Tracked, waited: u64) {
     if ENDED.check(ffi::now_ns()).is_none() {
         return;
     }
+    let (first, then, last) = match tr.reported {
+        r if r != Class::None && r != tr.class => (r.name(), ", then ", tr.class.name()),
+        _ => (tr.class.name(), "", ""),
+    };
     pr_warn!(
-        "CPU {} -> CPU {} stall ended after {} ms: waiter released ({}; {} report(s), {} IPI resend(s))\n",
+        "CPU {} -> CPU {} stall ended after {} ms: waiter released ({}{}{}; {} report(s), {} IPI resend(s))\n",
         s.sender,
         tr.target,
         waited / MS,
-        tr.class.name(),
+        first,
+        then,
+        last,
         tr.reports,
         tr.resends
     );

@@ -28,6 +28,8 @@ pub(crate) struct Tracked {
     pub resends: u32,
     /// Reports printed for it.
     pub reports: u32,
+    /// The class its last report printed (`Class::None`: none printed).
+    pub reported: Class,
     /// The watchdog acted on it.
     pub stalled: bool,
     /// Counted in a `stalls_*` counter.
@@ -54,6 +56,7 @@ impl Tracked {
             },
             resends: 0,
             reports: 0,
+            reported: Class::None,
             stalled: false,
             counted: false,
         }

@@ -165,6 +165,11 @@ static struct {
 	int many_low;			/* lost_ipi_many: the target queued before it */
 	atomic_t async_ran;		/* lost_ipi_many: the call nobody waited for */
 	atomic_t reuse_ran;		/* cfd_reuse: runs of the shared function */
+	/*
+	 * busy target: the longest its spin loop went unrun while the fault
+	 * stood (a vCPU the host left unscheduled, or work above it)
+	 */
+	u64 target_gap_ns;
 	/* load: every function queued ran exactly once */
 	u32 single_calls[NR_SENDERS];	/* smp_call_function_single() that returned 0 */
 	atomic_t single_ran[NR_SENDERS];	/* their function's runs */
@@ -440,6 +445,7 @@ static int target_fn(void *arg)
 {
 	bool irqs_off = (unsigned long)arg;
 	unsigned long flags;
+	u64 last = 0;
 
 	/*
 	 * SCHED_FIFO: no ordinary task runs on the target while it spins (but
@@ -471,6 +477,19 @@ static int target_fn(void *arg)
 	 * kprobe (x86) waits for Tasks RCU.
 	 */
 	while (!irqs_off && !atomic_read(&spin_stop)) {
+		u64 now = ktime_get_ns();
+
+		/*
+		 * Premise check: a target unrun for irq_frozen_ms looks IRQs-off
+		 * to any watchdog, and rightly so. Measured until the planted
+		 * csd first ran (a rescue) or the fault ended.
+		 */
+		if (atomic_read_acquire(&fault_started) && !atomic_read(&fault_ended) &&
+		    !atomic_read(&res.stale_ran)) {
+			if (last && now - last > res.target_gap_ns)
+				WRITE_ONCE(res.target_gap_ns, now - last);
+			last = now;
+		}
 		/*
 		 * lost_ipi_rcu: no momentary EQS, or the expedited grace period
 		 * would find this CPU quiescent without sending its IPI.
@@ -1462,6 +1481,8 @@ static int result_show(struct seq_file *m, void *v)
 			   (s64)div_u64(res.stale_ran_ns - res.stall_begin_ns, NSEC_PER_MSEC) : -1,
 			   res.stale_ran_ns ? res.stale_ran_by : "none",
 			   res.fault_end_ns && res.stale_ran_ns >= res.fault_end_ns);
+	if (is_lost_ipi(res.sc))
+		seq_printf(m, "target_gap_ms=%llu\n", div_u64(res.target_gap_ns, NSEC_PER_MSEC));
 	if (is_lost_ipi(res.sc)) {
 		seq_printf(m, "plant=%s\n", plant_names[res.plant]);
 		if (res.plant != PLANT_RAW)

@@ -18,9 +18,22 @@ ktap_set_plan 6
 # since the load must be there, and no splat.
 dmesg_mark
 load_both || ktap_exit_fail_msg "insmod failed"
-stats_mark
-check "lost_ipi with 2 waiters on CPU1 ran" run lost_ipi 2 $DUR
-ktap_print_msg "lost IPI recovery time (injector clock):$(stalls), fault ${DUR} ms, resend_ms=$(cat $P/resend_ms)"
+# A target the host left unrun for irq_frozen_ms (target_gap_ms, QEMU on a
+# loaded host) took no interrupts: it looked IRQs-off, csdwatch rightly
+# says so, and the run tested nothing of a lost IPI. It is run again, at
+# most twice, after the summary line's window (10 s).
+frozen=$(cat $P/irq_frozen_ms); n=0
+while :; do
+	stats_mark
+	run lost_ipi 2 $DUR && ran=1 || { ran=0; break; }
+	[ "$(val target_gap_ms)" -lt "$frozen" ] && break
+	n=$((n + 1))
+	ktap_print_msg "CPU 1 went unrun for $(val target_gap_ms) ms (irq_frozen_ms=$frozen): the host did not run its vCPU (run $n); again"
+	[ $n -lt 3 ] || break
+	sleep 10; dmesg_mark
+done
+check "lost_ipi with 2 waiters on CPU1 ran" [ "$ran" = 1 ]
+ktap_print_msg "lost IPI recovery time (injector clock):$(stalls), fault ${DUR} ms, resend_ms=$(cat $P/resend_ms); CPU 1 unrun for $(val target_gap_ms) ms at most"
 check "every waiter released before half the fault ($((DUR / 2)) ms)" all_stalls lt $((DUR / 2))
 check "each queued function ran once (waiters and the stale csd)" \
 	eval 'all_ran_once && [ "$(val stale_ran)" = 1 ]'
@@ -32,8 +45,11 @@ ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l rep
 # takes longest), so 1..4; counting a wait per tick would give dozens.
 check "counters agree: 1..4 recoveries (2 waiters, 2 kernel calls), each a lost-IPI stall with a resend" \
 	eval '[ "$r" -ge 1 ] && [ "$r" -le 4 ] && [ "$l" = "$r" ] && [ "$s" -ge "$r" ]'
-check "recovered silently: no report, one summary line" eval \
-	'[ "$(delta reports)" = 0 ] && dmesg_new | grep -q "csdwatch: recovered .* lost IPI" && ! dmesg_new | grep -q "in csd_lock_wait() for CPU"'
+# Reports on the kernel's own calls are not this test's: a host that
+# leaves a vCPU unrun for report_ms stalls one for real (seen with 16
+# vCPUs on 2 busy cores: a 1 s TLB flush, rightly reported).
+check "recovered silently: no report on the waiters' count_fn, one summary line" eval \
+	'dmesg_new | grep -q "csdwatch: recovered .* lost IPI" && ! dmesg_new | grep -A3 "in csd_lock_wait() for CPU" | grep -q "function: count_fn"'
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished
