@@ -43,8 +43,14 @@ ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l rep
 # waited cross-calls to CPU 1 that queued behind the stale csd before the
 # resend flushed it (one was seen on the 16-vCPU KASAN kernel, where that
 # takes longest), so 1..4; counting a wait per tick would give dozens.
-check "counters agree: 1..4 recoveries (2 waiters, 2 kernel calls), each a lost-IPI stall with a resend" \
-	eval '[ "$r" -ge 1 ] && [ "$r" -le 4 ] && [ "$l" = "$r" ] && [ "$s" -ge "$r" ]'
+# Each recovery is a lost-IPI stall, but not always within the mark: one
+# kernel wait (any CPU; a loaded host leaves vCPUs unrun past resend_ms)
+# can stall before the mark and recover after it, or stall before the
+# last read and recover after (x86_64-nohz, loaded CI: a CPU 3 -> CPU 0
+# TLB flush recovered after 38 ms around the mark: recoveries +2,
+# stalls_lost_ipi +1). So the two agree within 1, as in queue_rescue.
+check "counters agree: 1..4 recoveries (2 waiters, 2 kernel calls), each a lost-IPI stall (within 1) with a resend" \
+	eval '[ "$r" -ge 1 ] && [ "$r" -le 4 ] && [ "$l" -ge 1 ] && [ "$l" -ge $((r - 1)) ] && [ "$l" -le $((r + 1)) ] && [ "$s" -ge "$r" ]'
 # Reports on the kernel's own calls are not this test's: a host that
 # leaves a vCPU unrun for report_ms stalls one for real (seen with 16
 # vCPUs on 2 busy cores: a 1 s TLB flush, rightly reported).
