@@ -45,6 +45,7 @@ mod c {
         pub(super) fn csdw_current() -> *mut c_void;
         pub(super) fn csdw_csd_locked(csd: *const c_void) -> c_int;
         pub(super) fn csdw_cfd_blocker(sender: u32, func: c_ulong, info: c_ulong) -> c_int;
+        pub(super) fn csdw_cfd_stands(sender: u32, target: u32) -> bool;
         pub(super) fn csdw_lookup(name: *const c_char) -> *mut c_void;
         pub(super) fn csdw_queue_head(cpu: u32) -> *mut c_void;
         pub(super) fn csdw_nohz_full_cpu(cpu: u32) -> bool;
@@ -132,6 +133,15 @@ pub(crate) fn cfd_blocker(sender: u32, func: usize, info: usize) -> Option<u32> 
     // per-CPU csd arrays are never freed while the kernel runs; func and
     // info are only compared.
     u32::try_from(unsafe { c::csdw_cfd_blocker(sender, func as c_ulong, info as c_ulong) }).ok()
+}
+
+/// Does `sender`'s `smp_call_function_many_cond()` csd for `target` stand
+/// (locked: queued or running)? Its `cond_func` can leave a target out.
+pub(crate) fn cfd_stands(sender: u32, target: u32) -> bool {
+    // SAFETY: both CPUs are bounds-checked in C; cfd_data was resolved at
+    // load and is static; the csd flag is read with get_kernel_nofault(),
+    // so a csd array freed with its CPU's hotplug reads as false.
+    unsafe { c::csdw_cfd_stands(sender, target) }
 }
 
 /// Does the kernel have a symbol `name`?

@@ -91,7 +91,7 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
         return; // never queued for oneself (generic_exec_single() runs it here); a guard
     }
     let now = ffi::now_ns();
-    record_push(sh, cpu, target_cpu, now);
+    record_push(sh, cpu, target_cpu, now, false);
     if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
         push(sh, cpu, target_cpu, now);
     }
@@ -130,10 +130,10 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
 }
 
 /// `__smp_call_single_queue(cpu, node)` entry for a node that is no csd
-/// (a remote wakeup, an irq_work), and each remote online target of a
-/// `smp_call_function_many_cond()`: a call is about to be pushed on
+/// (a remote wakeup, an irq_work), and (`cfd`) each remote online target
+/// of a `smp_call_function_many_cond()`: a call is about to be pushed on
 /// `target`'s queue. `watch`: no wait tracks it, so its queue is watched.
-pub(crate) fn queue_push(target: u32, watch: bool) {
+pub(crate) fn queue_push(target: u32, watch: bool, cfd: bool) {
     let Some(sh) = state::get() else {
         return;
     };
@@ -142,7 +142,7 @@ pub(crate) fn queue_push(target: u32, watch: bool) {
         return; // local
     }
     let now = ffi::now_ns();
-    record_push(sh, cpu, target, now);
+    record_push(sh, cpu, target, now, cfd);
     if watch {
         push(sh, cpu, target, now);
     }
@@ -150,8 +150,9 @@ pub(crate) fn queue_push(target: u32, watch: bool) {
 
 /// Every push to another CPU: who made the first of an episode
 /// (crate::origin). Before the node is added, so "queue empty" means this
-/// push owes the IPI.
-fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64) {
+/// push owes the IPI. `cfd`: made at a `smp_call_function_many_cond()`
+/// entry, whose `cond_func` may yet leave `target` out.
+fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, cfd: bool) {
     let (Some(o), Some(t)) = (sh.origins.get(target as usize), sh.target(target)) else {
         return;
     };
@@ -159,6 +160,7 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64) {
         cpu,
         task: ffi::current_task(),
         pid: ffi::pusher_pid(),
+        cfd,
     };
     o.push(
         ffi::queue_head(target) != 0,
@@ -166,6 +168,7 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64) {
         now,
         who,
         ffi::flush_missed(),
+        |sender| ffi::cfd_stands(sender, target),
     );
 }
 

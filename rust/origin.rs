@@ -11,6 +11,11 @@
 //!   IPI), or that the queue already held a call no probe saw pushed
 //!   (queued before csdwatch was loaded, or not through
 //!   `__smp_call_single_queue`);
+//! - whether that push was a `smp_call_function_many_cond()` target, seen
+//!   at the call's entry: its `cond_func` may then leave the target out
+//!   (a TLB flush skips a lazy CPU), and that push queued nothing. Such a
+//!   record counts only while the sender's csd for the target stands
+//!   (the caller's `stands(sender)`, shim.c's `csdw_cfd_stands()`);
 //! - the last call-function IPI the kernel sent it (csdwatch's own resends
 //!   left out), from probes on the arch's send functions.
 //!
@@ -34,6 +39,8 @@ pub(crate) struct Pusher {
     /// here) and pid.
     pub task: usize,
     pub pid: u32,
+    /// A `smp_call_function_many_cond()` target, seen at the call's entry.
+    pub cfd: bool,
 }
 
 /// The first push of a target's current episode, as [`Origin::why`] sees it.
@@ -51,7 +58,8 @@ pub(crate) enum First {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Why {
     /// No push seen since the target's last flush entry (queued before
-    /// csdwatch was loaded, or the probes do not see the IPI sends).
+    /// csdwatch was loaded, or the probes do not see the IPI sends), or
+    /// the one seen was a conditional cross-call's that left it out.
     Unknown,
     /// A flush went unseen (its entry probe was skipped) since the first
     /// push: it may have served that push, so the record is not trusted.
@@ -84,6 +92,8 @@ pub(crate) struct Origin {
     ipi_ns: Atomic<u64>,
     /// Flushes seen missed (on any CPU) when the first push was recorded.
     missed: Atomic<u64>,
+    /// 1: the first push is a `smp_call_function_many_cond()` target's.
+    cfd: Atomic<u32>,
 }
 
 impl Origin {
@@ -96,6 +106,7 @@ impl Origin {
             pid: Atomic::new(0),
             ipi_ns: Atomic::new(0),
             missed: Atomic::new(0),
+            cfd: Atomic::new(0),
         }
     }
 
@@ -103,7 +114,8 @@ impl Origin {
     /// holds a node already). The push that finds the queue empty is the
     /// first of an episode and owes the IPI; a push onto a queue that
     /// holds calls with no push recorded since the last flush entry
-    /// (`last_flush_ns`) records that the first was unseen.
+    /// (`last_flush_ns`), or whose recorded first push queued nothing
+    /// (`stands`, see [`Origin::why`]), records that the first was unseen.
     /// `missed`: flushes seen missed so far ([`Origin::why`]).
     pub(crate) fn push(
         &self,
@@ -112,20 +124,31 @@ impl Origin {
         now: u64,
         who: Pusher,
         missed: u64,
+        stands: impl FnOnce(u32) -> bool,
     ) {
         let (who, pid) = if !queued {
             (who, who.pid)
-        } else if self.at_ns.load(Relaxed) <= last_flush_ns {
+        } else if self.at_ns.load(Relaxed) <= last_flush_ns || self.left_out(stands) {
             (Pusher::default(), UNSEEN)
         } else {
             return; // the episode's first push is recorded
         };
+        self.cfd.store(u32::from(who.cfd), Relaxed);
         self.cpu.store(who.cpu, Relaxed);
         self.task.store(who.task, Relaxed);
         self.pid.store(pid, Relaxed);
         self.missed.store(missed, Relaxed);
         // last: a reader that sees the new time sees the fields above
         self.at_ns.store(now.max(1), Release);
+    }
+
+    /// Was the recorded first push a conditional cross-call's that left
+    /// this CPU out? `stands(sender)`: does `sender`'s csd for this CPU
+    /// stand (locked)? A racy read, as [`Origin::why`]'s.
+    fn left_out(&self, stands: impl FnOnce(u32) -> bool) -> bool {
+        self.cfd.load(Relaxed) != 0
+            && self.pid.load(Relaxed) != UNSEEN
+            && !stands(self.cpu.load(Relaxed))
     }
 
     /// The kernel sent this CPU a call-function IPI.
@@ -155,15 +178,29 @@ impl Origin {
                 cpu: self.cpu.load(Relaxed),
                 task: self.task.load(Relaxed),
                 pid,
+                cfd: self.cfd.load(Relaxed) != 0,
             }),
         }
     }
 
     /// Why the calls queued on this CPU, which last entered a flush at
     /// `last_flush_ns`, still stand at `now`; `missed`: flushes seen
-    /// missed so far.
-    pub(crate) fn why(&self, last_flush_ns: u64, now: u64, missed: u64) -> Why {
+    /// missed so far; `stands(sender)`: does `sender`'s
+    /// `smp_call_function_many_cond()` csd for this CPU stand? A first
+    /// push recorded at such a call's entry whose csd does not stand
+    /// queued nothing here (its `cond_func` left this CPU out) or was
+    /// served: it tells nothing.
+    pub(crate) fn why(
+        &self,
+        last_flush_ns: u64,
+        now: u64,
+        missed: u64,
+        stands: impl FnOnce(u32) -> bool,
+    ) -> Why {
         let (at, first) = self.first();
+        if matches!(first, First::By(p) if p.cfd && !stands(p.cpu)) {
+            return Why::Unknown;
+        }
         let ipi = self.ipi_ns.load(Relaxed);
         let why = judge(at, first, ipi, last_flush_ns, now);
         if why != Why::Unknown && self.missed.load(Relaxed) != missed {
@@ -201,20 +238,22 @@ mod tests {
         cpu: 3,
         task: 0x1000,
         pid: 42,
+        cfd: false,
     };
     const Q: Pusher = Pusher {
         cpu: 2,
         task: 0x2000,
         pid: 7,
+        cfd: false,
     };
 
     #[test]
     fn the_push_onto_an_empty_queue_owes_the_ipi() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0);
-        o.push(true, 0, 150, Q, 0); // finds P's call: not the first
+        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(true, 0, 150, Q, 0, |_| true); // finds P's call: not the first
         assert_eq!(
-            o.why(0, 1100, 0),
+            o.why(0, 1100, 0, |_| true),
             Why::NotSent {
                 first: First::By(P),
                 ago_ns: 1000
@@ -225,10 +264,10 @@ mod tests {
     #[test]
     fn an_ipi_after_the_first_push_was_sent_and_not_taken() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0);
+        o.push(false, 0, 100, P, 0, |_| true);
         o.ipi_sent(110);
         assert_eq!(
-            o.why(50, 1110, 0),
+            o.why(50, 1110, 0, |_| true),
             Why::NotTaken {
                 first: First::By(P),
                 ago_ns: 1000,
@@ -238,8 +277,8 @@ mod tests {
         // an IPI before the push was for an earlier episode
         let o = Origin::new();
         o.ipi_sent(90);
-        o.push(false, 0, 100, P, 0);
-        assert!(matches!(o.why(0, 200, 0), Why::NotSent { .. }));
+        o.push(false, 0, 100, P, 0, |_| true);
+        assert!(matches!(o.why(0, 200, 0, |_| true), Why::NotSent { .. }));
     }
 
     #[test]
@@ -253,11 +292,13 @@ mod tests {
                 cpu: 5,
                 task: 0x3000,
                 pid: IN_IRQ,
+                cfd: false,
             },
             0,
+            |_| true,
         );
         assert_eq!(
-            o.why(0, 150, 0),
+            o.why(0, 150, 0, |_| true),
             Why::NotSent {
                 first: First::InIrq { cpu: 5 },
                 ago_ns: 50
@@ -268,17 +309,17 @@ mod tests {
     #[test]
     fn a_flush_missed_since_the_push_makes_it_unsure() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 7);
-        assert_eq!(o.why(0, 200, 8), Why::Unsure);
-        assert!(matches!(o.why(0, 200, 7), Why::NotSent { .. }));
+        o.push(false, 0, 100, P, 7, |_| true);
+        assert_eq!(o.why(0, 200, 8, |_| true), Why::Unsure);
+        assert!(matches!(o.why(0, 200, 7, |_| true), Why::NotSent { .. }));
     }
 
     #[test]
     fn a_call_no_probe_saw_is_unseen() {
         let o = Origin::new();
-        o.push(true, 0, 100, Q, 0); // the queue already held something
+        o.push(true, 0, 100, Q, 0, |_| true); // the queue already held something
         assert_eq!(
-            o.why(0, 300, 0),
+            o.why(0, 300, 0, |_| true),
             Why::NotSent {
                 first: First::Unseen,
                 ago_ns: 200
@@ -289,14 +330,14 @@ mod tests {
     #[test]
     fn a_flush_ends_the_episode() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0);
+        o.push(false, 0, 100, P, 0, |_| true);
         o.ipi_sent(110);
         // the target flushed at 120: the record is of a served episode
-        assert_eq!(o.why(120, 500, 0), Why::Unknown);
+        assert_eq!(o.why(120, 500, 0, |_| true), Why::Unknown);
         // the next push onto the empty queue starts a new one
-        o.push(false, 120, 200, Q, 0);
+        o.push(false, 120, 200, Q, 0, |_| true);
         assert_eq!(
-            o.why(120, 300, 0),
+            o.why(120, 300, 0, |_| true),
             Why::NotSent {
                 first: First::By(Q),
                 ago_ns: 100
@@ -304,15 +345,61 @@ mod tests {
         );
         // one onto a queue refilled unseen after that flush: unseen
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0);
-        o.push(true, 120, 200, Q, 0);
+        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(true, 120, 200, Q, 0, |_| true);
         assert_eq!(
-            o.why(120, 300, 0),
+            o.why(120, 300, 0, |_| true),
             Why::NotSent {
                 first: First::Unseen,
                 ago_ns: 100
             }
         );
-        assert_eq!(Origin::new().why(0, 10, 0), Why::Unknown);
+        assert_eq!(Origin::new().why(0, 10, 0, |_| true), Why::Unknown);
+    }
+
+    #[test]
+    fn a_conditional_call_that_left_the_cpu_out_queued_nothing() {
+        // P's smp_call_function_many_cond() entry saw the queue empty; its
+        // cond_func then left this CPU out: P's csd for it never stood
+        let c = Pusher { cfd: true, ..P };
+        let o = Origin::new();
+        o.push(false, 0, 100, c, 0, |_| true);
+        assert_eq!(o.why(0, 300, 0, |_| false), Why::Unknown);
+        // a call no probe saw, then Q's push onto it: unseen, not P's
+        let asked = core::cell::Cell::new(u32::MAX);
+        o.push(true, 0, 200, Q, 0, |s| {
+            asked.set(s);
+            false
+        });
+        assert_eq!(asked.get(), P.cpu);
+        assert_eq!(
+            o.why(0, 300, 0, |_| false),
+            Why::NotSent {
+                first: First::Unseen,
+                ago_ns: 100
+            }
+        );
+        // while P's csd stands, P's push is the first
+        let o = Origin::new();
+        o.push(false, 0, 100, c, 0, |_| true);
+        o.push(true, 0, 200, Q, 0, |_| true);
+        assert_eq!(
+            o.why(0, 300, 0, |_| true),
+            Why::NotSent {
+                first: First::By(c),
+                ago_ns: 200
+            }
+        );
+        // a push that is no cross-call's is never asked about
+        let asked = core::cell::Cell::new(false);
+        let ask = |_| {
+            asked.set(true);
+            false
+        };
+        let o = Origin::new();
+        o.push(false, 0, 100, P, 0, ask);
+        o.push(true, 0, 200, Q, 0, ask);
+        assert!(matches!(o.why(0, 300, 0, ask), Why::NotSent { .. }));
+        assert!(!asked.get());
     }
 }

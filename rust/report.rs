@@ -163,7 +163,13 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
     let (Some(o), Some(tg)) = (sh.origins.get(t as usize), sh.target(t)) else {
         return;
     };
-    let first = match o.why(tg.last_flush_ns(), ffi::now_ns(), ffi::flush_missed()) {
+    let stands = |sender| ffi::cfd_stands(sender, t);
+    let first = match o.why(
+        tg.last_flush_ns(),
+        ffi::now_ns(),
+        ffi::flush_missed(),
+        stands,
+    ) {
         Why::Unsure => {
             pr_warn!("  ipi: not known (a flush went unseen since the first push: its entry probe was skipped)\n");
             return;

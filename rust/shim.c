@@ -354,6 +354,30 @@ int csdw_cfd_blocker(unsigned int sender, unsigned long func, unsigned long info
 }
 
 /*
+ * Does @sender's smp_call_function_many_cond() csd for @target stand
+ * (locked: queued, or its function running)? A push to each remote target
+ * of such a call is recorded at its entry (csdw_many_entry), before the
+ * call's cond_func (on_each_cpu_cond_mask(): the TLB flush's "not lazy"
+ * test) may leave that target out; then the call queued nothing there.
+ * C because cfd_data is smp.c's static per-CPU struct, found at load. A
+ * CPU's csd array is freed when it goes offline (smpcfd_dead_cpu()), so
+ * the flag is read with get_kernel_nofault(): a freed chunk's unmapped
+ * page reads as "does not stand" instead of faulting.
+ */
+bool csdw_cfd_stands(unsigned int sender, unsigned int target)
+{
+	call_single_data_t __percpu *pcsd;
+	unsigned int flags;
+
+	if (sender >= nr_cpu_ids || target >= nr_cpu_ids)
+		return false;
+	pcsd = READ_ONCE(per_cpu_ptr(csdw_cfd_data, sender)->csd);
+	if (!pcsd || get_kernel_nofault(flags, &per_cpu_ptr(pcsd, target)->node.u_flags))
+		return false;
+	return flags & CSD_FLAG_LOCK;
+}
+
+/*
  * The first node of @cpu's call_single_queue (NULL: empty). C because the
  * queue is a per-CPU variable found at load and llist's accessors are
  * static inlines; the node is only compared, never dereferenced.
@@ -716,7 +740,7 @@ static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 		/* tracked: only who pushes first (rust/origin.rs) */
 		for_each_cpu_and(cpu, mask, cpu_online_mask)
 			if (cpu != this)
-				csdwatch_rs_queue_push(cpu, false);
+				csdwatch_rs_queue_push(cpu, false, true);
 		return 0;
 	}
 	/*
@@ -727,7 +751,7 @@ static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	 */
 	for_each_cpu_and(cpu, mask, cpu_online_mask)
 		if (cpu != this)
-			csdwatch_rs_queue_push(cpu, true);
+			csdwatch_rs_queue_push(cpu, true, true);
 	return 1;
 }
 
@@ -757,7 +781,7 @@ static int __csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 		csdwatch_rs_single_queue(cpu, csd, (unsigned long)csd->func,
 					 type == CSD_TYPE_SYNC);
 	} else {
-		csdwatch_rs_queue_push(cpu, true);
+		csdwatch_rs_queue_push(cpu, true, false);
 	}
 	return 0;
 }

@@ -64,11 +64,11 @@ pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong, info: c_ulong) ->
 }
 
 /// A call is about to be pushed on `cpu`'s queue: `__smp_call_single_queue`
-/// entry for a node that is no csd (kprobe), or a remote target of a
-/// `smp_call_function_many_cond()` (`watch`: no wait tracks it).
+/// entry for a node that is no csd (kprobe), or (`cfd`) a remote target of
+/// a `smp_call_function_many_cond()` (`watch`: no wait tracks it).
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32, watch: bool) {
-    hooks::queue_push(cpu, watch);
+pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32, watch: bool, cfd: bool) {
+    hooks::queue_push(cpu, watch, cfd);
 }
 
 /// The kernel sent `cpu` a call-function IPI (kprobes on the arch's send

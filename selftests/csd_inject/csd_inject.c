@@ -28,7 +28,11 @@
  *                000's preempted sender never got to the send) | dropped
  *                (the same call, its IPI sent and then lost: the target's
  *                handler, generic_smp_call_function_single_interrupt(),
- *                skips it once, as a lost delivery would)
+ *                skips it once, as a lost delivery would) | cond (raw,
+ *                right after an on_each_cpu_cond_mask() to the target from
+ *                the same task whose cond_func leaves the target out: the
+ *                TLB flush's skip of a lazy CPU; a push recorded at that
+ *                call's entry queued nothing)
  *   result       key=value lines about the last run
  *
  * load is no fault: ordinary cross-call traffic (smp_call_function_single()
@@ -107,8 +111,10 @@
 #define PINGS_GAP_MS		30
 
 static u32 target = 1, senders = 1, duration_ms = 2500;
-enum plant_mode { PLANT_RAW, PLANT_UNSENT, PLANT_DROPPED };
-static const char * const plant_names[] = { "raw", "unsent", "dropped" };
+enum plant_mode { PLANT_RAW, PLANT_UNSENT, PLANT_DROPPED, PLANT_COND };
+static const char * const plant_names[] = { "raw", "unsent", "dropped", "cond" };
+/* the plants through the real path, with an intercept kprobe */
+#define PLANT_INTERCEPTED(m)	((m) == PLANT_UNSENT || (m) == PLANT_DROPPED)
 static int plant_mode;			/* debugfs "plant", under run_lock */
 static DEFINE_MUTEX(run_lock);
 static struct cpumask saved_mask, off_target, mig_mask, hold_mask, runner_mask;	/* under run_lock */
@@ -378,13 +384,32 @@ static void plant_through_call(void)
 	WRITE_ONCE(unsent_for, NULL);
 }
 
+static bool leave_out(int cpu, void *info) { return false; }
+static void never_run(void *info) { WARN_ON_ONCE(1); }
+
+/*
+ * plant=cond: a cross-call to the target that its cond_func leaves out
+ * (so nothing is queued there and no IPI is sent), from this task, just
+ * before the raw plant.
+ */
+static void cond_call(void)
+{
+	res.planter_pid = task_pid_nr(current);
+	res.planter_cpu = raw_smp_processor_id();
+	on_each_cpu_cond_mask(leave_out, never_run, NULL, true, cpumask_of(res.target));
+}
+
 static void plant_stale_csd(void)
 {
 	res.plant = res.sc == SC_LOST_IPI_HOLD ? PLANT_RAW : plant_mode;
-	if (res.plant != PLANT_RAW)
+	if (PLANT_INTERCEPTED(res.plant)) {
 		plant_through_call();
-	else if (!plant())
-		pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
+	} else {
+		if (res.plant == PLANT_COND)
+			cond_call();
+		if (!plant())
+			pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
+	}
 	fault_begins();
 }
 
@@ -1368,7 +1393,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 		set_cpus_allowed_ptr(current, &off_target);
 	/* plant=unsent|dropped: probes for the run's lost-IPI plant, set up
 	 * here, where no CPU-hotplug lock is held (registering takes it) */
-	ret = plant_mode != PLANT_RAW && is_lost_ipi(sc) ? intercept_register(plant_mode) : 0;
+	ret = PLANT_INTERCEPTED(plant_mode) && is_lost_ipi(sc) ? intercept_register(plant_mode) : 0;
 	if (ret)
 		goto out;
 	if (sc == SC_LOAD)
@@ -1403,7 +1428,7 @@ static ssize_t plant_write(struct file *f, const char __user *ubuf, size_t len, 
 	buf[len] = 0;
 	mode = sysfs_match_string(plant_names, strim(buf));
 	if (mode < 0) {
-		pr_warn("csd_inject: unknown plant '%s' (raw|unsent|dropped)\n", strim(buf));
+		pr_warn("csd_inject: unknown plant '%s' (raw|unsent|dropped|cond)\n", strim(buf));
 		return -EINVAL;
 	}
 	mutex_lock(&run_lock);
@@ -1485,9 +1510,11 @@ static int result_show(struct seq_file *m, void *v)
 		seq_printf(m, "target_gap_ms=%llu\n", div_u64(res.target_gap_ns, NSEC_PER_MSEC));
 	if (is_lost_ipi(res.sc)) {
 		seq_printf(m, "plant=%s\n", plant_names[res.plant]);
+		if (PLANT_INTERCEPTED(res.plant))
+			seq_printf(m, "plant_intercepted=%d\n", res.intercepted);
 		if (res.plant != PLANT_RAW)
-			seq_printf(m, "plant_intercepted=%d\nplanter_pid=%d\nplanter_cpu=%d\n",
-				   res.intercepted, res.planter_pid, res.planter_cpu);
+			seq_printf(m, "planter_pid=%d\nplanter_cpu=%d\n", res.planter_pid,
+				   res.planter_cpu);
 	}
 	if (res.sc == SC_LOST_IPI_RCU)
 		seq_printf(m, "expedited=%d\nrcu_normal_was=%d\n", res.expedited,
