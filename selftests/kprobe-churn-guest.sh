@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Investigation tool, not a test (scripts/kprobe-churn.sh boots this): churn
+# kprobes on csdwatch's functions, either with selftests/kprobe_churn alone
+# (MODE=probes) or by reloading csdwatch itself beside kprobe_churn's
+# cross-call load (MODE=csdwatch); prints "churn|..." lines for the host.
+# A crash ends the guest; the host counts the "Oops:" lines.
+. /payload/churn.conf	# MODE CYCLES POST NOOPT LOAD
+K=/sys/kernel/debug/kprobes/list
+[ "$NOOPT" = 1 ] && echo 0 > /proc/sys/debug/kprobes-optimization
+echo "churn|mode $MODE, $CYCLES rounds, post=$POST load=$LOAD, kprobes-optimization $(cat /proc/sys/debug/kprobes-optimization)"
+t0=$(cut -d. -f1 /proc/uptime)
+if [ "$MODE" = probes ]; then
+	insmod /payload/kprobe_churn.ko cycles="$CYCLES" post="$POST" load="$LOAD" || exit 1
+	while [ "$(cat /sys/module/kprobe_churn/parameters/finished)" = 0 ]; do sleep 5; done
+	dmesg | grep 'kprobe_churn: done' | tail -1 | sed 's/.*kprobe_churn: /churn|/'
+	rmmod kprobe_churn
+else
+	[ "$LOAD" = 1 ] && { insmod /payload/kprobe_churn.ko cycles=0 || exit 1; }
+	i=0
+	while [ $i -lt "$CYCLES" ]; do
+		insmod /payload/csdwatch.ko || exit 1
+		[ $i = 0 ] && sed 's/^/churn|  /' $K
+		sleep 0.$((i % 10))
+		rmmod csdwatch || exit 1
+		i=$((i + 1))
+		[ $((i % 50)) = 0 ] && echo "churn|$i reloads"
+	done
+	echo "churn|done $i reloads of csdwatch"
+	[ "$LOAD" = 1 ] && rmmod kprobe_churn
+fi
+echo "churn|$(( $(cut -d. -f1 /proc/uptime) - t0 )) s"
+dmesg | grep -q -E 'WARNING|BUG|Oops' && { dmesg | grep -E 'WARNING|BUG|Oops' | head -5; exit 1; }
+exit 0
