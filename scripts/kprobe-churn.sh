@@ -4,9 +4,12 @@
 # guest, counting "Oops: int3" crashes. For the open "int3 at rmmod" entry
 # of Documentation/csdwatch.rst (Known kernel issues): it separates the
 # kprobe core (and QEMU) from csdwatch.
-#   scripts/kprobe-churn.sh [--csdwatch] [--post] [--noopt] [--noload] [--single] [ROUNDS]
-#     (default)   selftests/kprobe_churn: ROUNDS rounds of register_kprobes()
-#                 and unregister_kprobes() on csdwatch's 7 functions
+#   scripts/kprobe-churn.sh [--csdwatch] [--batch] [--post] [--noopt] [--noload] [--single] [ROUNDS]
+#     (default)   selftests/kprobe_churn: ROUNDS rounds of registering and
+#                 unregistering probes on csdwatch's 7 functions, shaped as
+#                 csdwatch does (3 kretprobes, one by one, in its order)
+#     --batch     plain kprobes, all 7 in one register_kprobes() and
+#                 unregister_kprobes() call
 #     --csdwatch  reload csdwatch itself ROUNDS times instead
 #     --post      every kprobe_churn probe gets a post_handler (never optimized)
 #     --noopt     sysctl debug.kprobes-optimization=0 in the guest
@@ -14,10 +17,11 @@
 #     --single    QEMU single-threaded TCG (one host thread for all vCPUs)
 # ROUNDS defaults to 500. Prints the guest's churn| lines and the verdict.
 . "$(dirname "$0")/env.sh"
-mode=probes post=0 noopt=0 load=1 rounds=500
+mode=probes batch=0 post=0 noopt=0 load=1 rounds=500
 for a in "$@"; do
 	case $a in
 	--csdwatch) mode=csdwatch ;;
+	--batch) batch=1 ;;
 	--post) post=1 ;;
 	--noopt) noopt=1 ;;
 	--noload) load=0 ;;
@@ -33,7 +37,7 @@ bash "$CSDWATCH_TOP/scripts/payload.sh" x86_64 "$pl" "$CSDWATCH_TOP/selftests/kp
 kc=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" x86_64 selftests/kprobe_churn 2>>"$work/build.log") \
 	|| { cat "$work/build.log" >&2; die "kprobe_churn build failed"; }
 cp "$kc/kprobe_churn.ko" "$pl/"
-printf 'MODE=%s\nCYCLES=%s\nPOST=%s\nNOOPT=%s\nLOAD=%s\n' "$mode" "$rounds" "$post" "$noopt" "$load" > "$pl/churn.conf"
+printf 'MODE=%s\nCYCLES=%s\nBATCH=%s\nPOST=%s\nNOOPT=%s\nLOAD=%s\n' "$mode" "$rounds" "$batch" "$post" "$noopt" "$load" > "$pl/churn.conf"
 log=$CSDWATCH_CACHE/results/churn-$(date +%Y%m%d-%H%M%S).log
 mkdir -p "$(dirname "$log")"
 set +e
@@ -42,5 +46,5 @@ rc=$?
 set -e
 grep '^churn|' "$log" | cut -d'|' -f2-
 oops=$(grep -c 'Oops: ' "$log" || true)
-echo "kprobe-churn: mode=$mode post=$post noopt=$noopt load=$load single=${CSDWATCH_ICOUNT:-0}: guest exit $rc, $oops Oops line(s); console: $log"
+echo "kprobe-churn: mode=$mode batch=$batch post=$post noopt=$noopt load=$load single=${CSDWATCH_ICOUNT:-0}: guest exit $rc, $oops Oops line(s); console: $log"
 grep -m1 -A4 'Oops: ' "$log" || true

@@ -5,13 +5,13 @@
 # (MODE=probes) or by reloading csdwatch itself beside kprobe_churn's
 # cross-call load (MODE=csdwatch); prints "churn|..." lines for the host.
 # A crash ends the guest; the host counts the "Oops:" lines.
-. /payload/churn.conf	# MODE CYCLES POST NOOPT LOAD
+. /payload/churn.conf	# MODE CYCLES BATCH POST NOOPT LOAD
 K=/sys/kernel/debug/kprobes/list
 [ "$NOOPT" = 1 ] && echo 0 > /proc/sys/debug/kprobes-optimization
-echo "churn|mode $MODE, $CYCLES rounds, post=$POST load=$LOAD, kprobes-optimization $(cat /proc/sys/debug/kprobes-optimization)"
+echo "churn|mode $MODE, $CYCLES rounds, batch=$BATCH post=$POST load=$LOAD, kprobes-optimization $(cat /proc/sys/debug/kprobes-optimization)"
 t0=$(cut -d. -f1 /proc/uptime)
 if [ "$MODE" = probes ]; then
-	insmod /payload/kprobe_churn.ko cycles="$CYCLES" post="$POST" load="$LOAD" || exit 1
+	insmod /payload/kprobe_churn.ko cycles="$CYCLES" batch="$BATCH" post="$POST" load="$LOAD" || exit 1
 	while [ "$(cat /sys/module/kprobe_churn/parameters/finished)" = 0 ]; do sleep 5; done
 	dmesg | grep 'kprobe_churn: done' | tail -1 | sed 's/.*kprobe_churn: /churn|/'
 	rmmod kprobe_churn

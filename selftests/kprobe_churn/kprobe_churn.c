@@ -12,8 +12,12 @@
  * Parameters: cycles (0: cross-call load only, for reloading csdwatch
  * beside it), post (give every probe a post_handler, which keeps x86 from
  * optimizing it: the int3 path only), load (the per-CPU callers),
- * hold_ms (how long each round's probes stay registered). It sets
- * "finished" to the rounds done when the last round ends.
+ * hold_ms (how long each round's probes stay registered), batch (all 7
+ * plain kprobes in one register_kprobes()/unregister_kprobes() call;
+ * without it, csdwatch's shape: kretprobes on the three functions it
+ * hooks on return, registered and then unregistered one by one in
+ * csdwatch's order, each unregistering waiting for its own grace period).
+ * It sets "finished" to the rounds done when the last round ends.
  */
 #include <linux/cpumask.h>
 #include <linux/delay.h>
@@ -30,17 +34,25 @@ static bool load = true;
 module_param(load, bool, 0444);
 static int hold_ms = 10;
 module_param(hold_ms, int, 0444);
+static bool batch;
+module_param(batch, bool, 0444);
 static int finished;
 module_param(finished, int, 0444);
 
-/* csdwatch's probes (rust/shim.c, rust/arch/x86_64.c), 7.3 names */
+/*
+ * csdwatch's probes (rust/shim.c, rust/arch/x86_64.c), 7.3 names, in the
+ * order csdwatch registers them; is_ret: it hooks their return too.
+ */
 static const char *const syms[] = {
 	"__flush_smp_call_function_queue", "__smp_call_single_queue",
 	"__smp_call_function_single", "smp_call_function_many_cond",
 	"sched_tick", "native_send_call_func_single_ipi",
 	"native_send_call_func_ipi",
 };
+static const bool is_ret[] = { true, false, true, true, false, false, false };
 #define NSYMS ARRAY_SIZE(syms)
+/* csdw_probes_unregister()'s order */
+static const int unreg_order[NSYMS] = { 5, 6, 4, 3, 2, 1, 0 };
 
 static atomic_long_t hits;
 static struct task_struct *callers[NR_CPUS], *churner;
@@ -58,6 +70,61 @@ static void churn_post(struct kprobe *p, struct pt_regs *regs, unsigned long fla
 
 static void churn_nop(void *info)
 {
+}
+
+static int churn_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	atomic_long_inc(&hits);
+	return 0;
+}
+
+static struct kprobe kp[NSYMS];
+static struct kretprobe rp[NSYMS];	/* used where is_ret */
+
+static void churn_unregister_one(int j)
+{
+	if (is_ret[j])
+		unregister_kretprobe(&rp[j]);
+	else
+		unregister_kprobe(&kp[j]);
+}
+
+/* csdwatch's shape: one by one, in its order; undone on failure */
+static int churn_register_serial(void)
+{
+	int j, ret = 0;
+
+	memset(kp, 0, sizeof(kp));
+	memset(rp, 0, sizeof(rp));
+	for (j = 0; j < NSYMS; j++) {
+		if (is_ret[j]) {
+			rp[j].kp.symbol_name = syms[j];
+			rp[j].handler = churn_ret;
+			rp[j].maxactive = 2 * nr_cpu_ids;
+			ret = register_kretprobe(&rp[j]);
+		} else {
+			kp[j].symbol_name = syms[j];
+			kp[j].pre_handler = churn_pre;
+			if (post)
+				kp[j].post_handler = churn_post;
+			ret = register_kprobe(&kp[j]);
+		}
+		if (ret) {
+			pr_err("kprobe_churn: %s: %d\n", syms[j], ret);
+			while (--j >= 0)
+				churn_unregister_one(j);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void churn_unregister_serial(void)
+{
+	int j;
+
+	for (j = 0; j < NSYMS; j++)
+		churn_unregister_one(unreg_order[j]);
 }
 
 static int caller_fn(void *arg)
@@ -80,34 +147,55 @@ static int caller_fn(void *arg)
 	return 0;
 }
 
+static int churn_register_batch(void)
+{
+	struct kprobe *kps[NSYMS];
+	int j, ret;
+
+	memset(kp, 0, sizeof(kp));
+	for (j = 0; j < NSYMS; j++) {
+		kp[j].symbol_name = syms[j];
+		kp[j].pre_handler = churn_pre;
+		if (post)
+			kp[j].post_handler = churn_post;
+		kps[j] = &kp[j];
+	}
+	ret = register_kprobes(kps, NSYMS);
+	if (ret)
+		pr_err("kprobe_churn: register_kprobes: %d\n", ret);
+	return ret;
+}
+
+static void churn_unregister_batch(void)
+{
+	struct kprobe *kps[NSYMS];
+	int j;
+
+	for (j = 0; j < NSYMS; j++)
+		kps[j] = &kp[j];
+	unregister_kprobes(kps, NSYMS);
+}
+
 static int churn_fn(void *arg)
 {
-	struct kprobe kp[NSYMS], *kps[NSYMS];
-	int i, j, ret;
+	int i;
 
 	for (i = 0; i < cycles && !kthread_should_stop(); i++) {
-		memset(kp, 0, sizeof(kp));
-		for (j = 0; j < NSYMS; j++) {
-			kp[j].symbol_name = syms[j];
-			kp[j].pre_handler = churn_pre;
-			if (post)
-				kp[j].post_handler = churn_post;
-			kps[j] = &kp[j];
-		}
-		ret = register_kprobes(kps, NSYMS);
-		if (ret) {
-			pr_err("kprobe_churn: register_kprobes: %d\n", ret);
+		if (batch ? churn_register_batch() : churn_register_serial())
 			break;
-		}
 		/* varied, so unregistering meets the optimizer in every phase */
 		msleep(hold_ms + (i % 7) * 3);
-		unregister_kprobes(kps, NSYMS);
+		if (batch)
+			churn_unregister_batch();
+		else
+			churn_unregister_serial();
 		msleep((i % 5) * 4);
 		if (i % 100 == 99)
 			pr_info("kprobe_churn: %d rounds, %ld hits\n", i + 1,
 				atomic_long_read(&hits));
 	}
-	pr_info("kprobe_churn: done %d rounds of %zu probes (%s), %ld hits\n", i, NSYMS,
+	pr_info("kprobe_churn: done %d rounds of %zu probes (%s, %s), %ld hits\n", i, NSYMS,
+		batch ? "kprobes in one call" : "csdwatch's kretprobes and order",
 		post ? "post_handler: not optimized" : "optimizable", atomic_long_read(&hits));
 	WRITE_ONCE(finished, i);
 	while (!kthread_should_stop())
