@@ -12,7 +12,13 @@ echo "churn|mode $MODE, $CYCLES rounds, batch=$BATCH post=$POST load=$LOAD, kpro
 t0=$(cut -d. -f1 /proc/uptime)
 if [ "$MODE" = probes ]; then
 	insmod /payload/kprobe_churn.ko cycles="$CYCLES" batch="$BATCH" post="$POST" load="$LOAD" || exit 1
-	while [ "$(cat /sys/module/kprobe_churn/parameters/finished)" = 0 ]; do sleep 5; done
+	n=0
+	while [ "$(cat /sys/module/kprobe_churn/parameters/finished)" = 0 ]; do
+		sleep 5
+		n=$((n + 1))
+		# progress for the host's log (pr_info is below the console level)
+		[ $((n % 12)) = 0 ] && dmesg | grep 'kprobe_churn: [0-9]* rounds' | tail -1 | sed 's/.*kprobe_churn: /churn|  /'
+	done
 	dmesg | grep 'kprobe_churn: done' | tail -1 | sed 's/.*kprobe_churn: /churn|/'
 	rmmod kprobe_churn
 else
