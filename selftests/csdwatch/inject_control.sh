@@ -43,13 +43,24 @@ scenario() { # name senders
 	# A sender that got to its call only after the fault ended (a loaded
 	# host did not run its vCPU for the whole fault: seen once on the
 	# tickless kernel, cpu0 called after 2528 ms) waited on nothing: that
-	# run tested nothing, so it is run again, at most twice.
+	# run tested nothing, so it is run again, at most twice. So is a
+	# lost_ipi run whose stale csd the kernel itself ran before the
+	# deadline, as run_standing (lib/csdwatch.sh) does: an unrelated IPI
+	# to the target flushes its whole queue (seen once, the waiters
+	# released after 13 and 16 ms, 3 s after csdwatch's rmmod, whose
+	# probes the kprobe optimizer turns back with an IPI to every CPU).
 	for k in 1 2 3; do
 		if ! echo "$1" > $D/run; then
 			ktap_test_fail "$1: run failed"; return
 		fi
-		called_during && break
-		[ $k = 3 ] || ktap_print_msg "$1: a sender made its call only after the fault ended (run $k); again"
+		if ! called_during; then
+			why="a sender made its call only after the fault ended"
+		elif [ "$1" = lost_ipi ] && [ "$(val stale_ran_after_fault_end)" != 1 ]; then
+			why="the kernel flushed the target itself before the deadline (stale csd ran at $(val stale_ran_ms) ms, by $(val stale_ran_by))"
+		else
+			break
+		fi
+		[ $k = 3 ] || ktap_print_msg "$1: $why (run $k); again"
 	done
 	ok=1; n=$(val senders); i=0
 	[ "$(val err)" = 0 ] || { ok=0; ktap_print_msg "$1: err=$(val err)"; }
