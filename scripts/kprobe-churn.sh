@@ -38,7 +38,7 @@ kc=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" x86_64 selftests/kprobe_churn 
 	|| { cat "$work/build.log" >&2; die "kprobe_churn build failed"; }
 cp "$kc/kprobe_churn.ko" "$pl/"
 printf 'MODE=%s\nCYCLES=%s\nBATCH=%s\nPOST=%s\nNOOPT=%s\nLOAD=%s\n' "$mode" "$rounds" "$batch" "$post" "$noopt" "$load" > "$pl/churn.conf"
-log=$CSDWATCH_CACHE/results/churn-$(date +%Y%m%d-%H%M%S).log
+log=$CSDWATCH_CACHE/results/churn-$(date +%Y%m%d-%H%M%S)-$$.log
 mkdir -p "$(dirname "$log")"
 set +e
 bash "$CSDWATCH_TOP/scripts/qemu-run.sh" x86_64 "$pl" "$log" 7200 >/dev/null 2>&1
