@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Investigation tool, not a test (never run by CI): kprobe register and
 # unregister churn on the functions csdwatch probes, in the x86_64 test
-# guest, counting "Oops: int3" crashes. For the open "int3 at rmmod" entry
-# of Documentation/csdwatch.rst (Known kernel issues): it separates the
-# kprobe core (and QEMU) from csdwatch.
+# guest, counting "Oops: int3" crashes and naming those with a QEMU
+# signature (scripts/qemu-defects.sh). It narrowed down the int3 crash at
+# rmmod, a stale translation of multi-threaded TCG (scripts/qemu-xmc.sh).
 #   scripts/kprobe-churn.sh [--csdwatch] [--batch] [--post] [--noopt] [--noload] [--single] [ROUNDS]
 #     (default)   selftests/kprobe_churn: ROUNDS rounds of registering and
 #                 unregistering probes on csdwatch's 7 functions, shaped as
@@ -48,3 +48,5 @@ grep '^churn|' "$log" | cut -d'|' -f2-
 oops=$(grep -c 'Oops: ' "$log" || true)
 echo "kprobe-churn: mode=$mode batch=$batch post=$post noopt=$noopt load=$load single=${CSDWATCH_ICOUNT:-0}: guest exit $rc, $oops Oops line(s); console: $log"
 grep -m1 -A4 'Oops: ' "$log" || true
+. "$CSDWATCH_TOP/scripts/qemu-defects.sh"
+qemu_defect "$log" || true

@@ -108,7 +108,10 @@ chmod +x "$root/init"
 # turn and guest time is their instruction count (1 ns per instruction;
 # an idle guest jumps to its next timer): what the guest measures is then
 # work done, not the host's scheduling, and two runs agree to a few 0.1 %.
-accel=(-accel tcg,thread=multi)
+# CSDWATCH_TCG=single: one host thread runs the vCPUs in turn, without
+# icount (scripts/qemu-xmc.sh's control run: multi-threaded TCG can run a
+# stale translation of code another vCPU rewrote, single-threaded cannot).
+accel=(-accel "tcg,thread=${CSDWATCH_TCG:-multi}")
 [ -n "${CSDWATCH_ICOUNT:-}" ] && accel=(-accel tcg,thread=single -icount shift=0,sleep=off)
 common=(-smp "${CSDWATCH_SMP:-4}" -m 1024 -nographic -no-reboot "${accel[@]}"
 	-kernel "$image" -initrd "$work/initrd.gz")

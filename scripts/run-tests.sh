@@ -33,32 +33,22 @@ console_tail() {
 	fi | sed 's/^/    /'
 }
 
-# QEMU's AP start crash: a vCPU that accepted a STARTUP IPI while it already
-# ran in long mode (CS = the SIPI vector << 8, RIP 0, an instruction fetch
-# at 0 in start_secondary of a CPU coming online). Only the kernel's AP
-# bring-up sends SIPIs (csdwatch sends fixed-vector IPIs and NMIs, and only
-# to online CPUs). Seen under TCG (QEMU 10.0) in 2 of about 1000 CPU onlines
-# of the suite, both in churn's offline/online loop, on the test kernel
-# and on Debian's stock kernel. The console has CR LF line ends.
-ap_start_crash() {
-	tr -d '\r' < "$1" | grep -A30 -E 'RIP: [0-9a-f]{2}00:0x0$' | grep -q ' start_secondary+'
-}
 # Boot a guest: "$@" is the qemu-run.sh command whose console is LOG; sets
-# qrc. One rerun, only for QEMU's AP start crash; the crashed console is
-# kept as LOG with -sipi before .log.
+# qrc. One rerun, only for a known QEMU TCG defect (scripts/qemu-defects.sh:
+# a signature the guest cannot produce itself); the crashed console is kept
+# as LOG with -qemu before .log.
+. "$CSDWATCH_TOP/scripts/qemu-defects.sh"
 guest_boot() {
-	local log=$1 try
+	local log=$1 try why
 	shift
 	for try in 1 2; do
 		set +e
 		"$@" >/dev/null
 		qrc=$?
 		set -e
-		[ "$qrc" != 0 ] && [ $try = 1 ] && ap_start_crash "$log" || break
-		mv "$log" "${log%.log}-sipi.log"
-		echo "# $(basename "$log"): the guest crashed with QEMU's AP start signature" \
-			"($(tr -d '\r' < "${log%.log}-sipi.log" | grep -m1 -o -E 'RIP: [0-9a-f]{2}00:0x0$') in start_secondary;" \
-			"console ${log%.log}-sipi.log): run again"
+		[ "$qrc" != 0 ] && [ $try = 1 ] && why=$(qemu_defect "$log") || break
+		mv "$log" "${log%.log}-qemu.log"
+		echo "# $(basename "$log"): the guest crashed with $why; console ${log%.log}-qemu.log: run again"
 	done
 }
 
