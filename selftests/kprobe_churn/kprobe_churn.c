@@ -4,10 +4,11 @@
  * csdwatch probes, over and over, while a kthread per CPU keeps making
  * cross-CPU calls, so the probed functions run on every CPU while their
  * probes come and go (and, on x86, while the kprobe optimizer turns them
- * into jumps and back). Independent of csdwatch: the control for the
- * open "int3 at rmmod" entry in Documentation/csdwatch.rst (Known kernel
- * issues). A kprobe core or emulator race shows as an "Oops: int3" here
- * without csdwatch. scripts/kprobe-churn.sh boots it; not run by CI.
+ * into jumps and back). Independent of csdwatch: the control used for the
+ * int3 crash at rmmod (a stale translation of multi-threaded TCG,
+ * scripts/qemu-xmc.sh; Documentation/csdwatch.rst, Testing). A kprobe core
+ * or emulator race shows as an "Oops: int3" here without csdwatch.
+ * scripts/kprobe-churn.sh boots it; not run by CI.
  *
  * Parameters: cycles (0: cross-call load only, for reloading csdwatch
  * beside it), post (give every probe a post_handler, which keeps x86 from
