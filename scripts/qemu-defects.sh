@@ -1,4 +1,4 @@
-# Sourced (scripts/run-tests.sh, scripts/kprobe-churn.sh): the known QEMU TCG
+# Sourced (scripts/run-tests.sh, soak.sh, kprobe-churn.sh): the known QEMU TCG
 # defects that can end a guest with nothing wrong in the guest, each told by
 # a signature that the guest's own code cannot produce.
 #
@@ -15,9 +15,14 @@
 # and on Debian's stock kernel.
 qemu_ap_start_crash() {
 	local rip
-	rip=$(tr -d '\r' < "$1" | grep -A30 -E 'RIP: [0-9a-f]{2}00:0x0$' | grep -q ' start_secondary+' &&
-		tr -d '\r' < "$1" | grep -m1 -o -E 'RIP: [0-9a-f]{2}00:0x0$') || return 1
-	echo "QEMU's AP start crash ($rip in start_secondary)"
+	# awk reads the file itself: no pipeline whose early-exiting reader
+	# would fail it under pipefail (a big console, SIGPIPE upstream)
+	rip=$(awk '{ sub(/\r$/, "") }
+		/RIP: [0-9a-f][0-9a-f]00:0x0$/ { rip = $NF; left = 30; next }
+		left > 0 && / start_secondary\+/ { print rip; exit }
+		left > 0 { left-- }' "$1")
+	[ -n "$rip" ] || return 1
+	echo "QEMU's AP start crash (RIP $rip in start_secondary)"
 }
 
 # A stale translation: an x86 "Oops: int3" whose own Code: dump shows that
@@ -34,7 +39,8 @@ qemu_ap_start_crash() {
 # at the same restored function entry.
 qemu_stale_int3() {
 	local found
-	found=$(tr -d '\r' < "$1" | awk '
+	found=$(awk '
+		{ sub(/\r$/, "") }
 		# the CPU tag of a line, "C2" or "T123"
 		function tag(l) { return match(l, /\]\[ *[CT][0-9]+\]/) ? substr(l, RSTART + 2, RLENGTH - 3) : "" }
 		/Oops: int3: / { cpu[tag($0)] = 1; next }
@@ -49,7 +55,7 @@ qemu_stale_int3() {
 				print r " on " t ": memory holds " substr($0, RSTART + 1, 2) ", not cc"
 				exit
 			}
-		}')
+		}' "$1")
 	[ -n "$found" ] || return 1
 	echo "QEMU's stale translation: int3 at $found"
 }
