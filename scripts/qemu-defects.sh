@@ -34,8 +34,9 @@ qemu_ap_start_crash() {
 # breaks that rule: scripts/qemu-xmc.sh shows a vCPU running the old code
 # after the writer's store and its own serializing instruction in about 1
 # of 10 rewrites, and never with one TCG thread. It struck csdwatch's
-# unload 3 times on 2026-12-04 (sched_tick+0x1 twice in the suite,
-# __flush_smp_call_function_queue+0x1 in the soak): every CPU then trapped
+# unload 4 times on 2026-12-04 (sched_tick+0x1 twice and
+# __smp_call_single_queue+0x1 once in the suite,
+# __flush_smp_call_function_queue+0x1 in the soak): the CPUs then trapped
 # at the same restored function entry.
 qemu_stale_int3() {
 	local found
