@@ -32,8 +32,8 @@ qemu_ap_start_crash() {
 # CPU (an IPI each) and only then forgets the probe, so on an x86 CPU a
 # trap after the restore cannot happen. Multi-threaded TCG (QEMU 10.0.2)
 # breaks that rule: scripts/qemu-xmc.sh shows a vCPU running the old code
-# after the writer's store and its own serializing instruction in about 1
-# of 10 rewrites, and never with one TCG thread. It struck csdwatch's
+# after the writer's store and its own serializing instruction in about 3
+# of 100 (rewrite, reader) pairs, and never with one TCG thread. It struck csdwatch's
 # unload 4 times on 2026-12-04 (sched_tick+0x1 twice and
 # __smp_call_single_queue+0x1 once in the suite,
 # __flush_smp_call_function_queue+0x1 in the soak): the CPUs then trapped

@@ -19,9 +19,10 @@
  * reader had already seen published: a stale translation.
  *
  *   xmc SECONDS   prints "xmc: writes=W calls=C stale=S persisted=P
- *                 stale_writes=N" and exits 1 if S > 0
+ *                 stale_pairs=N" and exits 1 if S > 0
  * P counts stale results that the next call, after another CPUID, gave
- * again; N the writes after which some reader ran the old code.
+ * again; N the (write, reader) pairs in which the reader ran code older
+ * than that write.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -41,7 +42,7 @@ static unsigned int ack[NR_READERS];	/* the last epoch each reader saw */
 static unsigned int stale_at[NR_READERS];	/* the epoch of its last stale run */
 static int stop;
 static unsigned long calls[NR_READERS], stale[NR_READERS], persisted[NR_READERS];
-static unsigned long stale_writes;
+static unsigned long stale_pairs;
 
 static void serialize(void)
 {
@@ -77,7 +78,7 @@ static void *reader(void *arg)
 			stale[me]++;
 			if (stale_at[me] != e) {
 				stale_at[me] = e;
-				__atomic_fetch_add(&stale_writes, 1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&stale_pairs, 1, __ATOMIC_RELAXED);
 			}
 			serialize();
 			if (f() == r)
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
 		s += stale[i];
 		p += persisted[i];
 	}
-	printf("xmc: writes=%lu calls=%lu stale=%lu persisted=%lu stale_writes=%lu\n",
-	       writes, c, s, p, stale_writes);
+	printf("xmc: writes=%lu calls=%lu stale=%lu persisted=%lu stale_pairs=%lu\n",
+	       writes, c, s, p, stale_pairs);
 	return s ? 1 : 0;
 }
