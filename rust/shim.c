@@ -26,6 +26,8 @@
 #include <linux/kallsyms.h>
 #include <linux/panic.h>
 #include <linux/workqueue.h>
+#include <linux/smpboot.h>
+#include <linux/mutex.h>
 #include <linux/irq_work.h>
 #include <linux/preempt.h>
 #include <asm/irq_regs.h>
@@ -552,17 +554,29 @@ void csdw_show_irq_regs(void)
 /*
  * NMI backtraces. Where the arch can send one without waiting for the
  * answer (x86: csdwatch's own NMI handler), the watchdog sends it at once.
- * Elsewhere they are sent from a kworker, never from the watchdog timer: the
+ * Elsewhere they are sent from a thread, never from the watchdog timer: the
  * kernel's backtrace waits up to 10 s (preemption off) for a CPU that does
  * not answer, and hard IRQ is no place for that. The timer marks CPUs in
- * csdw_bt_pending and queues the work on a CPU that no wait ties up
+ * csdw_bt_pending and wakes csdwatch's thread on a CPU that no wait ties up
  * (report.rs picks it; its own CPU is usually the spinning owner, whose
- * kworker would run only once the stall is over). queue_work_on() is
- * hard-IRQ safe (pool locks are raw); waking a kworker on another CPU may
- * queue a wakeup there, which is not waited for. CPUs are backtraced one at a time; one that
+ * thread would run only once the stall is over).
+ *
+ * Its own per-CPU threads (csdwatch_bt/N, smpboot: made at load and when a
+ * CPU comes up, parked while it is down), not a kworker: a worker pool
+ * whose last idle worker takes a work item first creates a worker, and
+ * kthread_create_on_node() waits for kthreadd, which can be queued on the
+ * stalled CPU itself (an idle-looking CPU is where a wakeup goes); the
+ * backtrace then came 5 s late, after the stall (arm64 under TCG, kthreadd
+ * pinned to the target: 1 of 1; a WQ_MEM_RECLAIM rescuer came as late,
+ * 4975 ms, its wakeup going the same way). A thread bound to a CPU that
+ * answers is woken there and needs nothing else to run.
+ *
+ * CPUs are backtraced one at a time, under csdw_bt_lock (two threads at
+ * once would find the kernel's backtrace busy and send nothing); one that
  * takes 5 s or more to answer is remembered in csdw_bt_deaf and never asked
- * again, so the wait is paid at most once per CPU. C because work items,
- * cpumask_var_t and the trigger functions are macros and static inlines.
+ * again, so the wait is paid at most once per CPU. C because cpumask_var_t,
+ * per-CPU variables, struct smp_hotplug_thread and the trigger functions
+ * are macros, static inlines and config-dependent.
  */
 static cpumask_var_t csdw_bt_pending, csdw_bt_deaf;
 static bool csdw_bt_ready;	/* both masks allocated */
@@ -588,14 +602,35 @@ static bool csdw_backtrace_cpu(unsigned int cpu)
 }
 #endif
 
-static void csdw_bt_fn(struct work_struct *w);
-static DECLARE_WORK(csdw_bt_work, csdw_bt_fn);
 #define CSDW_BT_DEAF_NS	(5 * NSEC_PER_SEC)
+#define CSDW_BT_LATE_NS	NSEC_PER_SEC
+static DEFINE_MUTEX(csdw_bt_lock);
+static DEFINE_PER_CPU(struct task_struct *, csdw_bt_task);
+static DEFINE_PER_CPU(bool, csdw_bt_kick);	/* this CPU's thread has work */
+static bool csdw_bt_threads_on;			/* csdw_bt_threads registered */
+/*
+ * When a backtrace was last asked for (0: none since the thread last
+ * started on csdw_bt_pending). A thread that starts 1 s or more after
+ * says so: its backtrace no longer shows the CPU as the report saw it.
+ */
+static atomic64_t csdw_bt_asked_ns;
 
-static void csdw_bt_fn(struct work_struct *w)
+static int csdw_bt_should_run(unsigned int cpu)
 {
-	unsigned int cpu;
+	return READ_ONCE(*this_cpu_ptr(&csdw_bt_kick));
+}
 
+static void csdw_bt_thread_fn(unsigned int cpu)
+{
+	u64 asked, late;
+
+	WRITE_ONCE(*this_cpu_ptr(&csdw_bt_kick), false);
+	asked = atomic64_xchg(&csdw_bt_asked_ns, 0);
+	late = asked ? ktime_get_mono_fast_ns() - asked : 0;
+	if (late >= CSDW_BT_LATE_NS)
+		pr_warn_ratelimited("csdwatch: backtrace thread on CPU %u started %llu ms after a backtrace was asked for\n",
+				    cpu, div_u64(late, NSEC_PER_MSEC));
+	mutex_lock(&csdw_bt_lock);
 	for_each_cpu(cpu, csdw_bt_pending) {
 		u64 t0;
 
@@ -610,10 +645,33 @@ static void csdw_bt_fn(struct work_struct *w)
 			pr_warn("csdwatch: CPU %u did not answer the NMI backtrace; not asked again\n", cpu);
 		}
 	}
+	mutex_unlock(&csdw_bt_lock);
 }
 
+/* nice -20, as the kernel's highpri kworkers */
+static void csdw_bt_thread_setup(unsigned int cpu)
+{
+	set_user_nice(current, MIN_NICE);
+}
+
+static struct smp_hotplug_thread csdw_bt_threads = {
+	.store			= &csdw_bt_task,
+	.thread_should_run	= csdw_bt_should_run,
+	.thread_fn		= csdw_bt_thread_fn,
+	.setup			= csdw_bt_thread_setup,
+	.thread_comm		= "csdwatch_bt/%u",
+};
+
+/*
+ * Hard-IRQ safe: wake_up_process() takes only raw locks. A thread parked
+ * (its CPU going down) is not woken; the CPU stays pending for the next
+ * ask. The task pointers are set before csdw_bt_ready and cleared only
+ * after the watchdogs are cancelled (csdw_watchdogs_stop()).
+ */
 void csdw_backtrace_later(unsigned int cpu, int on)
 {
+	struct task_struct *t;
+
 	/* an offline CPU runs nothing to show, and must not be sent an NMI */
 	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready) || !cpu_online(cpu))
 		return;
@@ -621,8 +679,13 @@ void csdw_backtrace_later(unsigned int cpu, int on)
 		return;
 	if (on < 0 || on >= nr_cpu_ids || !cpu_online(on))
 		on = raw_smp_processor_id();
+	t = READ_ONCE(per_cpu(csdw_bt_task, on));
+	if (!t)
+		return;		/* no threads (this arch needs none) */
 	cpumask_set_cpu(cpu, csdw_bt_pending);
-	queue_work_on(on, system_highpri_wq, &csdw_bt_work);
+	atomic64_cmpxchg(&csdw_bt_asked_ns, 0, ktime_get_mono_fast_ns());
+	WRITE_ONCE(per_cpu(csdw_bt_kick, on), true);
+	wake_up_process(t);
 }
 
 bool csdw_nmi_deaf(unsigned int cpu)
@@ -1266,6 +1329,14 @@ static int csdw_hp_offline(unsigned int cpu)
 	return 0;
 }
 
+/* Waits for a backtrace in progress (at most 5 s per CPU not yet deaf). */
+static void csdw_bt_threads_stop(void)
+{
+	if (csdw_bt_threads_on)
+		smpboot_unregister_percpu_thread(&csdw_bt_threads);
+	csdw_bt_threads_on = false;
+}
+
 static void csdw_bt_free(void)
 {
 	WRITE_ONCE(csdw_bt_ready, false);
@@ -1302,6 +1373,16 @@ int csdw_watchdogs_start(void)
 		csdw_bt_free();
 		return ret;
 	}
+	if (!csdw_arch_has_nowait_backtrace()) {
+		ret = smpboot_register_percpu_thread(&csdw_bt_threads);
+		if (ret) {
+			pr_err("csdwatch: cannot start the backtrace threads (%d)\n", ret);
+			csdw_arch_stop();
+			csdw_bt_free();
+			return ret;
+		}
+		csdw_bt_threads_on = true;
+	}
 	WRITE_ONCE(csdw_bt_ready, true);
 	csdw_unloading = false;
 	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "csdwatch:online",
@@ -1309,6 +1390,7 @@ int csdw_watchdogs_start(void)
 	if (ret < 0) {
 		pr_err("csdwatch: cannot register CPU hotplug callbacks (%d)\n", ret);
 		csdw_arch_stop();
+		csdw_bt_threads_stop();
 		csdw_bt_free();
 		return ret;
 	}
@@ -1340,6 +1422,6 @@ void csdw_watchdogs_stop(void)
 	}
 	for_each_possible_cpu(cpu)
 		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
-	cancel_work_sync(&csdw_bt_work);
+	csdw_bt_threads_stop();
 	csdw_bt_free();
 }

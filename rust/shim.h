@@ -83,6 +83,8 @@ bool csdw_arch_may_call_found(void);
 /* With the watchdogs: the arch's NMI handler, if it has one. */
 int csdw_arch_start(void);
 void csdw_arch_stop(void);
+/* Can csdw_arch_backtrace_nowait() send, between start and stop? */
+bool csdw_arch_has_nowait_backtrace(void);
 /* Sent @cpu an NMI backtrace request without waiting (false: cannot). */
 bool csdw_arch_backtrace_nowait(unsigned int cpu);
 /* Asked by csdw_arch_backtrace_nowait() 5 s ago or more, no answer yet. */

@@ -79,7 +79,7 @@ bool csdw_arch_may_call_found(void)
 /*
  * arm64's backtrace IPI is private to arch/arm64 and the only way to send
  * it, nmi_trigger_cpumask_backtrace(), waits for the answer: the
- * backtrace is sent from a kworker (shim.c, csdw_backtrace_later).
+ * backtrace is sent from csdwatch's own thread (shim.c, csdw_backtrace_later).
  */
 int csdw_arch_start(void)
 {
@@ -88,6 +88,11 @@ int csdw_arch_start(void)
 
 void csdw_arch_stop(void)
 {
+}
+
+bool csdw_arch_has_nowait_backtrace(void)
+{
+	return false;
 }
 
 bool csdw_arch_backtrace_nowait(unsigned int cpu)

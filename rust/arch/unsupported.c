@@ -18,5 +18,6 @@ const char *csdw_arch_no_nmi(void) { return "unsupported architecture"; }
 bool csdw_arch_may_call_found(void) { return false; }
 int csdw_arch_start(void) { return 0; }
 void csdw_arch_stop(void) { }
+bool csdw_arch_has_nowait_backtrace(void) { return false; }
 bool csdw_arch_backtrace_nowait(unsigned int cpu) { return false; }
 bool csdw_arch_nmi_unanswered(unsigned int cpu) { return false; }

@@ -83,6 +83,11 @@ void csdw_arch_stop(void)
 	unregister_nmi_handler(NMI_LOCAL, "csdwatch");
 }
 
+bool csdw_arch_has_nowait_backtrace(void)
+{
+	return true;
+}
+
 bool csdw_arch_backtrace_nowait(unsigned int cpu)
 {
 	u64 *asked = per_cpu_ptr(&csdw_nmi_asked, cpu);
