@@ -328,12 +328,12 @@ pub(crate) fn show_interrupted_regs() {
     unsafe { c::csdw_show_irq_regs() }
 }
 
-/// Ask for an NMI backtrace of `cpu`, sent from a kworker on CPU `on`
-/// (this CPU if `None` or offline) once this callback has returned
-/// (shim.c).
+/// Ask for an NMI backtrace of `cpu`: sent at once where the arch can
+/// (x86_64), else from csdwatch's thread on CPU `on` (this CPU if `None`
+/// or offline) once this callback has returned (shim.c).
 pub(crate) fn backtrace_later(cpu: u32, on: Option<u32>) {
     let on = on.and_then(|c| c_int::try_from(c).ok()).unwrap_or(-1);
-    // SAFETY: both bounds-checked in C; queue_work_on() is callable from
+    // SAFETY: both bounds-checked in C; wake_up_process() is callable from
     // hard IRQ.
     unsafe { c::csdw_backtrace_later(cpu, on) }
 }

@@ -222,8 +222,8 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
 /// detector does), else from the task or an NMI backtrace. Nothing here
 /// waits for an NMI backtrace (a CPU that does not answer would hold the
 /// timer in hard IRQ for 10 s): on x86_64 the NMI is sent at once and the
-/// target prints its own stack; elsewhere a kworker sends it after this
-/// tick (shim.c), on a CPU that no wait ties up (`on`): this CPU is
+/// target prints its own stack; elsewhere csdwatch's thread sends it after
+/// this tick (shim.c), on a CPU that no wait ties up (`on`): this CPU is
 /// usually the owner, spinning with preemption off until the stall ends.
 fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
     let nmi = ffi::no_nmi();

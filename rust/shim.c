@@ -695,7 +695,7 @@ bool csdw_nmi_deaf(unsigned int cpu)
 	return cpumask_test_cpu(cpu, csdw_bt_deaf) || csdw_arch_nmi_unanswered(cpu);
 }
 
-/* Panic: the backtraces asked for by the splat cannot wait for a kworker. */
+/* Panic: the backtraces asked for by the splat cannot wait for a thread. */
 void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 {
 	unsigned int cpu;
