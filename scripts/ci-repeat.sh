@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run CI (.ci/run) N times, each from a fresh clone of this checkout's HEAD,
 # optionally with the host loaded by a kernel build running beside it, and
-# print one line per run plus a summary. For the closing notes of issues
+# print one line per run plus a summary (logs kept in
+# $CSDWATCH_CACHE/ci-repeat/). For the closing notes of issues
 # that ask for repeated clean-clone runs; not a test itself.
 #   scripts/ci-repeat.sh N [--load]
 # --load: a loop of `make -j2` of the x86_64 kernel in a scratch build
@@ -26,6 +27,7 @@ if [ "$load" = --load ]; then
 fi
 trap '[ -n "$loadpid" ] && kill -- -"$loadpid" 2>/dev/null; rm -rf "$work"' EXIT
 pass=0
+stamp=$(date +%Y%m%d-%H%M%S)
 for i in $(seq 1 "$n"); do
 	rm -rf "$work/clone"; mkdir -p "$work/clone"
 	git clone -q "$CSDWATCH_TOP" "$work/clone/main"
@@ -38,6 +40,9 @@ for i in $(seq 1 "$n"); do
 	line=$(tail -1 "$work/run-$i.log")
 	echo "run $i: exit $rc, $((SECONDS - start)) s, $line, load avg $(cut -d' ' -f1 /proc/loadavg)"
 	[ "$rc" = 0 ] && pass=$((pass + 1))
-	[ "$rc" = 0 ] || { grep -E 'not ok|timed out|ended badly' "$work/run-$i.log" | head -20; cp "$work/run-$i.log" "$CSDWATCH_CACHE/ci-repeat-fail-$i.log"; }
+	# every run's log is kept, for the figures a closing note quotes
+	mkdir -p "$CSDWATCH_CACHE/ci-repeat"
+	cp "$work/run-$i.log" "$CSDWATCH_CACHE/ci-repeat/$stamp-$i-rc$rc.log"
+	[ "$rc" = 0 ] || grep -E 'not ok|timed out|ended badly' "$work/run-$i.log" | head -20
 done
 echo "ci-repeat: $pass of $n runs passed$( [ "$load" = --load ] && echo ', host loaded by a kernel build')"
