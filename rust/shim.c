@@ -624,7 +624,8 @@ static void csdw_bt_thread_fn(unsigned int cpu)
 {
 	u64 asked, late;
 
-	WRITE_ONCE(*this_cpu_ptr(&csdw_bt_kick), false);
+	/* cleared before the mask is read: pairs with the barrier of the ask */
+	smp_store_mb(*this_cpu_ptr(&csdw_bt_kick), false);
 	asked = atomic64_xchg(&csdw_bt_asked_ns, 0);
 	late = asked ? ktime_get_mono_fast_ns() - asked : 0;
 	if (late >= CSDW_BT_LATE_NS)
@@ -684,6 +685,11 @@ void csdw_backtrace_later(unsigned int cpu, int on)
 		return;		/* no threads (this arch needs none) */
 	cpumask_set_cpu(cpu, csdw_bt_pending);
 	atomic64_cmpxchg(&csdw_bt_asked_ns, 0, ktime_get_mono_fast_ns());
+	/*
+	 * The bit (set_bit()) before the kick: a thread that sees the kick
+	 * and clears it then finds the bit.
+	 */
+	smp_mb__after_atomic();
 	WRITE_ONCE(per_cpu(csdw_bt_kick, on), true);
 	wake_up_process(t);
 }
@@ -1329,7 +1335,7 @@ static int csdw_hp_offline(unsigned int cpu)
 	return 0;
 }
 
-/* Waits for a backtrace in progress (at most 5 s per CPU not yet deaf). */
+/* Waits for a backtrace in progress (up to 10 s per CPU not yet deaf). */
 static void csdw_bt_threads_stop(void)
 {
 	if (csdw_bt_threads_on)
