@@ -28,6 +28,7 @@
 #include <linux/workqueue.h>
 #include <linux/smpboot.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/irq_work.h>
 #include <linux/preempt.h>
 #include <asm/irq_regs.h>
@@ -608,6 +609,7 @@ static DEFINE_MUTEX(csdw_bt_lock);
 static DEFINE_PER_CPU(struct task_struct *, csdw_bt_task);
 static DEFINE_PER_CPU(bool, csdw_bt_kick);	/* this CPU's thread has work */
 static bool csdw_bt_threads_on;			/* csdw_bt_threads registered */
+static bool csdw_bt_closing;	/* unloading: no thread is woken any more */
 /*
  * When a backtrace was last asked for (0: none since the thread last
  * started on csdw_bt_pending). A thread that starts 1 s or more after
@@ -666,15 +668,19 @@ static struct smp_hotplug_thread csdw_bt_threads = {
 /*
  * Hard-IRQ safe: wake_up_process() takes only raw locks. A thread parked
  * (its CPU going down) is not woken; the CPU stays pending for the next
- * ask. The task pointers are set before csdw_bt_ready and cleared only
- * after the watchdogs are cancelled (csdw_watchdogs_stop()).
+ * ask. Called only from the watchdog timer (hard IRQ, so an RCU read-side
+ * section): the task pointers are set before csdw_bt_ready, and cleared
+ * (the threads stopped) only after csdw_bt_closing is set and a grace
+ * period has passed (csdw_bt_threads_stop()), so a task read here is not
+ * freed before wake_up_process() is done with it.
  */
 void csdw_backtrace_later(unsigned int cpu, int on)
 {
 	struct task_struct *t;
 
 	/* an offline CPU runs nothing to show, and must not be sent an NMI */
-	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready) || !cpu_online(cpu))
+	if (cpu >= nr_cpu_ids || !READ_ONCE(csdw_bt_ready) || !cpu_online(cpu) ||
+	    READ_ONCE(csdw_bt_closing))
 		return;
 	if (csdw_arch_backtrace_nowait(cpu))
 		return;
@@ -1335,11 +1341,23 @@ static int csdw_hp_offline(unsigned int cpu)
 	return 0;
 }
 
-/* Waits for a backtrace in progress (up to 10 s per CPU not yet deaf). */
+/*
+ * Called while the watchdogs still run: stopping a thread waits until it
+ * has run on its CPU, and the CPU of a waiter spinning on a lost IPI runs
+ * nothing else until a watchdog resends the IPI (the waiter's next call,
+ * 0.1 ms after, spins again: with the watchdogs cancelled first, unload
+ * hung there until the fault ended, arm64 CI, unload_during_stall). The
+ * grace period, which those rescues let end, waits out any watchdog tick
+ * that read a task pointer before csdw_bt_closing. Waits for a backtrace
+ * in progress (up to 10 s per CPU not yet deaf).
+ */
 static void csdw_bt_threads_stop(void)
 {
-	if (csdw_bt_threads_on)
-		smpboot_unregister_percpu_thread(&csdw_bt_threads);
+	if (!csdw_bt_threads_on)
+		return;
+	WRITE_ONCE(csdw_bt_closing, true);
+	synchronize_rcu();
+	smpboot_unregister_percpu_thread(&csdw_bt_threads);
 	csdw_bt_threads_on = false;
 }
 
@@ -1389,6 +1407,7 @@ int csdw_watchdogs_start(void)
 		}
 		csdw_bt_threads_on = true;
 	}
+	csdw_bt_closing = false;
 	WRITE_ONCE(csdw_bt_ready, true);
 	csdw_unloading = false;
 	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "csdwatch:online",
@@ -1415,9 +1434,11 @@ void csdw_watchdogs_stop(void)
 	/*
 	 * First, while the watchdogs still rescue lost IPIs: the NMI
 	 * handler's removal waits for an RCU grace period, which a waiter
-	 * spinning on a lost IPI holds up.
+	 * spinning on a lost IPI holds up, and stopping the backtrace
+	 * threads waits for each to run on its CPU.
 	 */
 	csdw_arch_stop();
+	csdw_bt_threads_stop();
 	WRITE_ONCE(csdw_unloading, true);
 	cpuhp_remove_state(csdw_hp_state);
 	for_each_possible_cpu(cpu)
@@ -1428,6 +1449,5 @@ void csdw_watchdogs_stop(void)
 	}
 	for_each_possible_cpu(cpu)
 		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
-	csdw_bt_threads_stop();
 	csdw_bt_free();
 }
