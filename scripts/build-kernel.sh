@@ -11,6 +11,15 @@ out=$(kernel_dir "$arch")
 if [ -e "$out/.csdwatch-built" ]; then
 	echo "$out"; exit 0
 fi
+# One build per kernel at a time: run-tests.sh builds the later kernels
+# beside the first guests, and any script that needs one of them meanwhile
+# waits here for that build, then finds it done.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
+if [ -e "$out/.csdwatch-built" ]; then
+	echo "$out"; exit 0
+fi
 [ -e "$SRC_DIR/.done" ] || die "no kernel source: run scripts/setup.sh first"
 
 karch=$(arch_kbuild "$arch")

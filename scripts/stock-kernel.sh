@@ -3,6 +3,7 @@
 # Debian 13 user with trixie-backports' linux-image-rt-* installed has.
 #
 #   scripts/stock-kernel.sh ARCH          prepare; prints the stock dir
+#   scripts/stock-kernel.sh ARCH ready    exit 0 if prepared, 1 if not
 #   scripts/stock-kernel.sh ARCH run CMD  run CMD in its Debian 13 root
 #   scripts/stock-kernel.sh ARCH build D  build csdwatch.ko, csd_inject.ko and csd_bench.ko
 #                                         for it into D, and the kernel's
@@ -22,7 +23,7 @@
 # symbols the kernel exports depend on the exact compiler (rust-kdir.sh),
 # hence a trixie root rather than the host's toolchain.
 . "$(dirname "$0")/env.sh"
-arch=${1:?usage: stock-kernel.sh x86_64|arm64 [build DIR]}
+arch=${1:?usage: stock-kernel.sh x86_64|arm64 [ready | run CMD | build DIR]}
 case $arch in
 x86_64) darch=amd64 ;;
 arm64) darch=arm64 ;;
@@ -56,6 +57,12 @@ key=$( { echo "$ver $release $pkgs"; cat "$CSDWATCH_TOP/scripts/rust-kdir.sh"; }
 dir=$CSDWATCH_CACHE/stock/$release-$key
 root=$dir/root
 kdir=/var/cache/csdwatch/kdir-$release/build
+
+# "ready": is the stock dir prepared (exit 0) or not (exit 1); prepares nothing
+if [ "${2:-}" = ready ]; then
+	[ -e "$dir/.done" ]
+	exit
+fi
 
 # Run a command in the trixie root, with /proc mounted for its lifetime.
 in_root() {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The tested matrix's rows that a fresh run of scripts/run-tests.sh leaves
+# out to end within 60 minutes (README, "Supported"): Linux 6.12 LTS and
+# Debian's stock rt kernel binary with DKMS (x86_64; LTS_ARCHES and
+# STOCK_ARCHES as for run-tests.sh). Prepares what they need into the cache
+# (a kernel, a Debian 13 root; once) and runs them; from then on
+# run-tests.sh, and so CI on the same machine, runs them too.
+# Ends with "N passed, N failed".
+#   scripts/matrix.sh
+. "$(dirname "$0")/env.sh"
+CSDWATCH_ROWS=all ARCHES= TICKLESS_ARCHES= exec bash "$CSDWATCH_TOP/scripts/run-tests.sh"
