@@ -33,8 +33,14 @@ one() {
 }
 
 insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject.ko failed"
+# The injector ends the fault at its deadline from its HARD timer, or, when
+# that timer's CPU runs late (a starved vCPU under TCG on a loaded host:
+# 2854 ms once), from the spinner's own fallback 100 ms after it. Either is
+# the injector's deadline; a release by anything else (stop, cleanup) or
+# before the deadline fails.
 check "control without csdwatch: the waiter is held until the injector's deadline" eval \
-	'one control && [ "$(val sender0_stall_ms)" -ge $((DUR - 100)) ] && [ "$(val ended_by)" = deadline_timer ]'
+	'one control && [ "$(val sender0_stall_ms)" -ge $((DUR - 100)) ] &&
+	case $(val ended_by) in deadline_timer | spinner_fallback) true ;; *) false ;; esac'
 rmmod csd_inject
 
 load_both resend_ms=0 report_ms=500 || ktap_exit_fail_msg "insmod failed"
