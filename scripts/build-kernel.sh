@@ -8,9 +8,6 @@
 . "$(dirname "$0")/env.sh"
 arch=${1:?usage: build-kernel.sh x86_64|arm64}
 out=$(kernel_dir "$arch")
-if [ -e "$out/.csdwatch-built" ]; then
-	echo "$out"; exit 0
-fi
 # One build per kernel at a time: run-tests.sh builds the later kernels
 # beside the first guests, and any script that needs one of them meanwhile
 # waits here for that build, then finds it done.
