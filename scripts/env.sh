@@ -39,6 +39,23 @@ BINDGEN=$TOOLS_DIR/bindgen-$BINDGEN_VERSION/bin/bindgen
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_MAJOR/lib
 export RUST_LIB_SRC
 
+# The Debian mirror this machine already uses (the first "debian" archive
+# in its apt sources, deb822 or one-line form): suites csdwatch adds come
+# from the same place, never from a host named here.
+debian_mirror() {
+	local m f files=()
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] && files+=("$f")
+	done
+	[ ${#files[@]} -gt 0 ] || { printf '[csdwatch] error: no apt sources in /etc/apt\n' >&2; return 1; }
+	m=$(cat "${files[@]}" |
+		awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}
+		     /^deb / {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; break}}' |
+		grep -E '/debian/?$' | head -1 || true)
+	[ -n "$m" ] || { printf '[csdwatch] error: no Debian archive in /etc/apt/sources*\n' >&2; return 1; }
+	echo "${m%/}"
+}
+
 log() { printf '[csdwatch] %s\n' "$*" >&2; }
 die() { printf '[csdwatch] error: %s\n' "$*" >&2; exit 1; }
 

@@ -17,9 +17,11 @@ add_suites() {
 	# downloaded and unpacked, never installed; pinned low so nothing upgrades.
 	local f=/etc/apt/sources.list.d/csdwatch.sources
 	[ -f $f ] && return 0
-	cat > $f <<'SRC'
+	local mirror
+	mirror=$(debian_mirror) || die "cannot add apt suites without a Debian mirror"
+	cat > $f <<SRC
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm-backports trixie-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

@@ -78,12 +78,13 @@ if [ ! -e "$dir/.done" ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap \
 			>>"$CSDWATCH_CACHE/apt.log" 2>&1 || die "apt-get install mmdebstrap failed"; }
 	rm -rf "$dir"; mkdir -p "$dir"
+	mirror=$(debian_mirror) || die "no Debian mirror for the stock root"
 	log "stock $arch: Debian 13 root with $release's headers, source and toolchain (mmdebstrap)"
 	start=$SECONDS
 	mmdebstrap --variant=apt --mode=root --components=main \
 		--include="$(echo $pkgs | tr ' ' ,)" trixie "$root" \
-		"deb http://deb.debian.org/debian trixie main" \
-		"deb http://deb.debian.org/debian trixie-backports main" \
+		"deb $mirror trixie main" \
+		"deb $mirror trixie-backports main" \
 		>"$dir/mmdebstrap.log" 2>&1 || { tail -20 "$dir/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
 	log "stock $arch: root in $((SECONDS - start)) s; building the Rust artifacts (scripts/rust-kdir.sh)"
 	mkdir -p "$root/usr/local/bin"
