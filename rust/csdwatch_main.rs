@@ -11,7 +11,8 @@
 //! with `tracked` its memory per wait, and `queues` the queue sweep it
 //! runs while unloading; `report` prints; `histogram` counts wait times
 //! per CPU and `debugfs` shows them; `clones` refuses a
-//! kernel whose probed functions were cloned; `params`, `stats` and
+//! kernel whose probed functions were cloned, and `proof` refuses one
+//! whose hooks do not see a cross call made at load; `params`, `stats` and
 //! `ratelimit` are the tunables, counters and message limit; `ffi` is the
 //! only boundary to the C shim (`shim.c`, `arch/*.c`) and holds every
 //! `unsafe`: `ffi.rs` the calls into C, `ffi/exports.rs` the entry points C
@@ -27,6 +28,7 @@ mod histogram;
 mod hooks;
 mod origin;
 mod params;
+mod proof;
 mod queues;
 mod ratelimit;
 mod report;
@@ -84,8 +86,9 @@ impl kernel::Module for Csdwatch {
         let debugfs = debugfs::DebugFs::create()?;
         let watchdogs = ffi::Watchdogs::start()?;
         let probes = ffi::Probes::register()?;
+        let proven = proof::prove()?;
         pr_info!(
-            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; {} CPUs, {} wait slots; target stacks: {}\n",
+            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; {} CPUs, {} wait slots; target stacks: {}; hooks: kprobes, {}\n",
             params::Param::Resend.get(),
             params::Param::Report.get(),
             params::Param::Panic.get(),
@@ -93,7 +96,8 @@ impl kernel::Module for Csdwatch {
             params::Param::Tick.get(),
             ffi::nr_cpu_ids(),
             state::get().map_or(0, |sh| sh.waits.len()),
-            ffi::no_nmi().unwrap_or("NMI backtrace")
+            ffi::no_nmi().unwrap_or("NMI backtrace"),
+            proven.as_str()
         );
         Ok(Csdwatch {
             _probes: probes,

@@ -76,6 +76,10 @@ mod c {
         ) -> bool;
         pub(super) fn csdw_pusher_stack(task: *const c_void, pid: u32);
         pub(super) fn csdw_arch_no_nmi() -> *const c_char;
+        pub(super) fn csdw_ipi_sends_distrust();
+        pub(super) fn csdw_proof_fn_addr() -> c_ulong;
+        pub(super) fn csdw_proof_call(many: bool) -> c_int;
+        pub(super) fn csdw_selftest_blind() -> *const c_char;
     }
 }
 
@@ -199,6 +203,54 @@ pub(crate) fn pusher_pid() -> u32 {
 pub(crate) fn ipi_sends_seen() -> bool {
     // SAFETY: reads a flag set at load.
     unsafe { c::csdw_ipi_sends_seen() }
+}
+
+/// The load-time hook check found the IPI send probes silent: from now on
+/// reports do not say whether an IPI was sent.
+pub(crate) fn distrust_ipi_sends() {
+    // SAFETY: clears a flag that handlers only read.
+    unsafe { c::csdw_ipi_sends_distrust() }
+}
+
+/// The function the load-time hook check's cross calls run (its address).
+pub(crate) fn proof_fn() -> usize {
+    // SAFETY: returns the address of a static function; no side effect.
+    unsafe { c::csdw_proof_fn_addr() as usize }
+}
+
+/// Why the hook check's cross call could not be judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProofError {
+    /// No other CPU is online.
+    NoOtherCpu,
+    /// The call returned but its function did not run there.
+    NotRun,
+}
+
+/// Make the hook check's cross call from this CPU to another online CPU
+/// and wait for it (`many`: through `smp_call_function_many()`); the
+/// target CPU.
+pub(crate) fn proof_call(many: bool) -> core::result::Result<u32, ProofError> {
+    // SAFETY: module init, process context (it takes the CPU-hotplug read
+    // lock and disables preemption itself); the probes are registered.
+    let r = unsafe { c::csdw_proof_call(many) };
+    match u32::try_from(r) {
+        Ok(t) => Ok(t),
+        Err(_) if r == -(kernel::bindings::ENODEV as c_int) => Err(ProofError::NoOtherCpu),
+        Err(_) => Err(ProofError::NotRun),
+    }
+}
+
+/// `selftest_blind=`, the hook the load-time check ignores (empty: none).
+pub(crate) fn selftest_blind() -> &'static [u8] {
+    // SAFETY: returns NULL or the parameter's NUL-terminated string, which
+    // is read-only (0444) and lives as long as the module.
+    let p = unsafe { c::csdw_selftest_blind() };
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: non-NULL: a NUL-terminated string, as above.
+    unsafe { crate::kcompat::cstr_at(p) }.to_bytes()
 }
 
 /// Where the task a push recorded (`task`, `pid`) is now, as text, and

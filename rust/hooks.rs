@@ -20,6 +20,7 @@ use crate::kcompat::atomic::{
 };
 use crate::origin::Pusher;
 use crate::params::Param;
+use crate::proof::{self, Hook};
 use crate::queues::{Took, HELD, STALE_TICKS};
 use crate::state::{self, Shared};
 use crate::stats::Stat;
@@ -59,6 +60,9 @@ fn this_cpu_watching() -> Option<(&'static Shared, u32, &'static Target)> {
 /// The slot index, or -1 when not tracked (the kretprobe then keeps no
 /// instance for this call).
 pub(crate) fn single_enter(wait: bool) -> i32 {
+    if wait {
+        proof::saw(Hook::SingleEntry, 0);
+    }
     if !wait || stopping() {
         return -1;
     }
@@ -83,6 +87,7 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
 /// call (async, `wait=0`, or one the table had no room for) is watched on
 /// the target's queue ([`queue_push`]).
 pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool) {
+    proof::saw(Hook::Queue, func);
     let Some(sh) = state::get() else {
         return;
     };
@@ -175,6 +180,7 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, cfd: bool) {
 /// The kernel sent `cpu` a call-function IPI (not one of csdwatch's own
 /// resends): shim.c's probes on the arch's send functions.
 pub(crate) fn ipi_sent(cpu: u32) {
+    proof::saw(Hook::IpiSend, 0);
     if let Some(o) = state::get().and_then(|sh| sh.origins.get(cpu as usize)) {
         o.ipi_sent(ffi::now_ns());
     }
@@ -221,6 +227,7 @@ fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
 /// remote online target, calling `func(info)`; the slot index or -1 when
 /// not tracked.
 pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
+    proof::saw(Hook::ManyEntry, func);
     if stopping() {
         return -1;
     }
@@ -256,6 +263,7 @@ pub(crate) fn wait_exit(slot: i32) {
     let (Ok(i), Some(sh)) = (usize::try_from(slot), state::get()) else {
         return;
     };
+    proof::saw(Hook::Return, 0);
     let now = ffi::now_ns();
     if let Some((watcher, start)) = sh.waits.end(i, now) {
         let ns = now.saturating_sub(start);
@@ -273,7 +281,12 @@ pub(crate) fn wait_exit(slot: i32) {
 }
 
 /// `__flush_smp_call_function_queue()` entry on `cpu` (hard IRQs off).
-pub(crate) fn flush_enter(cpu: u32, batch: impl Iterator<Item = (usize, usize)>) {
+pub(crate) fn flush_enter(cpu: u32, batch: impl Iterator<Item = (usize, usize)> + Clone) {
+    if proof::checking() {
+        for (_, f) in batch.clone() {
+            proof::saw(Hook::Flush, f);
+        }
+    }
     if let Some(t) = state::get().and_then(|sh| sh.target(cpu)) {
         t.flush_enter(ffi::now_ns(), batch);
     }

@@ -14,6 +14,7 @@
 #include <linux/hrtimer.h>
 #include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
+#include <linux/cpu.h>
 #include <linux/smp.h>
 #include <linux/sched.h>
 #include <linux/sched/debug.h>
@@ -733,6 +734,80 @@ void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 struct csdw_slot_data { int slot; };
 
 /*
+ * Kprobes on ftrace (x86 with the function tracer: Debian's kernels).
+ * The kernel arms such a probe through one of two ftrace_ops, chosen by
+ * whether it has a post_handler (kernel/kprobes.c, arm_kprobe_ftrace()),
+ * and a later disarm chooses again the same way. But a probe that joins
+ * another at the same address (add_new_kprobe()) gives the aggregate a
+ * post_handler without arming it again, and for an ftrace aggregate the
+ * post_handler stays after that probe leaves. So if csdwatch's probe (no
+ * post_handler) is armed first, another kprobe user with a post_handler
+ * comes and goes at that address, and csdwatch unloads, the disarm goes
+ * to the wrong ops (WARN "Failed to disarm kprobe-ftrace", -ENOENT), the
+ * aggregate stays armed and registered, and the next call runs
+ * csdwatch's freed handler (seen on Debian's 7.3.4 rt kernel: "kernel
+ * tried to execute NX-protected page" in aggr_pre_handler, during
+ * free_module()'s own TLB flush).
+ *
+ * csdwatch arms each of its sites the way the kernel later disarms it:
+ * with a post_handler from the start. Its kprobes carry a post_handler
+ * that does nothing; its kretprobes (whose post_handler the kernel
+ * clears) get an anchor kprobe with one, registered at the same address
+ * before them and removed after them. Every aggregate at a csdwatch site
+ * then has a post_handler for as long as it is armed, whoever comes and
+ * goes, and is disarmed through the ops it was armed with. The cost: such
+ * a probe is not optimized into a jump (an ftrace-based one never is).
+ * selftests/csdwatch/kprobe_neighbour.sh shows the kernel bug (its
+ * control) and that csdwatch survives it, in both unload orders. C:
+ * struct kprobe and its handlers.
+ */
+#ifdef CONFIG_KPROBES_ON_FTRACE
+static void csdw_kp_post(struct kprobe *p, struct pt_regs *regs, unsigned long flags)
+{
+}
+#define CSDW_KP_POST	.post_handler = csdw_kp_post,
+#else
+#define CSDW_KP_POST
+#endif
+
+/* The anchor of a kretprobe (see above); none without kprobes on ftrace. */
+struct csdw_anchored_rp {
+	struct kretprobe *rp;
+	struct kprobe anchor;
+	bool anchored;
+};
+
+static int csdw_register_anchored(struct csdw_anchored_rp *a)
+{
+	int ret;
+
+	a->anchored = false;
+#ifdef CONFIG_KPROBES_ON_FTRACE
+	memset(&a->anchor, 0, sizeof(a->anchor));
+	a->anchor.symbol_name = a->rp->kp.symbol_name;
+	a->anchor.post_handler = csdw_kp_post;
+	ret = register_kprobe(&a->anchor);
+	if (ret)
+		return ret;
+	a->anchored = true;
+#endif
+	ret = register_kretprobe(a->rp);
+	if (ret && a->anchored) {
+		unregister_kprobe(&a->anchor);
+		a->anchored = false;
+	}
+	return ret;
+}
+
+static void csdw_unregister_anchored(struct csdw_anchored_rp *a)
+{
+	unregister_kretprobe(a->rp);
+	if (a->anchored)
+		unregister_kprobe(&a->anchor);
+	a->anchored = false;
+}
+
+/*
  * Arguments come as full registers; an int or bool argument's upper bits
  * are not defined by the ABI, so each is narrowed to its C type first.
  * An entry handler returns non-zero for a call it does not track: the
@@ -914,6 +989,7 @@ static struct kretprobe csdw_rp_flush = {
 static struct kprobe csdw_kp_queue = {
 	.symbol_name = "__smp_call_single_queue",
 	.pre_handler = csdw_queue_pre,
+	CSDW_KP_POST
 };
 
 static struct kretprobe csdw_rp_single = {
@@ -929,6 +1005,10 @@ static struct kretprobe csdw_rp_many = {
 	.handler = csdw_wait_ret,
 	.data_size = sizeof(struct csdw_slot_data),
 };
+
+static struct csdw_anchored_rp csdw_ar_flush = { .rp = &csdw_rp_flush };
+static struct csdw_anchored_rp csdw_ar_single = { .rp = &csdw_rp_single };
+static struct csdw_anchored_rp csdw_ar_many = { .rp = &csdw_rp_many };
 
 /*
  * The arch's call-function IPI send functions (rust/arch/<arch>.c names
@@ -977,14 +1057,21 @@ static int __csdw_ipi_mask_pre(struct kprobe *kp, struct pt_regs *regs)
 CSDW_IRQS_OFF(kprobe, csdw_ipi_mask_pre)
 
 static struct kprobe csdw_kp_ipi[2] = {
-	{ .pre_handler = csdw_ipi_single_pre },
-	{ .pre_handler = csdw_ipi_mask_pre },
+	{ .pre_handler = csdw_ipi_single_pre, CSDW_KP_POST },
+	{ .pre_handler = csdw_ipi_mask_pre, CSDW_KP_POST },
 };
 static bool csdw_ipi_probe_on[2];
 
+static bool csdw_ipi_distrusted;	/* the load-time check saw no send */
+
 bool csdw_ipi_sends_seen(void)
 {
-	return READ_ONCE(csdw_ipi_probe_on[0]);
+	return READ_ONCE(csdw_ipi_probe_on[0]) && !READ_ONCE(csdw_ipi_distrusted);
+}
+
+void csdw_ipi_sends_distrust(void)
+{
+	WRITE_ONCE(csdw_ipi_distrusted, true);
 }
 
 /* Optional: without them a report cannot say whether an IPI was sent. */
@@ -992,6 +1079,7 @@ static void csdw_ipi_probes_register(void)
 {
 	int i, ret;
 
+	csdw_ipi_distrusted = false;
 	for (i = 0; i < 2; i++) {
 		csdw_kp_ipi[i].addr = csdw_arch_ipi_fn(i);
 		ret = csdw_kp_ipi[i].addr ? register_kprobe(&csdw_kp_ipi[i]) : -ENOENT;
@@ -1033,6 +1121,7 @@ static int csdw_sched_tick_pre(struct kprobe *kp, struct pt_regs *regs)
 static struct kprobe csdw_kp_tick = {
 	.symbol_name = "sched_tick",
 	.pre_handler = csdw_sched_tick_pre,
+	CSDW_KP_POST
 };
 static bool csdw_tick_probe_on;
 
@@ -1137,7 +1226,7 @@ int csdw_probes_register(void)
 	csdw_rp_single.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
 	csdw_rp_many.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
 	failed = csdw_rp_flush.kp.symbol_name;
-	ret = register_kretprobe(&csdw_rp_flush);
+	ret = csdw_register_anchored(&csdw_ar_flush);
 	if (ret)
 		goto fail;
 	failed = csdw_kp_queue.symbol_name;
@@ -1145,11 +1234,11 @@ int csdw_probes_register(void)
 	if (ret)
 		goto fail_queue;
 	failed = csdw_rp_single.kp.symbol_name;
-	ret = register_kretprobe(&csdw_rp_single);
+	ret = csdw_register_anchored(&csdw_ar_single);
 	if (ret)
 		goto fail_single;
 	failed = csdw_rp_many.kp.symbol_name;
-	ret = register_kretprobe(&csdw_rp_many);
+	ret = csdw_register_anchored(&csdw_ar_many);
 	if (ret)
 		goto fail_many;
 	csdw_probes_on = true;
@@ -1162,11 +1251,11 @@ int csdw_probes_register(void)
 	return 0;
 
 fail_many:
-	unregister_kretprobe(&csdw_rp_single);
+	csdw_unregister_anchored(&csdw_ar_single);
 fail_single:
 	unregister_kprobe(&csdw_kp_queue);
 fail_queue:
-	unregister_kretprobe(&csdw_rp_flush);
+	csdw_unregister_anchored(&csdw_ar_flush);
 fail:
 	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
 	       failed, ret);
@@ -1181,10 +1270,66 @@ void csdw_probes_unregister(void)
 	if (csdw_tick_probe_on)
 		unregister_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = false;
-	unregister_kretprobe(&csdw_rp_many);
-	unregister_kretprobe(&csdw_rp_single);
+	csdw_unregister_anchored(&csdw_ar_many);
+	csdw_unregister_anchored(&csdw_ar_single);
 	unregister_kprobe(&csdw_kp_queue);
-	unregister_kretprobe(&csdw_rp_flush);
+	csdw_unregister_anchored(&csdw_ar_flush);
+}
+
+/*
+ * The load-time hook check (rust/proof.rs): a cross call of csdwatch's
+ * own, through the path it watches, that every hook must see. C because
+ * it passes a function to smp_call_function_*() and holds the CPU-hotplug
+ * lock and preemption around them (the target must stay another CPU).
+ */
+static noinline void csdw_proof_fn(void *info)
+{
+	atomic_inc((atomic_t *)info);
+}
+
+unsigned long csdw_proof_fn_addr(void)
+{
+	return (unsigned long)csdw_proof_fn;
+}
+
+/*
+ * From this CPU to the first other online one, waiting (@many: through
+ * smp_call_function_many_cond() with SCF_WAIT). The target; -ENODEV if
+ * no other CPU is online, -EIO if the function did not run once.
+ */
+int csdw_proof_call(bool many)
+{
+	atomic_t ran = ATOMIC_INIT(0);
+	unsigned int this, t;
+
+	cpus_read_lock();
+	this = get_cpu();
+	t = cpumask_any_but(cpu_online_mask, this);
+	if (t < nr_cpu_ids) {
+		if (many)
+			smp_call_function_many(cpumask_of(t), csdw_proof_fn, &ran, true);
+		else
+			smp_call_function_single(t, csdw_proof_fn, &ran, true);
+	}
+	put_cpu();
+	cpus_read_unlock();
+	if (t >= nr_cpu_ids)
+		return -ENODEV;
+	return atomic_read(&ran) == 1 ? (int)t : -EIO;
+}
+
+/*
+ * selftest_blind=HOOK: the load-time check ignores that hook, so that a
+ * test can see the load refused (selftests/csdwatch/hook_check.sh). Not a
+ * tunable: it changes nothing but the check. C: module_param() is a macro.
+ */
+static char *csdw_blind;
+module_param_named(selftest_blind, csdw_blind, charp, 0444);
+MODULE_PARM_DESC(selftest_blind, "Testing only: the load-time hook check ignores this hook (single_entry, queue, flush, return, many_entry, ipi_send) and so refuses the load");
+
+const char *csdw_selftest_blind(void)
+{
+	return csdw_blind;
 }
 
 /* ------------------------------------------------------------------ */

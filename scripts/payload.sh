@@ -4,20 +4,23 @@
 #   scripts/payload.sh ARCH DIR RUN_SCRIPT [BUILD_LOG]
 # With CSDWATCH_PREBUILT=D, the modules are taken from D instead (and
 # D/kernel/{torture,scftorture}.ko if there).
-# DIR gets csdwatch.ko, csd_inject.ko, run.sh, lib/ (selftest helpers),
+# DIR gets csdwatch.ko, csd_inject.ko, kprobe_neighbour.ko, run.sh, lib/ (selftest helpers),
 # selftests/csdwatch/ and the kernel's ktap_helpers.sh.
 . "$(dirname "$0")/env.sh"
 arch=${1:?arch}; pl=${2:?dir}; run=${3:?run script}; blog=${4:-/dev/null}
 mkdir -p "$pl/selftests"
 if [ -n "${CSDWATCH_PREBUILT:-}" ]; then
 	# modules built elsewhere (scripts/stock-kernel.sh, for a distro kernel)
-	cp "$CSDWATCH_PREBUILT/csdwatch.ko" "$CSDWATCH_PREBUILT/csd_inject.ko" "$pl/"
+	cp "$CSDWATCH_PREBUILT/csdwatch.ko" "$CSDWATCH_PREBUILT/csd_inject.ko" \
+		"$CSDWATCH_PREBUILT/kprobe_neighbour.ko" "$pl/"
 else
 	mod=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" . 2>"$blog") \
 		|| { cat "$blog" >&2; die "$arch: csdwatch build failed"; }
 	inj=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/csd_inject 2>>"$blog") \
 		|| { cat "$blog" >&2; die "$arch: csd_inject build failed"; }
-	cp "$mod/csdwatch.ko" "$inj/csd_inject.ko" "$pl/"
+	nb=$(bash "$CSDWATCH_TOP/scripts/build-module.sh" "$arch" selftests/kprobe_neighbour 2>>"$blog") \
+		|| { cat "$blog" >&2; die "$arch: kprobe_neighbour build failed"; }
+	cp "$mod/csdwatch.ko" "$inj/csd_inject.ko" "$nb/kprobe_neighbour.ko" "$pl/"
 fi
 # the kernel's smp_call_function torture, for selftests/csdwatch/scftorture.sh
 kd=${CSDWATCH_PREBUILT:-$(kernel_dir "$arch")}

@@ -5,7 +5,7 @@
 #   scripts/stock-kernel.sh ARCH          prepare; prints the stock dir
 #   scripts/stock-kernel.sh ARCH ready    exit 0 if prepared, 1 if not
 #   scripts/stock-kernel.sh ARCH run CMD  run CMD in its Debian 13 root
-#   scripts/stock-kernel.sh ARCH build D  build csdwatch.ko, csd_inject.ko and csd_bench.ko
+#   scripts/stock-kernel.sh ARCH build D  build csdwatch.ko, csd_inject.ko, csd_bench.ko and kprobe_neighbour.ko
 #                                         for it into D, and the kernel's
 #                                         scftorture into D/kernel
 #
@@ -116,7 +116,7 @@ if [ "${2:-}" = build ]; then
 	src=$root/tmp/csdwatch-src
 	rm -rf "$src"; mkdir -p "$src"
 	(cd "$CSDWATCH_TOP" && tar --exclude='*.o' --exclude='*.ko' --exclude='.git' \
-		--exclude='Documentation' -cf - Makefile Kbuild rust selftests/csd_inject selftests/csd_bench) \
+		--exclude='Documentation' -cf - Makefile Kbuild rust selftests/csd_inject selftests/csd_bench selftests/kprobe_neighbour) \
 		| tar -xf - -C "$src"
 	mkargs=(KDIR="$kdir")
 	[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && mkargs+=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
@@ -127,6 +127,7 @@ if [ "${2:-}" = build ]; then
 	in_root make -s -C /tmp/csdwatch-src "${mkargs[@]}" >&2 || die "stock $arch: csdwatch build failed"
 	build_ext /tmp/csdwatch-src/selftests/csd_inject || die "stock $arch: csd_inject build failed"
 	build_ext /tmp/csdwatch-src/selftests/csd_bench || die "stock $arch: csd_bench build failed"
+	build_ext /tmp/csdwatch-src/selftests/kprobe_neighbour || die "stock $arch: kprobe_neighbour build failed"
 	# The kernel's own cross-call torture (selftests/csdwatch/scftorture.sh):
 	# Debian builds it not (CONFIG_SCF_TORTURE_TEST unset), so it is built
 	# here from the same source as two out-of-tree modules.
@@ -138,7 +139,8 @@ if [ "${2:-}" = build ]; then
 	printf 'obj-m := torture.o scftorture.o\nccflags-y := -DCONFIG_SCF_TORTURE_TEST_MODULE=1\n' > "$tort/Kbuild"
 	build_ext /tmp/csdwatch-torture || die "stock $arch: scftorture build failed"
 	cp "$src/csdwatch.ko" "$src/selftests/csd_inject/csd_inject.ko" \
-		"$src/selftests/csd_bench/csd_bench.ko" "$out/"
+		"$src/selftests/csd_bench/csd_bench.ko" \
+		"$src/selftests/kprobe_neighbour/kprobe_neighbour.ko" "$out/"
 	mkdir -p "$out/kernel"
 	cp "$tort/torture.ko" "$tort/scftorture.ko" "$out/kernel/"
 	exit 0

@@ -1,0 +1,79 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Another kprobe user at csdwatch's probe sites (kprobe_neighbour.ko: a
+# debugging module, systemtap, another watchdog), with and without a
+# post_handler, unloaded before and after csdwatch. Each time: both see
+# cross calls while loaded; once both are gone, cross calls and module
+# unloads (whose TLB flushes cross-call: the moment the crash came) run,
+# nothing is left in debugfs kprobes/list at those sites, and the kernel
+# printed no "Failed to disarm kprobe-ftrace" and no warning. The
+# control, without csdwatch: the kprobes-on-ftrace bug csdwatch guards
+# against (rust/shim.c), a probe left armed after its unregistration. KTAP.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+NB=/payload/kprobe_neighbour.ko
+KP=/sys/kernel/debug/kprobes/list
+SITES='__flush_smp_call_function_queue|__smp_call_single_queue|smp_call_function_single|smp_call_function_many_cond|sched_tick|send_call_func|send_call_function'
+
+ktap_print_header
+ktap_set_plan 9
+[ -e $NB ] || ktap_exit_fail_msg "no $NB"
+[ -r $KP ] || ktap_exit_fail_msg "no $KP (debugfs)"
+grep -q '^csd_inject ' /proc/modules || insmod /payload/csd_inject.ko || ktap_exit_fail_msg "insmod csd_inject"
+NBP=/sys/module/kprobe_neighbour/parameters
+# cross calls from three senders, and a module load and unload (module
+# memory is freed behind a TLB flush of every CPU)
+traffic() { run load 3 400 && rmmod csd_inject && insmod /payload/csd_inject.ko; }
+left_at_sites() { grep -E "$SITES" $KP; }
+
+for post in 1 0; do
+	for first in kprobe_neighbour csdwatch; do
+		case $first in csdwatch) second=kprobe_neighbour ;; *) second=csdwatch ;; esac
+		what="post_handler=$post, $first unloaded first"
+		dmesg_mark; stats_mark
+		ok=1
+		insmod /payload/csdwatch.ko || ok=0
+		insmod $NB post=$post || ok=0
+		[ $ok = 1 ] && traffic || ok=0
+		nh=$(cat $NBP/hits 2>/dev/null); nr=$(cat $NBP/registered 2>/dev/null)
+		w=$(delta waits)
+		ktap_print_msg "$what: neighbour probes ${nr:-?}, hits ${nh:-?}; csdwatch waits +$w"
+		[ $ok = 1 ] && [ "${nh:-0}" -gt 0 ] && [ "$w" -gt 0 ] || ok=0
+		rmmod $first || ok=0
+		traffic || ok=0
+		rmmod $second || ok=0
+		traffic || ok=0
+		check "$what: both saw calls, both unloaded, calls and unloads ran after" [ $ok = 1 ]
+		left=$(left_at_sites)
+		bad=$(bad_dmesg; dmesg_new | grep -E 'Failed to disarm|kprobe-ftrace|aggr_pre_handler|NX-protected')
+		[ -z "$left" ] || ktap_print_msg "left in kprobes/list: $left"
+		[ -z "$bad" ] || ktap_print_msg "kernel said: $bad"
+		check "$what: nothing left armed, no warning" [ -z "$left$bad" ]
+	done
+done
+
+# The control: the kernel's bug without csdwatch, on a function of the
+# neighbour module itself (which then stays loaded, see kprobe_neighbour.c).
+dmesg_mark
+if insmod $NB control=1; then
+	new=$(dmesg_new)
+	ktap_print_msg "control: $(echo "$new" | grep -m1 'control: probe A' | sed 's/.*\] //')"
+	if ! echo "$new" | grep -q 'control: probe A .*ftrace-based'; then
+		ktap_test_skip "control: kprobes here are not ftrace-based (the kernel put probe A on a breakpoint): the bug cannot occur"
+	else
+		ktap_print_msg "control: $(echo "$new" | grep -m1 'control: A and B unregistered' | sed 's/.*\] //')"
+		ktap_print_msg "control: kprobes/list: $(grep nb_site $KP || echo 'nothing at nb_site')"
+		if echo "$new" | grep -q 'control: A and B unregistered; a call after that still ran A' &&
+		   grep -q nb_site $KP; then
+			ktap_test_pass "control: without csdwatch's anchor, the kernel leaves an unregistered ftrace kprobe armed (its handler ran, still listed)"
+		elif echo "$new" | grep -q 'control: A and B unregistered; a call after that ran no handler' &&
+		     ! grep -q nb_site $KP; then
+			ktap_test_skip "control: this kernel disarmed both probes (no handler ran after, nothing listed): it does not have the bug"
+		else
+			ktap_test_fail "control: the kernel's state after unregistering (see above) is neither the bug nor its absence"
+		fi
+	fi
+else
+	ktap_test_fail "control: insmod kprobe_neighbour control=1"
+fi
+ktap_finished
