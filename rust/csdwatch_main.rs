@@ -26,6 +26,7 @@ mod detector;
 mod ffi;
 mod histogram;
 mod hooks;
+mod hooks_mode;
 mod origin;
 mod params;
 mod proof;
@@ -85,10 +86,11 @@ impl kernel::Module for Csdwatch {
         let stats = ffi::StatsDir::register()?;
         let debugfs = debugfs::DebugFs::create()?;
         let watchdogs = ffi::Watchdogs::start()?;
+        let mode = hooks_mode::select()?;
         let probes = ffi::Probes::register()?;
         let proven = proof::prove()?;
         pr_info!(
-            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; {} CPUs, {} wait slots; target stacks: {}; hooks: kprobes, {}\n",
+            "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; {} CPUs, {} wait slots; target stacks: {}; hooks: {}, {}\n",
             params::Param::Resend.get(),
             params::Param::Report.get(),
             params::Param::Panic.get(),
@@ -97,6 +99,7 @@ impl kernel::Module for Csdwatch {
             ffi::nr_cpu_ids(),
             state::get().map_or(0, |sh| sh.waits.len()),
             ffi::no_nmi().unwrap_or("NMI backtrace"),
+            mode.name(),
             proven.as_str()
         );
         Ok(Csdwatch {

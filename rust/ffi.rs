@@ -80,6 +80,8 @@ mod c {
         pub(super) fn csdw_proof_fn_addr() -> c_ulong;
         pub(super) fn csdw_proof_call(many: bool) -> c_int;
         pub(super) fn csdw_selftest_blind() -> *const c_char;
+        pub(super) fn csdw_tracepoints_missing() -> *const c_char;
+        pub(super) fn csdw_set_tracepoint_mode(on: bool);
     }
 }
 
@@ -251,6 +253,30 @@ pub(crate) fn selftest_blind() -> &'static [u8] {
     }
     // SAFETY: non-NULL: a NUL-terminated string, as above.
     unsafe { crate::kcompat::cstr_at(p) }.to_bytes()
+}
+
+/// The first event csdwatch needs that this kernel lacks (`None`: it
+/// has them all). Module init, process context.
+pub(crate) fn tracepoints_missing() -> Option<&'static str> {
+    // SAFETY: walks the kernel's tracepoints (for_each_kernel_tracepoint,
+    // process context) and returns NULL or a static C string.
+    let p = unsafe { c::csdw_tracepoints_missing() };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL: a NUL-terminated static string.
+    Some(
+        unsafe { crate::kcompat::cstr_at(p) }
+            .to_str()
+            .unwrap_or("?"),
+    )
+}
+
+/// Tell the shim which hooks to register (before `Probes::register`).
+pub(crate) fn set_tracepoint_mode(on: bool) {
+    // SAFETY: sets a flag the shim reads when registering; called once at
+    // module init before any probe exists.
+    unsafe { c::csdw_set_tracepoint_mode(on) }
 }
 
 /// Where the task a push recorded (`task`, `pid`) is now, as text, and

@@ -10,6 +10,7 @@
 #include <linux/sysfs.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
+#include <linux/tracepoint.h>
 #include <linux/tick.h>
 #include <linux/hrtimer.h>
 #include <linux/cpuhotplug.h>
@@ -77,6 +78,32 @@ CSDW_PARAM(report_ms, 1, "Report a stalled wait this old (ms, 0 = never; default
 CSDW_PARAM(panic_ms, 2, "Panic once a stall lasts this long (ms, 0 = off; default 0)");
 CSDW_PARAM(irq_frozen_ms, 3, "Interrupt count still this long means target IRQs off (ms; default 20)");
 CSDW_PARAM(tick_ms, 4, "Watchdog period while a wait is in flight (ms; default 5)");
+
+/*
+ * hooks=auto|tracepoints|kprobes, at load only (0444); reading it shows
+ * the hooks in use once loaded. C for module_param_cb(); the names and
+ * the choice are Rust's (rust/hooks_mode.rs).
+ */
+static int csdw_hooks_set(const char *val, const struct kernel_param *kp)
+{
+	if (csdwatch_rs_hooks_set(val, strlen(val))) {
+		pr_warn("csdwatch: hooks=%s: must be auto, tracepoints or kprobes\n", strim((char *)val));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int csdw_hooks_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", csdwatch_rs_hooks_name());
+}
+
+static const struct kernel_param_ops csdw_hooks_ops = {
+	.set = csdw_hooks_set,
+	.get = csdw_hooks_get,
+};
+module_param_cb(hooks, &csdw_hooks_ops, NULL, 0444);
+MODULE_PARM_DESC(hooks, "Hooks for pushes and IPI sends: auto (the kernel's csd/ipi tracepoints if it has them, else kprobes), tracepoints, kprobes; load only");
 
 /*
  * Counters: /sys/module/csdwatch/stats/<name>, one value per file. C
@@ -839,6 +866,16 @@ static int name(struct probe *p, struct pt_regs *regs)			\
 }
 
 /*
+ * Which hooks are in use (hooks=, rust/hooks_mode.rs): true when the
+ * pushes and the IPI sends come through the kernel's csd and ipi
+ * tracepoints, false when through kprobes. Set at load, before any probe
+ * is registered.
+ */
+static bool csdw_tp_mode;
+/* tracepoint mode: the function of this CPU's tracked many-CPU wait */
+static DEFINE_PER_CPU(unsigned long, csdw_many_func);
+
+/*
  * 7.3: __smp_call_function_single(int cpu, func, info, mask, bool wait)
  * 6.12: smp_call_function_single(int cpu, func, info, int wait)
  */
@@ -864,6 +901,12 @@ static int __csdw_wait_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct csdw_slot_data *d = (void *)ri->data;
 
+	/*
+	 * A tracked many-CPU call returns on the CPU it queued from (it runs
+	 * with preemption off): no later push of this CPU's is its (a call
+	 * whose entry handler was skipped must not look tracked).
+	 */
+	this_cpu_write(csdw_many_func, 0);
 	csdwatch_rs_wait_exit(d->slot);
 	return 0;
 }
@@ -886,6 +929,16 @@ static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	if (flags & SCF_WAIT_FLAG)
 		d->slot = csdwatch_rs_many_enter(regs_get_kernel_argument(regs, 1),
 						 regs_get_kernel_argument(regs, 2));
+	if (csdw_tp_mode) {
+		/*
+		 * The pushes come through csd_queue_cpu, after cond_func, one
+		 * per csd really queued; it needs to know whether this call's
+		 * wait is tracked (preemption is off from here to the last
+		 * push: smp_call_function_many_cond() requires it).
+		 */
+		this_cpu_write(csdw_many_func, d->slot >= 0 ? regs_get_kernel_argument(regs, 1) : 0);
+		return d->slot < 0;
+	}
 	if (d->slot >= 0) {
 		/* tracked: only who pushes first (rust/origin.rs) */
 		for_each_cpu_and(cpu, mask, cpu_online_mask)
@@ -1066,7 +1119,8 @@ static bool csdw_ipi_distrusted;	/* the load-time check saw no send */
 
 bool csdw_ipi_sends_seen(void)
 {
-	return READ_ONCE(csdw_ipi_probe_on[0]) && !READ_ONCE(csdw_ipi_distrusted);
+	return (csdw_tp_mode || READ_ONCE(csdw_ipi_probe_on[0])) &&
+	       !READ_ONCE(csdw_ipi_distrusted);
 }
 
 void csdw_ipi_sends_distrust(void)
@@ -1103,6 +1157,180 @@ static void csdw_ipi_probes_unregister(void)
 		if (csdw_ipi_probe_on[i])
 			unregister_kprobe(&csdw_kp_ipi[i]);
 	csdw_ipi_probe_on[0] = csdw_ipi_probe_on[1] = false;
+}
+
+/*
+ * The kernel's csd and ipi tracepoints (include/trace/events/csd.h,
+ * ipi.h; hooks=tracepoints, or auto where the kernel has them). C:
+ * tracepoint probes take the event's C prototype, and struct tracepoint
+ * is found by name (for_each_kernel_tracepoint(); the __tracepoint_*
+ * symbols are not exported) and registered with
+ * tracepoint_probe_register(), both exported. A probe runs with
+ * preemption off in the context of the code that fires the event; like
+ * the kprobe handlers, its body runs with IRQs off (CSDW_IRQS_OFF says
+ * why) and neither allocates, locks, prints nor cross-calls.
+ */
+#ifdef CONFIG_TRACEPOINTS
+/*
+ * csd_queue_cpu(cpu, callsite, func, csd): every push onto a
+ * call_single_queue, before llist_add(): from __smp_call_single_queue()
+ * (single and async calls, remote wakeups with func sched_ttwu_pending,
+ * irq_work_queue_on()) and, after cond_func and csd_lock(), from
+ * smp_call_function_many_cond() for each csd it queues. The latter's
+ * csds are the sender's cfd_data csds, which tells them apart.
+ */
+static void csdw_tp_queue(void *data, const unsigned int cpu, unsigned long callsite,
+			  smp_call_func_t func, call_single_data_t *csd)
+{
+	call_single_data_t __percpu *pcsd;
+	unsigned long flags;
+	unsigned int type;
+
+	local_irq_save(flags);
+	type = READ_ONCE(csd->node.u_flags) & CSD_FLAG_TYPE_MASK;
+	pcsd = READ_ONCE(this_cpu_ptr(csdw_cfd_data)->csd);
+	if (pcsd && cpu < nr_cpu_ids && per_cpu_ptr(pcsd, cpu) == csd) {
+		bool tracked = type == CSD_TYPE_SYNC &&
+			       this_cpu_read(csdw_many_func) == (unsigned long)func;
+
+		/* a real push (after cond_func): not a cfd entry record */
+		csdwatch_rs_queue_push(cpu, !tracked, false);
+	} else if (type == CSD_TYPE_SYNC || type == CSD_TYPE_ASYNC) {
+		csdwatch_rs_single_queue(cpu, csd, (unsigned long)func, type == CSD_TYPE_SYNC);
+	} else {
+		csdwatch_rs_queue_push(cpu, true, false);
+	}
+	local_irq_restore(flags);
+}
+
+/*
+ * ipi_send_cpu / ipi_send_cpumask: fired just before the arch sends an
+ * IPI, only when one is really sent. The reschedule and irq_work IPIs
+ * use them too: only those with smp.c's call-function callback count.
+ * csdwatch's own resends call the arch directly and never fire them.
+ */
+static void *csdw_cfsi;	/* generic_smp_call_function_single_interrupt, compared only */
+
+static void csdw_tp_ipi_cpu(void *data, const unsigned int cpu, unsigned long callsite,
+			    void *callback)
+{
+	unsigned long flags;
+
+	if (callback != csdw_cfsi || cpu >= nr_cpu_ids)
+		return;
+	local_irq_save(flags);
+	csdwatch_rs_ipi_sent(cpu);
+	local_irq_restore(flags);
+}
+
+static void csdw_tp_ipi_mask(void *data, const struct cpumask *mask, unsigned long callsite,
+			     void *callback)
+{
+	unsigned long flags;
+	unsigned int cpu;
+
+	if (callback != csdw_cfsi)
+		return;
+	local_irq_save(flags);
+	for_each_cpu(cpu, mask)
+		csdwatch_rs_ipi_sent(cpu);
+	local_irq_restore(flags);
+}
+
+struct csdw_tp {
+	const char *name;
+	void *probe;
+	struct tracepoint *tp;
+	bool on;
+};
+static struct csdw_tp csdw_tps[] = {
+	{ .name = "csd_queue_cpu", .probe = csdw_tp_queue },
+	{ .name = "ipi_send_cpu", .probe = csdw_tp_ipi_cpu },
+	{ .name = "ipi_send_cpumask", .probe = csdw_tp_ipi_mask },
+};
+
+static void csdw_tp_find(struct tracepoint *tp, void *priv)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++)
+		if (!strcmp(tp->name, csdw_tps[i].name))
+			csdw_tps[i].tp = tp;
+}
+
+/*
+ * The first event csdwatch needs that this kernel lacks (NULL: it has
+ * them all, and smp.c's call-function callback was found).
+ */
+const char *csdw_tracepoints_missing(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++)
+		csdw_tps[i].tp = NULL;
+	for_each_kernel_tracepoint(csdw_tp_find, NULL);
+	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++)
+		if (!csdw_tps[i].tp)
+			return csdw_tps[i].name;
+	csdw_cfsi = csdw_lookup("generic_smp_call_function_single_interrupt");
+	return csdw_cfsi ? NULL : "generic_smp_call_function_single_interrupt";
+}
+
+static void csdw_tps_unregister(void)
+{
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++) {
+		if (!csdw_tps[i].on)
+			continue;
+		tracepoint_probe_unregister(csdw_tps[i].tp, csdw_tps[i].probe, NULL);
+		csdw_tps[i].on = false;
+		any = true;
+	}
+	/* no probe of csdwatch's runs any more once this returns */
+	if (any)
+		tracepoint_synchronize_unregister();
+}
+
+/* All of them or none; the name of the one that failed in *failed. */
+static int csdw_tps_register(const char **failed)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++) {
+		*failed = csdw_tps[i].name;
+		ret = csdw_tps[i].tp ? tracepoint_probe_register(csdw_tps[i].tp, csdw_tps[i].probe, NULL)
+				     : -ENOENT;
+		if (ret) {
+			csdw_tps_unregister();
+			return ret;
+		}
+		csdw_tps[i].on = true;
+	}
+	return 0;
+}
+#else
+const char *csdw_tracepoints_missing(void)
+{
+	return "CONFIG_TRACEPOINTS";
+}
+
+static void csdw_tps_unregister(void)
+{
+}
+
+static int csdw_tps_register(const char **failed)
+{
+	*failed = "CONFIG_TRACEPOINTS";
+	return -ENOENT;
+}
+#endif
+
+void csdw_set_tracepoint_mode(bool on)
+{
+	csdw_tp_mode = on;
 }
 
 /*
@@ -1229,10 +1457,17 @@ int csdw_probes_register(void)
 	ret = csdw_register_anchored(&csdw_ar_flush);
 	if (ret)
 		goto fail;
-	failed = csdw_kp_queue.symbol_name;
-	ret = register_kprobe(&csdw_kp_queue);
-	if (ret)
-		goto fail_queue;
+	if (csdw_tp_mode) {
+		/* the pushes and the IPI sends: the kernel's own events */
+		ret = csdw_tps_register(&failed);
+		if (ret)
+			goto fail_tp;
+	} else {
+		failed = csdw_kp_queue.symbol_name;
+		ret = register_kprobe(&csdw_kp_queue);
+		if (ret)
+			goto fail_queue;
+	}
 	failed = csdw_rp_single.kp.symbol_name;
 	ret = csdw_register_anchored(&csdw_ar_single);
 	if (ret)
@@ -1247,17 +1482,26 @@ int csdw_probes_register(void)
 	if (ret)
 		pr_warn("csdwatch: cannot probe sched_tick (%d): a waiter spinning with IRQs off is looked at only by CPUs whose watchdogs tick\n",
 			ret);
-	csdw_ipi_probes_register();
+	if (!csdw_tp_mode)
+		csdw_ipi_probes_register();
 	return 0;
 
 fail_many:
 	csdw_unregister_anchored(&csdw_ar_single);
 fail_single:
-	unregister_kprobe(&csdw_kp_queue);
+	if (csdw_tp_mode)
+		csdw_tps_unregister();
+	else
+		unregister_kprobe(&csdw_kp_queue);
 fail_queue:
 	csdw_unregister_anchored(&csdw_ar_flush);
 fail:
 	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
+	       failed, ret);
+	return ret;
+fail_tp:
+	csdw_unregister_anchored(&csdw_ar_flush);
+	pr_err("csdwatch: cannot attach to the tracepoint %s (%d); not loading (hooks=kprobes does without)\n",
 	       failed, ret);
 	return ret;
 }
@@ -1267,12 +1511,14 @@ void csdw_probes_unregister(void)
 {
 	csdw_probes_on = false;
 	csdw_ipi_probes_unregister();
+	csdw_tps_unregister();
 	if (csdw_tick_probe_on)
 		unregister_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = false;
 	csdw_unregister_anchored(&csdw_ar_many);
 	csdw_unregister_anchored(&csdw_ar_single);
-	unregister_kprobe(&csdw_kp_queue);
+	if (!csdw_tp_mode)
+		unregister_kprobe(&csdw_kp_queue);
 	csdw_unregister_anchored(&csdw_ar_flush);
 }
 

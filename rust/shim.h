@@ -12,6 +12,8 @@
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);
 unsigned int csdwatch_rs_param_get(unsigned int id);
 unsigned long long csdwatch_rs_stat(unsigned int id);
+int csdwatch_rs_hooks_set(const char *text, size_t len);
+const char *csdwatch_rs_hooks_name(void);
 int csdwatch_rs_single_enter(bool wait);
 void csdwatch_rs_single_queue(unsigned int cpu, const void *csd, unsigned long func, bool sync);
 int csdwatch_rs_many_enter(unsigned long func, unsigned long info);
@@ -69,6 +71,8 @@ void csdw_ipi_sends_distrust(void);
 unsigned long csdw_proof_fn_addr(void);
 int csdw_proof_call(bool many);
 const char *csdw_selftest_blind(void);
+const char *csdw_tracepoints_missing(void);
+void csdw_set_tracepoint_mode(bool on);
 bool csdw_pusher_desc(const void *task, u32 pid, char *buf, size_t len);
 void csdw_pusher_stack(const void *task, u32 pid);
 void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class);

@@ -2,6 +2,7 @@
 # Build csdwatch and the csd_inject test module for ARCH and put together a
 # guest payload directory (scripts/qemu-run.sh boots it and runs run.sh):
 #   scripts/payload.sh ARCH DIR RUN_SCRIPT [BUILD_LOG]
+# CSDWATCH_HOOKS=MODE: every load of csdwatch in guest-run.sh gets hooks=MODE.
 # With CSDWATCH_PREBUILT=D, the modules are taken from D instead (and
 # D/kernel/{torture,scftorture}.ko if there).
 # DIR gets csdwatch.ko, csd_inject.ko, kprobe_neighbour.ko, run.sh, lib/ (selftest helpers),
@@ -28,6 +29,10 @@ for m in kernel/torture.ko kernel/scftorture.ko; do
 	[ -e "$kd/$m" ] && cp "$kd/$m" "$pl/"
 done
 cp "$run" "$pl/run.sh"
+# the hooks csdwatch is loaded with in this guest (guest-run.sh): empty for
+# its default (auto), or auto|tracepoints|kprobes
+rm -f "$pl/hooks"
+[ -z "${CSDWATCH_HOOKS:-}" ] || echo "$CSDWATCH_HOOKS" > "$pl/hooks"
 cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
 cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
 cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"

@@ -75,7 +75,7 @@ guest_boot() {
 }
 
 # the result documents every guest run of the suite must print
-expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram kunit-csdwatch_tracked kunit-csdwatch_origin kunit-csdwatch_proof"
+expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram kunit-csdwatch_tracked kunit-csdwatch_origin kunit-csdwatch_proof kunit-csdwatch_hooks_mode"
 for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
 # The results of guest run NAME (console $results/NAME-console.log, QEMU
@@ -89,6 +89,9 @@ guest_result() {
 	set -e
 	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
 	line=$(echo "$summary" | tail -1)
+	# which hooks csdwatch used in this run, from its own load line
+	echo "$name: csdwatch hooks: $(grep -o -m1 'csdwatch: loaded: .*; hooks: [a-z]*' \
+		"$results/$name-console.log" | sed 's/.*hooks: //' || echo 'none seen')"
 	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
 	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
@@ -218,8 +221,11 @@ selftests_only=$(printf '%s\n' $expected | grep -v '^kunit-' | tr '\n' ' ')
 # The tickless variant (scripts/kconfig/nohz.config, booted nohz_full=1-3):
 # the kernel distro RT images resemble (NO_HZ_FULL). x86_64
 # (TICKLESS_ARCHES to change; empty to skip).
+# It runs csdwatch with hooks=kprobes: the fallback a kernel without the
+# csd and ipi tracepoints gets, under the whole suite (the other rows use
+# the default, auto: the tracepoints).
 for arch in ${TICKLESS_ARCHES-x86_64}; do
-	suite_on "$arch" "$arch-nohz" CSDWATCH_VARIANT=nohz "$expected"
+	suite_on "$arch" "$arch-nohz" "CSDWATCH_VARIANT=nohz CSDWATCH_HOOKS=kprobes" "$expected"
 done
 # Linux 6.12 LTS (Debian's linux-source-6.12, the same fragments): the
 # kernel users build their own LTS RT kernels from. Its kernel crate has

@@ -25,6 +25,30 @@ pub(crate) extern "C" fn csdwatch_rs_param_get(id: u32) -> u32 {
     Param::from_id(id).map_or(0, Param::get)
 }
 
+/// `hooks=` is set (shim.c's parameter ops): `len` bytes at `text`;
+/// -EINVAL, nothing changed, if it names no mode.
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_hooks_set(text: *const u8, len: usize) -> c_int {
+    // SAFETY: shim.c passes the parameter's string and its length, valid
+    // for the duration of this call.
+    let t = unsafe { core::slice::from_raw_parts(text, len) };
+    if crate::hooks_mode::request(t) {
+        0
+    } else {
+        EINVAL.to_errno()
+    }
+}
+
+/// `hooks=` as shown in sysfs: its NUL-terminated name.
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_hooks_name() -> *const u8 {
+    match crate::hooks_mode::shown() {
+        crate::hooks_mode::Mode::Auto => c"auto".as_ptr().cast(),
+        crate::hooks_mode::Mode::Tracepoints => c"tracepoints".as_ptr().cast(),
+        crate::hooks_mode::Mode::Kprobes => c"kprobes".as_ptr().cast(),
+    }
+}
+
 /// Read by the sysfs `stats/` files (shim.c).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_stat(id: u32) -> u64 {

@@ -21,7 +21,7 @@ dmesg_mark
 insmod $KO && line=$(dmesg_new | grep -m1 'csdwatch: loaded:')
 ktap_print_msg "${line#*\] }"
 check "loads, and its load line says the hooks saw its own calls" eval \
-	'echo "$line" | grep -q "hooks: kprobes, each saw a cross call at load"'
+	'echo "$line" | grep -qE "hooks: (kprobes|tracepoints), each saw a cross call at load"'
 rmmod csdwatch
 
 # hook name, and the function the refusal must name

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Which hooks feed csdwatch (`hooks=`, a load parameter): the kernel's
+//! csd and ipi tracepoints for the pushes and the IPI sends, where the
+//! kernel has them, or kprobes on the functions that make them. The
+//! waiters' and the flush's kretprobes are the same in both.
+//!
+//! `auto` (the default) takes the tracepoints when the kernel has every
+//! event csdwatch needs and kprobes otherwise; `tracepoints` refuses to
+//! load without them, naming the one missing; `kprobes` never uses them.
+//! The choice is made once, at load, before any hook is registered.
+
+use crate::ffi;
+use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
+use kernel::prelude::*;
+
+/// What `hooks=` asks for, or what is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Mode {
+    /// Tracepoints where the kernel has them, else kprobes.
+    Auto = 0,
+    /// The kernel's csd and ipi tracepoints.
+    Tracepoints = 1,
+    /// Kprobes only.
+    Kprobes = 2,
+}
+
+impl Mode {
+    /// The parameter's text for this mode.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Tracepoints => "tracepoints",
+            Mode::Kprobes => "kprobes",
+        }
+    }
+
+    /// `hooks=` text (a trailing newline allowed) to a mode.
+    pub(crate) fn parse(text: &[u8]) -> Option<Mode> {
+        let t = text.strip_suffix(b"\n").unwrap_or(text);
+        [Mode::Auto, Mode::Tracepoints, Mode::Kprobes]
+            .into_iter()
+            .find(|m| m.name().as_bytes() == t)
+    }
+
+    fn from_id(id: u32) -> Mode {
+        match id {
+            1 => Mode::Tracepoints,
+            2 => Mode::Kprobes,
+            _ => Mode::Auto,
+        }
+    }
+}
+
+/// The mode to use for `requested` on a kernel that lacks the event
+/// `missing` (`None`: it has them all); `Err` with the missing event
+/// when tracepoints were asked for and cannot be had.
+pub(crate) fn choose(requested: Mode, missing: Option<&str>) -> Result<Mode, &str> {
+    match (requested, missing) {
+        (Mode::Kprobes, _) | (Mode::Auto, Some(_)) => Ok(Mode::Kprobes),
+        (Mode::Tracepoints | Mode::Auto, None) => Ok(Mode::Tracepoints),
+        (Mode::Tracepoints, Some(m)) => Err(m),
+    }
+}
+
+/// What `hooks=` asked for (set by the parameter, before init).
+static REQUESTED: Atomic<u32> = Atomic::new(0);
+/// What is in use once chosen (`Auto`: not chosen yet).
+static IN_USE: Atomic<u32> = Atomic::new(0);
+
+/// The parameter was set to `text`; false (nothing changed) if it names
+/// no mode.
+pub(crate) fn request(text: &[u8]) -> bool {
+    match Mode::parse(text) {
+        Some(m) => {
+            REQUESTED.store(m as u32, Relaxed);
+            true
+        }
+        None => false,
+    }
+}
+
+/// What the parameter shows: the mode in use once loaded, else what was
+/// asked for.
+pub(crate) fn shown() -> Mode {
+    match Mode::from_id(IN_USE.load(Relaxed)) {
+        Mode::Auto => Mode::from_id(REQUESTED.load(Relaxed)),
+        m => m,
+    }
+}
+
+/// Choose at load (module init, before any hook is registered) and tell
+/// the shim; `Err` after a line naming what is missing.
+pub(crate) fn select() -> Result<Mode> {
+    let requested = Mode::from_id(REQUESTED.load(Relaxed));
+    let missing = ffi::tracepoints_missing();
+    let mode = match choose(requested, missing) {
+        Ok(m) => m,
+        Err(m) => {
+            pr_err!("hooks=tracepoints: this kernel has no {}; not loading (hooks=kprobes does without)\n", m);
+            return Err(kernel::error::code::ENOENT);
+        }
+    };
+    if let (Mode::Auto, Some(m)) = (requested, missing) {
+        pr_info!("hooks=auto: no {} in this kernel: using kprobes\n", m);
+    }
+    ffi::set_tracepoint_mode(mode == Mode::Tracepoints);
+    IN_USE.store(mode as u32, Relaxed);
+    Ok(mode)
+}
+
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_hooks_mode)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names() {
+        assert_eq!(Mode::parse(b"auto"), Some(Mode::Auto));
+        assert_eq!(Mode::parse(b"tracepoints\n"), Some(Mode::Tracepoints));
+        assert_eq!(Mode::parse(b"kprobes"), Some(Mode::Kprobes));
+        assert_eq!(Mode::parse(b"kprobe"), None);
+        assert_eq!(Mode::parse(b""), None);
+        assert_eq!(Mode::parse(b"Tracepoints"), None);
+    }
+
+    #[test]
+    fn choice() {
+        assert_eq!(choose(Mode::Auto, None), Ok(Mode::Tracepoints));
+        assert_eq!(choose(Mode::Auto, Some("csd_queue_cpu")), Ok(Mode::Kprobes));
+        assert_eq!(choose(Mode::Tracepoints, None), Ok(Mode::Tracepoints));
+        assert_eq!(
+            choose(Mode::Tracepoints, Some("ipi_send_cpumask")),
+            Err("ipi_send_cpumask")
+        );
+        assert_eq!(choose(Mode::Kprobes, None), Ok(Mode::Kprobes));
+        assert_eq!(choose(Mode::Kprobes, Some("x")), Ok(Mode::Kprobes));
+    }
+}
