@@ -111,7 +111,8 @@ def main():
                 line.append(span(paired(d, "default", w, "none", what), "{:.3f}"))
             rows.append(line)
         parts.append("P2 breakdown: time per call relative to nothing watching, paired rounds, "
-                     "median (min..max); each variant is csdwatch with one piece left out\n\n" +
+                     "median (min..max); each variant is csdwatch with one piece left out, "
+                     "or (kprobes) loaded with hooks=kprobes\n\n" +
                      table(["load", "csdwatch"] + [w.split("-", 1)[-1] for w in variants],
                            rows))
 

@@ -83,13 +83,23 @@ p3() {
 	out "P3|$K|$1|$3|$4|cpu0=$(($(loc 0) - a0)) cpu2=$(($(loc 2) - a2)) cpu3=$(($(loc 3) - a3)) s=$2 calls=$calls"
 }
 
-# the default kernel: nothing watching and csdwatch, alternated
+# the default kernel: nothing watching, csdwatch (its default hooks:
+# the kernel's tracepoints where it has them) and csdwatch hooks=kprobes
+# (watcher csdwatch-kprobes), in rotating order: drift falls on all sides
 default_p2() {
 	p2 none 0
+	ws="none csdwatch csdwatch-kprobes"
 	r=1
-	while [ $r -le "$ROUNDS" ]; do	# ABBA: drift falls on both sides
-		if [ $((r % 2)) = 1 ]; then p2 none $r; on; p2 csdwatch $r; off
-		else on; p2 csdwatch $r; off; p2 none $r; fi
+	while [ $r -le "$ROUNDS" ]; do
+		for w in $ws; do
+			case $w in
+			none) p2 none $r ;;
+			csdwatch) on; p2 csdwatch $r; off ;;
+			csdwatch-kprobes) insmod /payload/csdwatch.ko hooks=kprobes || exit 1
+				p2 $w $r; off ;;
+			esac
+		done
+		ws="${ws#* } ${ws%% *}"
 		r=$((r + 1))
 	done
 }
