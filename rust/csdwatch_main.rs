@@ -27,6 +27,7 @@ mod ffi;
 mod histogram;
 mod hooks;
 mod hooks_mode;
+mod hookup;
 mod origin;
 mod params;
 mod proof;
@@ -86,9 +87,9 @@ impl kernel::Module for Csdwatch {
         let stats = ffi::StatsDir::register()?;
         let debugfs = debugfs::DebugFs::create()?;
         let watchdogs = ffi::Watchdogs::start()?;
-        let mode = hooks_mode::select()?;
+        let mode = hookup::select()?;
         let probes = ffi::Probes::register()?;
-        let proven = proof::prove()?;
+        let proven = hookup::prove()?;
         pr_info!(
             "loaded: resend_ms={} report_ms={} panic_ms={} irq_frozen_ms={} tick_ms={}; {} CPUs, {} wait slots; target stacks: {}; hooks: {}, {}\n",
             params::Param::Resend.get(),
@@ -125,7 +126,7 @@ impl Drop for Csdwatch {
         ffi::watchdog_arm_here(params::Param::Tick.ns());
         pr_info!(
             "unloading: {} waits seen, {} in flight\n",
-            stats::Stat::Waits.get(),
+            state::stat(stats::Stat::Waits),
             hooks::in_flight()
         );
     }

@@ -12,10 +12,11 @@ use crate::kcompat::atomic::{
     ordering::{Acquire, Full, Release},
     Atomic,
 };
+use crate::kcompat::Table;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_ulong, c_void, CStr};
 use core::marker::PhantomData;
-use kernel::alloc::{AllocError, KVec};
+use kernel::alloc::AllocError;
 use kernel::error::to_result;
 use kernel::ffi::c_char;
 use kernel::prelude::*;
@@ -472,7 +473,7 @@ pub(crate) fn watchdog_quiesce() {
 /// (The cell also remembers the claim generation it is about, so a new
 /// wait never inherits an old one's state: `Tracked::gen`.)
 pub(crate) struct WatcherCells<T> {
-    cells: KVec<WatcherCell<T>>,
+    cells: Table<WatcherCell<T>>,
 }
 
 struct WatcherCell<T> {

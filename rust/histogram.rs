@@ -19,8 +19,8 @@
 //! and the counters are never torn (each is one 64-bit atomic).
 
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
+use crate::kcompat::Table;
 use core::fmt;
-use kernel::alloc::KVec;
 use kernel::prelude::*;
 
 /// Number of buckets.
@@ -59,7 +59,7 @@ impl CpuHistogram {
 
 /// The histograms of every possible CPU.
 pub(crate) struct Histogram {
-    cpus: KVec<CpuHistogram>,
+    cpus: Table<CpuHistogram>,
 }
 
 impl Histogram {

@@ -61,7 +61,7 @@ fn this_cpu_watching() -> Option<(&'static Shared, u32, &'static Target)> {
 /// instance for this call).
 pub(crate) fn single_enter(wait: bool) -> i32 {
     if wait {
-        proof::saw(Hook::SingleEntry, 0);
+        proof::saw(Hook::SingleEntry, 0, ffi::current_task);
     }
     if !wait || stopping() {
         return -1;
@@ -87,7 +87,7 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
 /// call (async, `wait=0`, or one the table had no room for) is watched on
 /// the target's queue ([`queue_push`]).
 pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool) {
-    proof::saw(Hook::Queue, func);
+    proof::saw(Hook::Queue, func, ffi::current_task);
     let Some(sh) = state::get() else {
         return;
     };
@@ -124,7 +124,7 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
     };
     me.watch(1);
     if sh.waits.queue_single(i, &nw, target_cpu) {
-        Stat::Waits.inc();
+        sh.count(cpu, Stat::Waits);
         me.expect_tick(nw.start_ns + Param::Tick.ns());
         ffi::watchdog_arm(Param::Tick.ns());
         true
@@ -180,7 +180,7 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, cfd: bool) {
 /// The kernel sent `cpu` a call-function IPI (not one of csdwatch's own
 /// resends): shim.c's probes on the arch's send functions.
 pub(crate) fn ipi_sent(cpu: u32) {
-    proof::saw(Hook::IpiSend, 0);
+    proof::saw(Hook::IpiSend, 0, ffi::current_task);
     if let Some(o) = state::get().and_then(|sh| sh.origins.get(cpu as usize)) {
         o.ipi_sent(ffi::now_ns());
     }
@@ -208,7 +208,7 @@ fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
     let first = Param::Resend.ns().max(tick);
     match q.push(cpu, now, t.last_flush_ns(), STALE_TICKS * tick) {
         Took::New => {
-            Stat::QueueWatches.inc();
+            sh.count(cpu, Stat::QueueWatches);
             if let Some(h) = sh.held.get(cpu as usize) {
                 h.add(target);
             }
@@ -227,7 +227,7 @@ fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
 /// remote online target, calling `func(info)`; the slot index or -1 when
 /// not tracked.
 pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
-    proof::saw(Hook::ManyEntry, func);
+    proof::saw(Hook::ManyEntry, func, ffi::current_task);
     if stopping() {
         return -1;
     }
@@ -245,7 +245,7 @@ pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
     me.watch(1);
     match sh.waits.begin_many(&nw) {
         Some(i) => {
-            Stat::Waits.inc();
+            sh.count(cpu, Stat::Waits);
             me.expect_tick(nw.start_ns + Param::Tick.ns());
             ffi::watchdog_arm(Param::Tick.ns());
             i as i32
@@ -263,7 +263,7 @@ pub(crate) fn wait_exit(slot: i32) {
     let (Ok(i), Some(sh)) = (usize::try_from(slot), state::get()) else {
         return;
     };
-    proof::saw(Hook::Return, 0);
+    proof::saw(Hook::Return, 0, ffi::current_task);
     let now = ffi::now_ns();
     if let Some((watcher, start)) = sh.waits.end(i, now) {
         let ns = now.saturating_sub(start);
@@ -284,7 +284,7 @@ pub(crate) fn wait_exit(slot: i32) {
 pub(crate) fn flush_enter(cpu: u32, batch: impl Iterator<Item = (usize, usize)> + Clone) {
     if proof::checking() {
         for (_, f) in batch.clone() {
-            proof::saw(Hook::Flush, f);
+            proof::saw(Hook::Flush, f, ffi::current_task);
         }
     }
     if let Some(t) = state::get().and_then(|sh| sh.target(cpu)) {

@@ -8,11 +8,10 @@
 //! `auto` (the default) takes the tracepoints when the kernel has every
 //! event csdwatch needs and kprobes otherwise; `tracepoints` refuses to
 //! load without them, naming the one missing; `kprobes` never uses them.
-//! The choice is made once, at load, before any hook is registered.
+//! The choice is made once, at load, before any hook is registered
+//! (`hookup::select`); this file holds no kernel call.
 
-use crate::ffi;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
-use kernel::prelude::*;
 
 /// What `hooks=` asks for, or what is in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,24 +89,14 @@ pub(crate) fn shown() -> Mode {
     }
 }
 
-/// Choose at load (module init, before any hook is registered) and tell
-/// the shim; `Err` after a line naming what is missing.
-pub(crate) fn select() -> Result<Mode> {
-    let requested = Mode::from_id(REQUESTED.load(Relaxed));
-    let missing = ffi::tracepoints_missing();
-    let mode = match choose(requested, missing) {
-        Ok(m) => m,
-        Err(m) => {
-            pr_err!("hooks=tracepoints: this kernel has no {}; not loading (hooks=kprobes does without)\n", m);
-            return Err(kernel::error::code::ENOENT);
-        }
-    };
-    if let (Mode::Auto, Some(m)) = (requested, missing) {
-        pr_info!("hooks=auto: no {} in this kernel: using kprobes\n", m);
-    }
-    ffi::set_tracepoint_mode(mode == Mode::Tracepoints);
-    IN_USE.store(mode as u32, Relaxed);
-    Ok(mode)
+/// Record the mode chosen at load (`hookup::select`).
+pub(crate) fn set_in_use(m: Mode) {
+    IN_USE.store(m as u32, Relaxed);
+}
+
+/// What `hooks=` asked for.
+pub(crate) fn requested() -> Mode {
+    Mode::from_id(REQUESTED.load(Relaxed))
 }
 
 #[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests

@@ -13,11 +13,10 @@
 //!
 //! The hooks mark what they see with [`saw`]: one relaxed load of a static
 //! when no check runs (the only cost it adds to a cross call).
-//! [`silent`] is the pure judgement, KUnit-tested.
+//! [`silent`] is the judgement, KUnit-tested. No kernel calls here:
+//! `hookup.rs` makes the calls and prints.
 
-use crate::ffi;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
-use kernel::prelude::*;
 
 /// A hook the check asks about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +66,7 @@ impl Hook {
     }
 
     /// What is hooked, for the refusal line.
-    fn site(self, call: Call) -> &'static str {
+    pub(crate) fn site(self, call: Call) -> &'static str {
         match (self, call) {
             (Hook::SingleEntry, _) => SINGLE_FN,
             (Hook::Queue, _) => "__smp_call_single_queue",
@@ -109,7 +108,8 @@ impl Call {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The kernel function the check calls.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Call::Single => "smp_call_function_single",
             Call::Many => "smp_call_function_many",
@@ -148,21 +148,20 @@ static SEEN: [Atomic<u32>; HOOKS.len()] = [const { Atomic::new(0) }; HOOKS.len()
 /// Hooks the check ignores (`selftest_blind=`, for testing the refusal).
 static BLIND: Atomic<u32> = Atomic::new(0);
 
-/// A hook saw a call to `func` (0 if it does not know the function). The
-/// hooks on the caller's side count only the prover's own calls (one
+/// A hook saw a call to `func` (0 if it does not know the function)
+/// made by task `current` (`current()` is only read while a check runs).
+/// The hooks on the caller's side count only the prover's own calls (one
 /// made from an interrupt on its CPU has another function); the flush on
 /// the target, only the check's function.
-pub(crate) fn saw(h: Hook, func: usize) {
+pub(crate) fn saw(h: Hook, func: usize, current: impl FnOnce() -> usize) {
     let prover = PROVER.load(Relaxed);
     if prover == 0 {
         return;
     }
     let ours = match h {
         Hook::Flush => func == FUNC.load(Relaxed),
-        Hook::Queue | Hook::ManyEntry => {
-            prover == ffi::current_task() && func == FUNC.load(Relaxed)
-        }
-        Hook::SingleEntry | Hook::Return | Hook::IpiSend => prover == ffi::current_task(),
+        Hook::Queue | Hook::ManyEntry => prover == current() && func == FUNC.load(Relaxed),
+        Hook::SingleEntry | Hook::Return | Hook::IpiSend => prover == current(),
     };
     if ours && BLIND.load(Relaxed) & h.bit() == 0 {
         SEEN[h as usize].store(1, Relaxed);
@@ -181,90 +180,27 @@ fn seen() -> u32 {
         .fold(0, |m, h| m | h.bit())
 }
 
-/// What the check found, for the load line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Proven {
-    /// Every hook saw its call.
-    Seen,
-    /// No other CPU was online to call.
-    NoOtherCpu,
-}
-
-impl Proven {
-    /// For the load line.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Proven::Seen => "each saw a cross call at load",
-            Proven::NoOtherCpu => "not checked (one CPU online)",
-        }
+/// A check begins: the hooks count calls of task `prover` to `func`,
+/// except those of `blind`.
+pub(crate) fn begin(prover: usize, func: usize, blind: Option<Hook>) {
+    for f in SEEN.iter() {
+        f.store(0, Relaxed);
     }
-}
-
-/// Make one call of each kind and judge the hooks; `Err` (after a line
-/// naming the silent hook) refuses the load. Module init, process context,
-/// probes and watchdogs running (a call of its own that meets a lost IPI
-/// is rescued like any other).
-pub(crate) fn prove() -> Result<Proven> {
-    let blind = match parse_blind(ffi::selftest_blind()) {
-        Ok(b) => b,
-        Err(()) => {
-            pr_err!(
-                "selftest_blind: no hook of that name (single_entry, queue, flush, return, many_entry, ipi_send); not loading\n"
-            );
-            return Err(EINVAL);
-        }
-    };
     BLIND.store(blind.map_or(0, Hook::bit), Relaxed);
-    FUNC.store(ffi::proof_fn(), Relaxed);
-    let mut ipi_seen = false;
-    for call in [Call::Single, Call::Many] {
-        for f in SEEN.iter() {
-            f.store(0, Relaxed);
-        }
-        PROVER.store(ffi::current_task(), Relaxed);
-        let r = ffi::proof_call(call == Call::Many);
-        PROVER.store(0, Relaxed);
-        let target = match r {
-            Ok(t) => t,
-            Err(ffi::ProofError::NoOtherCpu) => {
-                pr_info!("hook check skipped: no other CPU is online to call\n");
-                return Ok(Proven::NoOtherCpu);
-            }
-            Err(ffi::ProofError::NotRun) => {
-                pr_err!(
-                    "hook check: {}() returned but its function did not run on the other CPU; not loading\n",
-                    call.name()
-                );
-                return Err(EIO);
-            }
-        };
-        let s = seen();
-        if let Some(h) = silent(call.required(), s) {
-            let why = if blind == Some(h) {
-                ", or blinded by selftest_blind"
-            } else {
-                " or not probe-able here"
-            };
-            pr_err!(
-                "hook check: a {}() to CPU {} was not seen by the hook on {} (inlined, cloned{}); not loading\n",
-                call.name(),
-                target,
-                h.site(call),
-                why
-            );
-            return Err(kernel::error::code::ENOENT);
-        }
-        ipi_seen |= s & Hook::IpiSend.bit() != 0;
-    }
-    if !ipi_seen && ffi::ipi_sends_seen() {
-        // Not one IPI seen for two calls (a target polling in idle takes
-        // none): reports then do not claim whether an IPI was sent.
-        pr_warn!(
-            "hook check: the IPI send hook saw neither call: reports do not say whether an IPI was sent\n"
-        );
-        ffi::distrust_ipi_sends();
-    }
-    Ok(Proven::Seen)
+    FUNC.store(func, Relaxed);
+    PROVER.store(prover, Relaxed);
+}
+
+/// The check's call returned: the hooks that saw it (a mask of
+/// [`Hook`] bits); the hooks stop counting.
+pub(crate) fn end() -> u32 {
+    PROVER.store(0, Relaxed);
+    seen()
+}
+
+/// Whether `seen` holds `h`.
+pub(crate) fn has(seen: u32, h: Hook) -> bool {
+    seen & h.bit() != 0
 }
 
 #[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests

@@ -11,13 +11,13 @@
 
 use crate::ffi::{Global, Installed, WatcherCells};
 use crate::histogram::Histogram;
-use crate::kcompat::filled;
+use crate::kcompat::{filled, Table};
 use crate::origin::Origin;
 use crate::queues::{Held, QueueWatch, Sweep};
+use crate::stats::{CpuCounts, Stat};
 use crate::targets::{StandIn, Target};
 use crate::tracked::Tracked;
 use crate::waits::{table_size, Waits};
-use kernel::alloc::KVec;
 use kernel::prelude::*;
 
 /// The module's shared state.
@@ -25,15 +25,15 @@ pub(crate) struct Shared {
     /// The waits in flight.
     pub waits: Waits,
     /// One record per possible CPU.
-    pub targets: KVec<Target>,
+    pub targets: Table<Target>,
     /// The watchdog's memory of each wait slot.
     pub tracked: WatcherCells<Tracked>,
     /// Each possible CPU's call queue, as pushes and watchdogs see it.
-    pub queues: KVec<QueueWatch>,
+    pub queues: Table<QueueWatch>,
     /// The queues each possible CPU's watchdog watches.
-    pub held: KVec<Held>,
+    pub held: Table<Held>,
     /// Each possible CPU's first push and last IPI (why an IPI was lost).
-    pub origins: KVec<Origin>,
+    pub origins: Table<Origin>,
     /// Who sweeps the queues while unloading, and when it last did.
     pub sweep: Sweep,
     /// Who looks for overdue watchers from the scheduler tick
@@ -43,9 +43,18 @@ pub(crate) struct Shared {
     pub stand_in: StandIn,
     /// Wait times by waiting CPU.
     pub histogram: Histogram,
+    /// Each possible CPU's share of the counters a call bumps.
+    pub counts: Table<CpuCounts>,
 }
 
 impl Shared {
+    /// Count one `s` on `cpu`: on its own line for a per-CPU counter.
+    pub(crate) fn count(&self, cpu: u32, s: Stat) {
+        if !self.counts.get(cpu as usize).is_some_and(|c| c.inc(s)) {
+            s.inc();
+        }
+    }
+
     /// The record of `cpu`, if it is a possible CPU.
     pub(crate) fn target(&self, cpu: u32) -> Option<&Target> {
         self.targets.get(cpu as usize)
@@ -69,6 +78,7 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
     let queues = filled(per_cpu, GFP_KERNEL, QueueWatch::new)?;
     let held = filled(per_cpu, GFP_KERNEL, Held::new)?;
     let origins = filled(per_cpu, GFP_KERNEL, Origin::new)?;
+    let counts = filled(per_cpu, GFP_KERNEL, CpuCounts::new)?;
     let shared = KBox::new(
         Shared {
             waits,
@@ -81,8 +91,14 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             stand_in_scan: Sweep::new(),
             stand_in: StandIn::new(),
             histogram: Histogram::new(nr_cpu_ids, GFP_KERNEL)?,
+            counts,
         },
         GFP_KERNEL,
     )?;
     Ok(SHARED.install(shared))
+}
+
+/// Counter `s`: its global count plus every CPU's share.
+pub(crate) fn stat(s: Stat) -> u64 {
+    s.get() + get().map_or(0, |sh| sh.counts.iter().map(|c| c.get(s)).sum::<u64>())
 }

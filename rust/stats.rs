@@ -62,8 +62,45 @@ pub(crate) const NR_STATS: usize = 18;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 
+/// Counters that a cross call may bump (a wait begins, a queue watch
+/// begins) are kept per CPU too: each CPU's [`CpuCounts`] is on a cache
+/// line of its own (`state::Shared::counts`), so that no call writes a
+/// line other CPUs' calls write; a read sums them (`state::stat`).
+const PER_CPU: [Stat; 2] = [Stat::Waits, Stat::QueueWatches];
+
+/// One CPU's share of the per-CPU counters.
+#[repr(align(64))]
+pub(crate) struct CpuCounts([Atomic<u64>; PER_CPU.len()]);
+
+impl CpuCounts {
+    /// All zero.
+    pub(crate) const fn new() -> Self {
+        CpuCounts([const { Atomic::new(0) }; PER_CPU.len()])
+    }
+
+    /// Add one to `s` here; false (nothing done) if `s` is not per-CPU.
+    pub(crate) fn inc(&self, s: Stat) -> bool {
+        match PER_CPU.iter().position(|&p| p == s) {
+            Some(i) => {
+                self.0[i].add(1u64, Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// This CPU's share of `s` (0 if `s` is not per-CPU).
+    pub(crate) fn get(&self, s: Stat) -> u64 {
+        PER_CPU
+            .iter()
+            .position(|&p| p == s)
+            .map_or(0, |i| self.0[i].load(Relaxed))
+    }
+}
+
 impl Stat {
-    /// Add one.
+    /// Add one to the global count (a per-CPU counter's share that no
+    /// CPU's [`CpuCounts`] took).
     pub(crate) fn inc(self) {
         COUNTERS[self as usize].add(1u64, Relaxed);
     }
@@ -80,13 +117,44 @@ impl Stat {
         }
     }
 
-    /// The stored value.
+    /// The global count (for a per-CPU counter, without the CPUs' shares:
+    /// `state::stat` adds them).
     pub(crate) fn get(self) -> u64 {
         COUNTERS[self as usize].load(Relaxed)
     }
+
+    /// The counter of id `id`.
+    pub(crate) fn from_id(id: u32) -> Option<Stat> {
+        ALL.get(id as usize).copied()
+    }
 }
 
-/// The stored value of counter `id`; 0 for an unknown id.
-pub(crate) fn read(id: u32) -> u64 {
-    COUNTERS.get(id as usize).map_or(0, |c| c.load(Relaxed))
-}
+/// Every counter, in id order.
+const ALL: [Stat; NR_STATS] = [
+    Stat::Waits,
+    Stat::StallsLostIpi,
+    Stat::StallsIrqsOff,
+    Stat::StallsSlowHandler,
+    Stat::StallsTargetOffline,
+    Stat::IpisResent,
+    Stat::Recoveries,
+    Stat::Reports,
+    Stat::LongestWaitUs,
+    Stat::InFlight,
+    Stat::Dropped,
+    Stat::WatchdogTicks,
+    Stat::IdleTicks,
+    Stat::QueueStalls,
+    Stat::QueueRecoveries,
+    Stat::QueueWatches,
+    Stat::QueueResends,
+    Stat::StandIns,
+];
+// each counter at its id: checked when the module is built
+const _: () = {
+    let mut i = 0;
+    while i < NR_STATS {
+        assert!(ALL[i] as usize == i);
+        i += 1;
+    }
+};

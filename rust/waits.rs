@@ -31,7 +31,8 @@ use crate::kcompat::atomic::{
     Atomic,
 };
 use crate::kcompat::barrier::{smp_mb, Read};
-use kernel::alloc::{AllocError, Flags, KVec};
+use crate::kcompat::Table;
+use kernel::alloc::{AllocError, Flags};
 use kernel::prelude::*;
 
 /// Fewest slots in the table.
@@ -146,7 +147,7 @@ impl Slot {
 
 /// The table of slots, allocated at load.
 pub(crate) struct Waits {
-    slots: KVec<Slot>,
+    slots: Table<Slot>,
 }
 
 /// What a claimer fills in.

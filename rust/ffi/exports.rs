@@ -41,12 +41,12 @@ pub(crate) extern "C" fn csdwatch_rs_hooks_set(text: *const u8, len: usize) -> c
 
 /// `hooks=` as shown in sysfs: its NUL-terminated name.
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_hooks_name() -> *const u8 {
-    match crate::hooks_mode::shown() {
-        crate::hooks_mode::Mode::Auto => c"auto".as_ptr().cast(),
-        crate::hooks_mode::Mode::Tracepoints => c"tracepoints".as_ptr().cast(),
-        crate::hooks_mode::Mode::Kprobes => c"kprobes".as_ptr().cast(),
-    }
+pub(crate) extern "C" fn csdwatch_rs_hooks_name() -> *const kernel::ffi::c_char {
+    crate::kcompat::char_ptr(match crate::hooks_mode::shown() {
+        crate::hooks_mode::Mode::Auto => c"auto",
+        crate::hooks_mode::Mode::Tracepoints => c"tracepoints",
+        crate::hooks_mode::Mode::Kprobes => c"kprobes",
+    })
 }
 
 /// Read by the sysfs `stats/` files (shim.c).
@@ -55,12 +55,13 @@ pub(crate) extern "C" fn csdwatch_rs_stat(id: u32) -> u64 {
     if id == stats::Stat::InFlight as u32 {
         return hooks::in_flight();
     }
+    let v = stats::Stat::from_id(id).map_or(0, crate::state::stat);
     if id == stats::Stat::Dropped as u32 {
         // SAFETY: csdw_probes_missed() reads counters of static kretprobes.
         let missed = unsafe { c::csdw_probes_missed() };
-        return stats::read(id) + missed;
+        return v + missed;
     }
-    stats::read(id)
+    v
 }
 
 /// Entry of `__smp_call_function_single()` (kretprobe entry handler).

@@ -38,7 +38,7 @@ for hk in 'single_entry:(__)?smp_call_function_single' queue:__smp_call_single_q
 	why=$(dmesg_new | grep -m1 'csdwatch: hook check:')
 	ktap_print_msg "${why#*\] }"
 	kp=$(wc -l < $KP 2>/dev/null)
-	check "selftest_blind=$h: refused, naming $fn; nothing left (kprobes $kp0 -> $kp)" eval \
+	check "selftest_blind=$h: refused, naming ${fn#"(__)?"}; nothing left (kprobes $kp0 -> $kp)" eval \
 		'echo "$why" | grep -qE "was not seen by the hook on $fn " &&
 		 echo "$why" | grep -qF "blinded by selftest_blind); not loading" &&
 		 [ ! -e /sys/module/csdwatch ] && [ "$kp" = "$kp0" ]'

@@ -31,7 +31,7 @@ load_mode() {
 	line=$(dmesg_new | grep -m1 'csdwatch: loaded:')
 	q=$(grep -c '__smp_call_single_queue' $KP)
 	stats_mark; run load 2 300; w=$(delta waits)
-	ktap_print_msg "$*: parameter reads '$got'; ${line##*; }; queue kprobe entries $q; waits +$w"
+	ktap_print_msg "${*:-no hooks= (default)}: parameter reads '$got'; ${line##*; }; queue kprobe entries $q; waits +$w"
 	rmmod csdwatch || return 1
 	case $want in
 	kprobes) [ "$q" -ge 1 ] || return 1 ;;
