@@ -7,9 +7,13 @@
 #   RUNS=default:p2:icount ROUNDS=3 scripts/bench.sh   (a quick P2 comparison)
 #   BREAKDOWN=1 scripts/bench.sh    where the cost per call goes: P2 on the
 #       default kernel with csdwatch and with builds of it that each leave
-#       one piece out (a patched copy in a temp dir, never shipped):
-#         no_queue_probe  the __smp_call_single_queue kprobe
+#       one piece out (a patched copy in a temp dir, never shipped; its
+#       load-time hook check is left out too, as it would refuse a build
+#       without one of its hooks):
+#         no_tracepoints  the csd_queue_cpu and ipi_send_* tracepoint probes
 #         no_flush_probe  the target-side __flush_smp_call_function_queue kretprobe
+#         no_anchor       the post_handlers and anchor kprobes that keep
+#                         kprobes on ftrace safe beside other probers
 #         no_timer        the watchdog timer's arm and cancel
 #         per_wait_cancel not a piece: the timer cancelled after every wait,
 #                         as before bursts kept it armed
@@ -43,6 +47,10 @@ variant_ko() {
 	(cd "$CSDWATCH_TOP" && tar --exclude=.git -cf - .) | tar -xf - -C "$d"
 	sed -i -e "$expr" "$d/$f"
 	cmp -s "$d/$f" "$CSDWATCH_TOP/$f" && die "variant $name: the patch no longer applies"
+	# a build without one of its hooks would refuse itself at load
+	sed -i 's/let proven = hookup::prove()?;/let proven = hookup::Proven::Seen;/' "$d/rust/csdwatch_main.rs"
+	cmp -s "$d/rust/csdwatch_main.rs" "$CSDWATCH_TOP/rust/csdwatch_main.rs" &&
+		die "variant $name: the hook check is no longer where bench.sh takes it out"
 	cp "$(bash "$d/scripts/build-module.sh" "$arch" .)/csdwatch.ko" "$pl/csdwatch-$name.ko" \
 		|| die "variant $name: build failed"
 	rm -rf "$d"
@@ -84,8 +92,9 @@ for run in $RUNS; do
 		"$ONLY" "$([ $name = stock ] && echo stock)" | cat - "$pl/run.sh" > "$pl/run2.sh"
 	mv "$pl/run2.sh" "$pl/run.sh"
 	if [ "${ONLY:-}" = breakdown ]; then
-		variant_ko no_queue_probe 's/ret = register_kprobe(&csdw_kp_queue);/ret = 0;/; s/^\tunregister_kprobe(&csdw_kp_queue);/\t;/'
-		variant_ko no_flush_probe 's/ret = register_kretprobe(&csdw_rp_flush);/ret = 0;/; s/^\tunregister_kretprobe(&csdw_rp_flush);/\t;/'
+		variant_ko no_tracepoints 's/ret = csdw_tps_register(&failed);/ret = 0;/'
+		variant_ko no_flush_probe 's/ret = csdw_register_anchored(&csdw_ar_flush);/ret = 0;/; s/^\tcsdw_unregister_anchored(&csdw_ar_flush);/\t;/'
+		variant_ko no_anchor 's/^#ifdef CONFIG_KPROBES_ON_FTRACE$/#if 0/'
 		variant_ko no_timer '/^void csdw_watchdog_arm(u64 delay_ns)$/,/^{$/ s/^{$/{ return;/; /^void csdw_watchdog_quiesce(void)$/,/^{$/ s/^{$/{ return;/'
 		variant_ko per_wait_cancel 's/watcher == cpu \&\& !t.ended_in_burst(now, Param::Tick.ns())/watcher == cpu/' rust/hooks.rs
 	fi
