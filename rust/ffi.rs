@@ -37,7 +37,7 @@ mod c {
         pub(super) fn csdw_flush_missed() -> u64;
         pub(super) fn csdw_watchdogs_start() -> c_int;
         pub(super) fn csdw_watchdogs_stop();
-        pub(super) fn csdw_watchdog_arm(delay_ns: u64);
+        pub(super) fn csdw_watchdog_arm(now: u64, delay_ns: u64);
         pub(super) fn csdw_watchdog_quiesce();
         pub(super) fn csdw_now_ns() -> u64;
         pub(super) fn csdw_this_cpu() -> u32;
@@ -438,11 +438,13 @@ pub(crate) fn panic_stall(owner: u32, target: u32, ms: u64, class: &'static CStr
     unsafe { core::hint::unreachable_unchecked() }
 }
 
-/// Arm the watchdog of this CPU (no-op if armed). Hooks and timers only.
-pub(crate) fn watchdog_arm(delay_ns: u64) {
+/// Arm the watchdog of this CPU to tick `delay_ns` after `now` (`now_ns()`
+/// clock; 0: read it), or bring an armed one forward to then (no-op if it
+/// ticks as soon already). Hooks and timers only.
+pub(crate) fn watchdog_arm(now: u64, delay_ns: u64) {
     // SAFETY: called with preemption off (kprobe handler), as the per-CPU
     // timer must be started on its own CPU.
-    unsafe { c::csdw_watchdog_arm(delay_ns) }
+    unsafe { c::csdw_watchdog_arm(now, delay_ns) }
 }
 
 /// Arm the watchdog of the CPU this task runs on (task context).

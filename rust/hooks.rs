@@ -126,7 +126,7 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
     if sh.waits.queue_single(i, &nw, target_cpu) {
         sh.count(cpu, Stat::Waits);
         me.expect_tick(nw.start_ns + Param::Tick.ns());
-        ffi::watchdog_arm(Param::Tick.ns());
+        ffi::watchdog_arm(nw.start_ns, Param::Tick.ns());
         true
     } else {
         me.watch(-1);
@@ -213,11 +213,11 @@ fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
                 h.add(target);
             }
             me.expect_tick(now + first);
-            ffi::watchdog_arm(first);
+            ffi::watchdog_arm(now, first);
         }
         Took::Back => {
             me.expect_tick(now + first);
-            ffi::watchdog_arm(first)
+            ffi::watchdog_arm(now, first)
         }
         Took::No => {}
     }
@@ -247,7 +247,7 @@ pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
         Some(i) => {
             sh.count(cpu, Stat::Waits);
             me.expect_tick(nw.start_ns + Param::Tick.ns());
-            ffi::watchdog_arm(Param::Tick.ns());
+            ffi::watchdog_arm(nw.start_ns, Param::Tick.ns());
             i as i32
         }
         None => {

@@ -1590,6 +1590,7 @@ struct csdw_watchdog {
 	atomic_t armed;		/* queued (or about to be), or its callback is running */
 	unsigned int cpu;
 	u64 arm_ns;		/* the delay the irq_work below starts the timer with */
+	u64 due_ns;		/* when the queued timer fires (csdw_now_ns() clock; this CPU only) */
 	struct irq_work arm_work;
 };
 static DEFINE_PER_CPU(struct csdw_watchdog, csdw_wd);
@@ -1608,6 +1609,7 @@ static enum hrtimer_restart csdw_wd_fn(struct hrtimer *t)
 	smp_mb__after_atomic();
 	next = csdwatch_rs_tick(wd->cpu);
 	if (next && !atomic_xchg(&wd->armed, 1)) {
+		WRITE_ONCE(wd->due_ns, csdw_now_ns() + next);
 		hrtimer_forward_now(t, ns_to_ktime(next));
 		return HRTIMER_RESTART;
 	}
@@ -1638,32 +1640,59 @@ static void csdw_arm_iw_fn(struct irq_work *w)
 	 */
 	atomic_set(&wd->armed, 0);
 	smp_mb__after_atomic();
-	if (csdwatch_rs_watching(wd->cpu) && !atomic_xchg(&wd->armed, 1))
-		hrtimer_start(&wd->timer, ns_to_ktime(READ_ONCE(wd->arm_ns)),
-			      HRTIMER_MODE_REL_PINNED_HARD);
+	if (csdwatch_rs_watching(wd->cpu) && !atomic_xchg(&wd->armed, 1)) {
+		u64 delay = READ_ONCE(wd->arm_ns);
+
+		WRITE_ONCE(wd->due_ns, csdw_now_ns() + delay);
+		hrtimer_start(&wd->timer, ns_to_ktime(delay), HRTIMER_MODE_REL_PINNED_HARD);
+	}
 }
 
-/* Arm this CPU's watchdog (pinned, HARD: fires in hard IRQ on PREEMPT_RT). */
-void csdw_watchdog_arm(u64 delay_ns)
+/*
+ * Start (or move) the timer to fire @delay_ns from @now. In NMI context
+ * the irq_work above does it (it restarts a queued timer with arm_ns).
+ */
+static void csdw_watchdog_start(struct csdw_watchdog *wd, u64 now, u64 delay_ns)
 {
-	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
-
-	/* the plain read first: in a burst of waits the timer stays armed */
-	if (atomic_read(&wd->armed) || atomic_xchg(&wd->armed, 1))
-		return;
+	WRITE_ONCE(wd->arm_ns, delay_ns);
 	if (in_nmi()) {
-		WRITE_ONCE(wd->arm_ns, delay_ns);
 		irq_work_queue(&wd->arm_work);
 		return;
 	}
+	WRITE_ONCE(wd->due_ns, now + delay_ns);
 	hrtimer_start(&wd->timer, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_PINNED_HARD);
+}
+
+/*
+ * Arm this CPU's watchdog (pinned, HARD: fires in hard IRQ on PREEMPT_RT)
+ * to tick @delay_ns after @now (csdw_now_ns(); 0: read it here). Armed
+ * already for as soon or sooner: nothing to do (in a burst of waits the
+ * timer stays armed). Armed for later: brought forward, else a wait that
+ * follows an unwaited push (armed resend_ms, up to 60 s) gets its first
+ * look that late, and its CPU looks overdue to the stand-in scan
+ * (watchdog.rs) on a healthy system. Called on this CPU with IRQs off or
+ * from its hard IRQ, so the pinned timer's callback is not running.
+ */
+void csdw_watchdog_arm(u64 now, u64 delay_ns)
+{
+	struct csdw_watchdog *wd = this_cpu_ptr(&csdw_wd);
+
+	if (!now)
+		now = csdw_now_ns();
+	/* the plain read first */
+	if (atomic_read(&wd->armed) || atomic_xchg(&wd->armed, 1)) {
+		if (now + delay_ns < READ_ONCE(wd->due_ns))
+			csdw_watchdog_start(wd, now, delay_ns);
+		return;
+	}
+	csdw_watchdog_start(wd, now, delay_ns);
 }
 
 /* The same from task context, on whatever CPU this runs (unloading). */
 void csdw_watchdog_arm_here(u64 delay_ns)
 {
 	preempt_disable();
-	csdw_watchdog_arm(delay_ns);
+	csdw_watchdog_arm(0, delay_ns);
 	preempt_enable();
 }
 

@@ -42,7 +42,7 @@ unsigned long long csdw_probes_missed(void);
 unsigned long long csdw_flush_missed(void);
 int csdw_watchdogs_start(void);
 void csdw_watchdogs_stop(void);
-void csdw_watchdog_arm(u64 delay_ns);
+void csdw_watchdog_arm(u64 now, u64 delay_ns);
 void csdw_watchdog_quiesce(void);
 void csdw_watchdog_arm_here(u64 delay_ns);
 u64 csdw_now_ns(void);

@@ -166,7 +166,7 @@ pub(crate) fn sched_tick(cpu: u32) {
     if found && sh.stand_in.claim(cpu, now, grace) {
         if let Some(me) = sh.target(cpu) {
             me.ask_stand_in();
-            ffi::watchdog_arm(1);
+            ffi::watchdog_arm(now, 1);
         }
     }
 }
