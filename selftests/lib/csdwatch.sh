@@ -154,7 +154,7 @@ known_ok() {
 	END {
 		for (i = 1; i <= NR; i++) {
 			# the control of selftest kprobe_neighbour: the kernel bug it
-			# shows, on that module's own function only (nb_site)
+			# shows, on a function of that test module only (nb_site)
 			if (l[i] ~ /WARNING: .*disarm_kprobe_ftrace/ && i > 1 &&
 			    l[i - 1] ~ /Failed to disarm kprobe-ftrace at nb_site/) {
 				print "[known: kprobe_neighbour control] kprobes-on-ftrace disarm bug at nb_site"; continue
