@@ -89,9 +89,11 @@ guest_result() {
 	set -e
 	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
 	line=$(echo "$summary" | tail -1)
-	# which hooks csdwatch used in this run, from its own load line
-	echo "$name: csdwatch hooks: $(grep -o -m1 'csdwatch: loaded: .*; hooks: [a-z]*' \
-		"$results/$name-console.log" | sed 's/.*hooks: //' || echo 'none seen')"
+	# which hooks csdwatch used in this run: its load lines, counted by mode
+	# (selftest hooks_param loads each mode once on purpose)
+	echo "$name: csdwatch hooks: $(grep -o 'csdwatch: loaded: .*; hooks: [a-z]*' \
+		"$results/$name-console.log" | sed 's/.*hooks: //' | sort | uniq -c |
+		awk '{ printf "%s%s (%d load lines)", (NR > 1 ? ", " : ""), $2, $1 }' || true)"
 	p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p')
 	f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')

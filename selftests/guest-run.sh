@@ -10,22 +10,8 @@
 cd /payload
 echo 1 > /proc/sys/kernel/printk
 
-# The hooks this run uses (scripts/payload.sh writes /payload/hooks from
-# CSDWATCH_HOOKS; none: csdwatch's default, auto). Every insmod of
-# csdwatch.ko then gets hooks=MODE first, through a wrapper ahead of
-# busybox's insmod in PATH; a test's own hooks= comes after and wins.
-if [ -s /payload/hooks ]; then
-	mkdir -p /payload/bin
-	cat > /payload/bin/insmod <<'EOF'
-#!/bin/sh
-case $1 in
-*/csdwatch.ko) ko=$1; shift; exec /bin/busybox insmod "$ko" "hooks=$(cat /payload/hooks)" "$@" ;;
-esac
-exec /bin/busybox insmod "$@"
-EOF
-	chmod +x /payload/bin/insmod
-	PATH=/payload/bin:$PATH; export PATH
-fi
+# The hooks this run loads csdwatch with: /payload/hooks (lib/csdwatch.sh's
+# insmod() adds them to every test's load of csdwatch.ko).
 echo "csdwatch-guest: hooks=$(cat /payload/hooks 2>/dev/null || echo auto)"
 
 emit() {

@@ -30,9 +30,9 @@ for post in 1 0; do
 	for first in kprobe_neighbour csdwatch; do
 		case $first in csdwatch) second=kprobe_neighbour ;; *) second=csdwatch ;; esac
 		what="post_handler=$post, $first unloaded first"
-		dmesg_mark; stats_mark
+		dmesg_mark
 		ok=1
-		insmod /payload/csdwatch.ko || ok=0
+		insmod /payload/csdwatch.ko && stats_mark || ok=0
 		insmod $NB post=$post || ok=0
 		[ $ok = 1 ] && traffic || ok=0
 		nh=$(cat $NBP/hits 2>/dev/null); nr=$(cat $NBP/registered 2>/dev/null)

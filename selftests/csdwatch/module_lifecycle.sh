@@ -3,6 +3,7 @@
 # Load and unload csdwatch; check modinfo fields, sysfs, and that unload
 # leaves nothing behind. Runs in the guest; KTAP output.
 . /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh	# insmod(): the row's hooks=
 KO=/payload/csdwatch.ko
 SYS=/sys/module/csdwatch
 

@@ -9,6 +9,23 @@ P=/sys/module/csdwatch/parameters
 
 val() { sed -n "s/^$1=//p" $D/result; }
 
+# The hooks this guest's row loads csdwatch with (/payload/hooks, written
+# by scripts/payload.sh from CSDWATCH_HOOKS; none: the module's default,
+# auto): every insmod of csdwatch.ko by a test gets hooks=MODE first, and a
+# test's own hooks= comes after it and wins. A function, not a wrapper in
+# PATH: busybox sh runs its own applets before it looks at PATH.
+insmod() {
+	case $1 in
+	*/csdwatch.ko)
+		if [ -s /payload/hooks ]; then
+			_ko=$1; shift
+			command insmod "$_ko" "hooks=$(cat /payload/hooks)" "$@"
+			return
+		fi ;;
+	esac
+	command insmod "$@"
+}
+
 # (re)load both modules; arguments go to csdwatch
 load_both() {
 	grep -q '^csd_inject ' /proc/modules && rmmod csd_inject
