@@ -835,6 +835,76 @@ static void csdw_unregister_anchored(struct csdw_anchored_rp *a)
 }
 
 /*
+ * A kernel the bug above has already hit. When another kprobe user's
+ * disarm fails that way, the kernel still counts the probe down: its count
+ * of probes armed through the IPMODIFY ftrace_ops (kernel/kprobes.c,
+ * kprobe_ipmodify_enabled) stays at -1 until reboot. From then on the
+ * first such probe armed does not register the ops (it is dead until a
+ * second one comes), and the last-but-one disarm unregisters the ops while
+ * a probe still sits in it. A csdwatch unload on such a kernel once
+ * jumped to address 0 at the entry of __flush_smp_call_function_queue,
+ * in the IPI handler of the CPU it was watching (CI, after selftest
+ * kprobe_neighbour_control had broken the count on purpose).
+ *
+ * Seen from a module: a probe with a post_handler that is the only one
+ * armed through that ops does not fire. csdwatch arms one, before any
+ * other, on a function of its own, calls that function and refuses to
+ * load when the probe did not see the call. (With other IPMODIFY probes
+ * armed the count may be off and the canary still fire: a broken count
+ * is found only where csdwatch is the first such user, the usual case.)
+ * C: struct kprobe and its flags.
+ */
+#ifdef CONFIG_KPROBES_ON_FTRACE
+static atomic_t csdw_canary_hits;
+
+/* not inlined, not notrace: ftrace gives it a call site to arm */
+static noinline void csdw_ftrace_canary(void)
+{
+	asm volatile("");
+}
+
+static int csdw_canary_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	atomic_inc(&csdw_canary_hits);
+	return 0;
+}
+
+static int csdw_ftrace_check(void)
+{
+	struct kprobe kp = {
+		.addr = (kprobe_opcode_t *)csdw_ftrace_canary,
+		.pre_handler = csdw_canary_pre,
+		.post_handler = csdw_kp_post,
+	};
+	bool on_ftrace;
+	int ret, hits;
+
+	ret = register_kprobe(&kp);
+	if (ret) {
+		pr_err("csdwatch: cannot probe a function of its own (%d): kprobes do not work here; not loading\n",
+		       ret);
+		return ret;
+	}
+	on_ftrace = kp.flags & KPROBE_FLAG_FTRACE;
+	atomic_set(&csdw_canary_hits, 0);
+	csdw_ftrace_canary();
+	hits = atomic_read(&csdw_canary_hits);
+	/* kprobes' own synchronization: no handler runs on kp after this */
+	unregister_kprobe(&kp);
+	if (on_ftrace && !hits) {
+		pr_err("csdwatch: a kprobe on ftrace did not fire: this kernel's count of kprobes on ftrace is broken (an earlier \"Failed to disarm kprobe-ftrace\" warning from another kprobe user); unloading csdwatch from it can crash the machine; not loading, reboot first\n");
+		return -EIO;
+	}
+	return 0;
+}
+#else
+static int csdw_ftrace_check(void)
+{
+	return 0;
+}
+#endif
+
+/*
  * Arguments come as full registers; an int or bool argument's upper bits
  * are not defined by the ABI, so each is narrowed to its C type first.
  * An entry handler returns non-zero for a call it does not track: the
@@ -1453,6 +1523,9 @@ int csdw_probes_register(void)
 	csdw_rp_flush.maxactive = 2 * nr_cpu_ids;
 	csdw_rp_single.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
 	csdw_rp_many.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
+	ret = csdw_ftrace_check();
+	if (ret)
+		return ret;
 	failed = csdw_rp_flush.kp.symbol_name;
 	ret = csdw_register_anchored(&csdw_ar_flush);
 	if (ret)

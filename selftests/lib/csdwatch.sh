@@ -163,18 +163,18 @@ load_exact() {
 # handler is never reached (Documentation/csdwatch.rst, "Known kernel
 # issues"). Only that exact warning is left out: its "WARNING:" line when
 # the next lines name kernel/trace/rethook.c and an offline CPU. Also the
-# WARNING the control of selftest kprobe_neighbour provokes on purpose
+# WARNING selftest kprobe_neighbour_control provokes on purpose
 # (the kprobes-on-ftrace disarm bug), when the line before names that
 # test module's own function, nb_site.
 known_ok() {
 	awk '{ l[NR] = $0 }
 	END {
 		for (i = 1; i <= NR; i++) {
-			# the control of selftest kprobe_neighbour: the kernel bug it
+			# selftest kprobe_neighbour_control: the kernel bug it
 			# shows, on a function of that test module only (nb_site)
 			if (l[i] ~ /WARNING: .*disarm_kprobe_ftrace/ && i > 1 &&
 			    l[i - 1] ~ /Failed to disarm kprobe-ftrace at nb_site/) {
-				print "[known: kprobe_neighbour control] kprobes-on-ftrace disarm bug at nb_site"; continue
+				print "[known: kprobe_neighbour_control] kprobes-on-ftrace disarm bug at nb_site"; continue
 			}
 			if (l[i] ~ /WARNING: suspicious RCU usage/) {
 				r = 0; o = 0
