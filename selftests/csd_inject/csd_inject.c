@@ -12,7 +12,7 @@
  *                | ping | load | lost_ipi_migrate | lost_ipi_hold
  *                | lost_ipi_async | lost_ipi_rcu | lost_wakeup | pings
  *                | lost_ipi_many | cfd_reuse | lost_ipi_waiter_irqs_off
- *                | lost_wakeup_busy; the write
+ *                | lost_wakeup_busy | load_mixed; the write
  *                returns when the scenario has ended, except lost_ipi_hold:
  *                it returns once its waiters have made their first call,
  *                and the fault goes on in the background
@@ -38,7 +38,11 @@
  * load is no fault: ordinary cross-call traffic (smp_call_function_single()
  * to every online CPU in turn and on_each_cpu()) from `senders` unbound
  * kthreads for duration_ms, without holding the CPU-hotplug lock, so CPUs
- * may go offline and online meanwhile.
+ * may go offline and online meanwhile. load_mixed is load with, before
+ * each waited single call, an unwaited one to the same CPU
+ * (smp_call_function_single_async(), skipped while the sender's previous
+ * one is still queued): a CPU's calls nobody waits for and its waited
+ * ones, back to back, as a busy machine makes them.
  *
  * Lost IPIs behind calls nobody waits for (the csd is planted the same
  * way; what is measured is when the queued work ran, senderN_stall_ms):
@@ -129,12 +133,12 @@ static void (*send_single_ipi)(int cpu);	/* arch_send_call_function_single_ipi *
 enum scenario { SC_LOST_IPI, SC_IRQS_OFF, SC_SLOW_HANDLER, SC_PING, SC_LOAD, SC_LOST_IPI_MIGRATE,
 		SC_LOST_IPI_HOLD, SC_LOST_IPI_ASYNC, SC_LOST_IPI_RCU, SC_LOST_WAKEUP, SC_PINGS,
 		SC_LOST_IPI_MANY, SC_CFD_REUSE, SC_LOST_IPI_WAITER_IRQS_OFF,
-		SC_LOST_WAKEUP_BUSY, SC_NONE };
+		SC_LOST_WAKEUP_BUSY, SC_LOAD_MIXED, SC_NONE };
 static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler", "ping", "load",
 					 "lost_ipi_migrate", "lost_ipi_hold", "lost_ipi_async",
 					 "lost_ipi_rcu", "lost_wakeup", "pings", "lost_ipi_many",
 					 "cfd_reuse", "lost_ipi_waiter_irqs_off",
-					 "lost_wakeup_busy" };
+					 "lost_wakeup_busy", "load_mixed" };
 
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
@@ -181,6 +185,8 @@ static struct {
 	atomic_t single_ran[NR_SENDERS];	/* their function's runs */
 	u32 many_calls[NR_SENDERS];	/* on_each_cpu() calls */
 	u32 many_dups[NR_SENDERS];	/* of those, ones a CPU ran twice */
+	u32 mixed_async_calls[NR_SENDERS];	/* load_mixed: unwaited calls queued */
+	atomic_t mixed_async_ran[NR_SENDERS];	/* their function's runs */
 	enum end_cause ended_by;
 	int err;
 } res;
@@ -746,7 +752,13 @@ static int wakee_fn(void *unused)
 static struct load_many {
 	atomic_t hits;
 	struct cpumask seen;
+	call_single_data_t async_csd;	/* load_mixed's unwaited call */
 } load_many[NR_SENDERS];
+
+static void load_async_fn(void *p)
+{
+	atomic_inc(&res.mixed_async_ran[(long)p]);
+}
 
 static void load_single_fn(void *p)
 {
@@ -782,6 +794,9 @@ static int load_fn(void *arg)
 		cpu = cpumask_next(cpu, cpu_online_mask);
 		if (cpu >= nr_cpu_ids)
 			cpu = cpumask_first(cpu_online_mask);
+		/* -EBUSY: the previous one is still queued */
+		if (res.sc == SC_LOAD_MIXED && !smp_call_function_single_async(cpu, &lm->async_csd))
+			res.mixed_async_calls[i]++;
 		if (!smp_call_function_single(cpu, load_single_fn, (void *)i, 1))
 			res.single_calls[i]++;
 		cpumask_clear(&lm->seen);
@@ -799,19 +814,20 @@ static int load_fn(void *arg)
 	return 0;
 }
 
-static int run_load(void)
+static int run_load(enum scenario sc)
 {
 	struct task_struct *snd[NR_SENDERS] = {};
 	int i, ret = 0;
 
 	memset(&res, 0, sizeof(res));
-	res.sc = SC_LOAD;
+	res.sc = sc;
 	res.target = target;
 	res.senders = senders;
 	res.duration_ms = duration_ms;
 	res.stall_begin_ns = ktime_get_ns();
 	for (i = 0; i < res.senders; i++) {
 		init_completion(&sender_done[i]);
+		INIT_CSD(&load_many[i].async_csd, load_async_fn, (void *)(long)i);
 		res.sender_cpu[i] = -1;		/* unbound */
 		snd[i] = kthread_run(load_fn, (void *)(long)i, "csd_inject_load/%d", i);
 		if (IS_ERR(snd[i])) {
@@ -827,6 +843,13 @@ static int run_load(void)
 	for (i = 0; i < NR_SENDERS; i++)
 		if (snd[i])
 			kthread_stop(snd[i]);
+	/* load_mixed: the last unwaited calls run before the module may go */
+	for (i = 0; i < NR_SENDERS; i++) {
+		int ms;
+
+		for (ms = 0; ms < 2000 && atomic_read(&res.mixed_async_ran[i]) != res.mixed_async_calls[i]; ms++)
+			msleep(1);
+	}
 	res.err = ret;
 	return ret;
 }
@@ -1374,7 +1397,7 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	buf[len] = 0;
 	sc = sysfs_match_string(sc_names, strim(buf));
 	if (sc < 0) {
-		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse|lost_ipi_waiter_irqs_off|lost_wakeup_busy)\n",
+		pr_warn("csd_inject: unknown scenario '%s' (lost_ipi|irqs_off|slow_handler|ping|load|lost_ipi_migrate|lost_ipi_hold|lost_ipi_async|lost_ipi_rcu|lost_wakeup|pings|lost_ipi_many|cfd_reuse|lost_ipi_waiter_irqs_off|lost_wakeup_busy|load_mixed)\n",
 			strim(buf));
 		return -EINVAL;
 	}
@@ -1407,8 +1430,8 @@ static ssize_t run_write(struct file *f, const char __user *ubuf, size_t len, lo
 	ret = PLANT_INTERCEPTED(plant_mode) && is_lost_ipi(sc) ? intercept_register(plant_mode) : 0;
 	if (ret)
 		goto out;
-	if (sc == SC_LOAD)
-		ret = run_load();
+	if (sc == SC_LOAD || sc == SC_LOAD_MIXED)
+		ret = run_load(sc);
 	else if (sc == SC_LOST_IPI_MIGRATE)
 		ret = run_migrate();
 	else if (sc == SC_CFD_REUSE)
@@ -1499,11 +1522,14 @@ static int result_show(struct seq_file *m, void *v)
 			   i, res.call_cpu[i]);
 		if (is_lost_ipi(res.sc))
 			seq_printf(m, "sender%d_fault_at_call=%d\n", i, res.fault_at_call[i]);
-		if (res.sc == SC_LOAD)
+		if (res.sc == SC_LOAD || res.sc == SC_LOAD_MIXED)
 			seq_printf(m, "sender%d_single_calls=%u\nsender%d_single_ran=%d\n"
 				   "sender%d_many_calls=%u\nsender%d_many_dups=%u\n",
 				   i, res.single_calls[i], i, atomic_read(&res.single_ran[i]),
 				   i, res.many_calls[i], i, res.many_dups[i]);
+		if (res.sc == SC_LOAD_MIXED)
+			seq_printf(m, "sender%d_async_calls=%u\nsender%d_async_ran=%d\n",
+				   i, res.mixed_async_calls[i], i, atomic_read(&res.mixed_async_ran[i]));
 		if (hold || res.sc == SC_CFD_REUSE)
 			seq_printf(m, "sender%d_calls=%d\nsender%d_longest_ms=%llu\n", i,
 				   atomic_read(&res.calls[i]), i,
