@@ -346,7 +346,7 @@ mod tests {
         irq_frozen_ns: 20 * MS,
     };
 
-    fn busy(irqs: u64, _flushes: u64) -> TargetSample {
+    fn busy(irqs: u64) -> TargetSample {
         TargetSample {
             online: true,
             irqs,
@@ -358,41 +358,41 @@ mod tests {
 
     #[test]
     fn young_wait_is_left_alone() {
-        let mut w = Wait::new(100 * MS, 100 * MS, busy(10, 5));
-        let (c, _, a) = w.tick(110 * MS, &busy(12, 5), &TH);
+        let mut w = Wait::new(100 * MS, 100 * MS, busy(10));
+        let (c, _, a) = w.tick(110 * MS, &busy(12), &TH);
         assert_eq!(c, Class::None);
         assert_eq!(a, Actions::default());
     }
 
     #[test]
     fn lost_ipi_is_resent_once_per_period() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10));
         // first tick that calls it a lost IPI: not yet
-        let (c, ev, a) = w.tick(25 * MS, &busy(16, 5), &TH);
+        let (c, ev, a) = w.tick(25 * MS, &busy(16), &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(!a.resend && !a.report && !a.panic);
         assert!(!ev.flush_entered);
         assert_eq!(ev.irqs_delta, 6);
         // second in a row: resend
-        let (_, ev, a) = w.tick(30 * MS, &busy(17, 5), &TH);
+        let (_, ev, a) = w.tick(30 * MS, &busy(17), &TH);
         assert!(a.resend);
         assert_eq!(ev.resends, 1);
         // 10 ms later: too soon for another resend.
-        let (_, _, a) = w.tick(40 * MS, &busy(19, 5), &TH);
+        let (_, _, a) = w.tick(40 * MS, &busy(19), &TH);
         assert!(!a.resend);
         // One period after the first resend: again.
-        let (_, _, a) = w.tick(50 * MS, &busy(22, 5), &TH);
+        let (_, _, a) = w.tick(50 * MS, &busy(22), &TH);
         assert!(a.resend);
         assert_eq!(w.resends(), 2);
     }
 
     #[test]
     fn target_just_out_of_its_flush_is_not_resent_at_once() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10));
         let flushing = TargetSample {
             in_flush: true,
             last_flush_ns: 1,
-            ..busy(10, 5)
+            ..busy(10)
         };
         let (c, _, a) = w.tick(1000 * MS, &flushing, &TH);
         assert_eq!(c, Class::SlowHandler);
@@ -400,35 +400,35 @@ mod tests {
         // flush over, csd queued behind it not run yet: its IPI is pending
         let out = TargetSample {
             in_flush: false,
-            ..busy(11, 5)
+            ..busy(11)
         };
         let (c, _, a) = w.tick(1005 * MS, &out, &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(!a.resend);
         // still so a tick later: the IPI was lost after all
-        let (_, _, a) = w.tick(1010 * MS, &busy(12, 5), &TH);
+        let (_, _, a) = w.tick(1010 * MS, &busy(12), &TH);
         assert!(a.resend);
     }
 
     #[test]
     fn frozen_interrupts_are_irqs_off_once_a_resend_goes_unanswered() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10));
         // the count stops right after the wait began: not proof yet
-        let (c, _, a) = w.tick(21 * MS, &busy(10, 5), &TH);
+        let (c, _, a) = w.tick(21 * MS, &busy(10), &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(!a.resend);
         // second lost-IPI tick: the resend is also the probe
-        let (c, _, a) = w.tick(26 * MS, &busy(10, 5), &TH);
+        let (c, _, a) = w.tick(26 * MS, &busy(10), &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(a.resend);
-        let (c, _, a) = w.tick(31 * MS, &busy(10, 5), &TH);
+        let (c, _, a) = w.tick(31 * MS, &busy(10), &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(!a.resend);
         // irq_frozen_ms after the resend, still no interrupt: IRQs off
-        let (c, _, a) = w.tick(46 * MS, &busy(10, 5), &TH);
+        let (c, _, a) = w.tick(46 * MS, &busy(10), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         assert!(!a.resend);
-        let (c, ev, a) = w.tick(1000 * MS, &busy(10, 5), &TH);
+        let (c, ev, a) = w.tick(1000 * MS, &busy(10), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
         assert!(a.report);
         assert!(!a.resend);
@@ -440,14 +440,14 @@ mod tests {
     #[test]
     fn frozen_time_counts_from_first_sight() {
         // first seen 15 ms into the wait: 6 ms of still count is not enough
-        let mut w = Wait::new(0, 15 * MS, busy(10, 5));
-        let (c, ev, _) = w.tick(21 * MS, &busy(10, 5), &TH);
+        let mut w = Wait::new(0, 15 * MS, busy(10));
+        let (c, ev, _) = w.tick(21 * MS, &busy(10), &TH);
         assert_eq!(c, Class::LostIpi);
         assert_eq!(ev.irqs_frozen_ns, 6 * MS);
-        let (c, _, a) = w.tick(35 * MS, &busy(10, 5), &TH);
+        let (c, _, a) = w.tick(35 * MS, &busy(10), &TH);
         assert_eq!(c, Class::LostIpi);
         assert!(a.resend);
-        let (c, _, _) = w.tick(55 * MS, &busy(10, 5), &TH);
+        let (c, _, _) = w.tick(55 * MS, &busy(10), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
     }
 
@@ -456,7 +456,7 @@ mod tests {
         let off = Thresholds { resend_ns: 0, ..TH };
         let tickless = TargetSample {
             tickless: true,
-            ..busy(10, 5)
+            ..busy(10)
         };
         // resends off: a nohz_full CPU's frozen count proves nothing
         let mut w = Wait::new(0, 0, tickless);
@@ -464,8 +464,8 @@ mod tests {
         assert_eq!(c, Class::LostIpi);
         assert!(!a.resend);
         // a CPU with a tick: it does
-        let mut w = Wait::new(0, 0, busy(10, 5));
-        let (c, _, _) = w.tick(1000 * MS, &busy(10, 5), &off);
+        let mut w = Wait::new(0, 0, busy(10));
+        let (c, _, _) = w.tick(1000 * MS, &busy(10), &off);
         assert_eq!(c, Class::TargetIrqsOff);
         // resends on: the tickless CPU takes the probe (its count moves)
         let mut w = Wait::new(0, 0, tickless);
@@ -482,15 +482,15 @@ mod tests {
 
     #[test]
     fn recovery_flush_does_not_relabel_a_lost_ipi() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
-        w.tick(25 * MS, &busy(11, 5), &TH);
-        w.tick(30 * MS, &busy(12, 5), &TH);
+        let mut w = Wait::new(0, 0, busy(10));
+        w.tick(25 * MS, &busy(11), &TH);
+        w.tick(30 * MS, &busy(12), &TH);
         assert_eq!(w.stall_class(), Class::LostIpi);
         // the resent IPI arrives: one tick inside the flush
         let flushing = TargetSample {
             in_flush: true,
             last_flush_ns: 31 * MS,
-            ..busy(13, 5)
+            ..busy(13)
         };
         let (c, _, _) = w.tick(35 * MS, &flushing, &TH);
         assert_eq!(c, Class::SlowHandler);
@@ -499,46 +499,46 @@ mod tests {
 
     #[test]
     fn lost_ipi_settles_into_irqs_off_until_irqs_move() {
-        let mut w = Wait::new(0, 15 * MS, busy(10, 5));
-        w.tick(21 * MS, &busy(10, 5), &TH);
+        let mut w = Wait::new(0, 15 * MS, busy(10));
+        w.tick(21 * MS, &busy(10), &TH);
         assert_eq!(w.stall_class(), Class::LostIpi);
-        let (_, _, a) = w.tick(35 * MS, &busy(10, 5), &TH);
+        let (_, _, a) = w.tick(35 * MS, &busy(10), &TH);
         assert!(a.resend);
         assert_eq!(w.stall_class(), Class::LostIpi);
         // the resend went unanswered: IRQs off, settled after two ticks
-        w.tick(55 * MS, &busy(10, 5), &TH);
+        w.tick(55 * MS, &busy(10), &TH);
         assert_eq!(w.stall_class(), Class::LostIpi);
-        w.tick(60 * MS, &busy(10, 5), &TH);
+        w.tick(60 * MS, &busy(10), &TH);
         assert_eq!(w.stall_class(), Class::TargetIrqsOff);
         // IRQs come back on: one tick of interrupts (the target taking its
         // pending IPI on the way to its flush) does not relabel it
-        w.tick(65 * MS, &busy(11, 5), &TH);
+        w.tick(65 * MS, &busy(11), &TH);
         assert_eq!(w.stall_class(), Class::TargetIrqsOff);
         // a second one with no flush: no IPI is pending, it is a lost IPI
         // (the count was frozen because the vCPU did not run)
-        w.tick(70 * MS, &busy(12, 5), &TH);
+        w.tick(70 * MS, &busy(12), &TH);
         assert_eq!(w.stall_class(), Class::LostIpi);
     }
 
     #[test]
     fn irqs_moving_again_is_not_irqs_off() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
-        w.tick(25 * MS, &busy(10, 5), &TH);
-        let (_, _, a) = w.tick(30 * MS, &busy(10, 5), &TH);
+        let mut w = Wait::new(0, 0, busy(10));
+        w.tick(25 * MS, &busy(10), &TH);
+        let (_, _, a) = w.tick(30 * MS, &busy(10), &TH);
         assert!(a.resend);
-        let (c, _, _) = w.tick(50 * MS, &busy(10, 5), &TH);
+        let (c, _, _) = w.tick(50 * MS, &busy(10), &TH);
         assert_eq!(c, Class::TargetIrqsOff);
-        let (c, _, _) = w.tick(60 * MS, &busy(11, 5), &TH);
+        let (c, _, _) = w.tick(60 * MS, &busy(11), &TH);
         assert_eq!(c, Class::LostIpi);
     }
 
     #[test]
     fn slow_handler_is_not_resent() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10));
         let t = TargetSample {
             in_flush: true,
             last_flush_ns: 2 * MS,
-            ..busy(10, 6)
+            ..busy(10)
         };
         let (c, ev, a) = w.tick(1200 * MS, &t, &TH);
         assert_eq!(c, Class::SlowHandler);
@@ -550,10 +550,10 @@ mod tests {
 
     #[test]
     fn offline_target_is_named_and_not_resent() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10));
         let t = TargetSample {
             online: false,
-            ..busy(30, 5)
+            ..busy(30)
         };
         let (c, _, a) = w.tick(1000 * MS, &t, &TH);
         assert_eq!(c, Class::TargetOffline);
@@ -562,13 +562,13 @@ mod tests {
 
     #[test]
     fn reports_back_off_exponentially() {
-        let mut w = Wait::new(0, 0, busy(10, 5));
+        let mut w = Wait::new(0, 0, busy(10));
         let mut printed = KVec::new();
         let mut now = 0;
         let mut irqs = 10;
         while now <= 16_000 * MS {
             irqs += 1;
-            let (_, _, a) = w.tick(now, &busy(irqs, 5), &TH);
+            let (_, _, a) = w.tick(now, &busy(irqs), &TH);
             if a.report {
                 printed.push(now / MS, GFP_KERNEL).unwrap();
             }
@@ -584,22 +584,22 @@ mod tests {
             panic_ns: 3000 * MS,
             ..TH
         };
-        let mut w = Wait::new(0, 0, busy(10, 5));
-        let (_, _, a) = w.tick(2999 * MS, &busy(10, 5), &th);
+        let mut w = Wait::new(0, 0, busy(10));
+        let (_, _, a) = w.tick(2999 * MS, &busy(10), &th);
         assert!(!a.panic);
-        let (_, _, a) = w.tick(3000 * MS, &busy(10, 5), &th);
+        let (_, _, a) = w.tick(3000 * MS, &busy(10), &th);
         assert!(a.panic);
-        let (_, _, a) = w.tick(3100 * MS, &busy(10, 5), &th);
+        let (_, _, a) = w.tick(3100 * MS, &busy(10), &th);
         assert!(!a.panic);
-        let mut w = Wait::new(0, 0, busy(10, 5));
-        let (_, _, a) = w.tick(100_000 * MS, &busy(10, 5), &TH);
+        let mut w = Wait::new(0, 0, busy(10));
+        let (_, _, a) = w.tick(100_000 * MS, &busy(10), &TH);
         assert!(!a.panic);
     }
 
     #[test]
     fn clock_going_backward_is_age_zero() {
-        let mut w = Wait::new(500 * MS, 500 * MS, busy(10, 5));
-        let (c, ev, a) = w.tick(400 * MS, &busy(10, 5), &TH);
+        let mut w = Wait::new(500 * MS, 500 * MS, busy(10));
+        let (c, ev, a) = w.tick(400 * MS, &busy(10), &TH);
         assert_eq!(c, Class::None);
         assert_eq!(ev.age_ns, 0);
         assert_eq!(a, Actions::default());
@@ -613,8 +613,8 @@ mod tests {
             panic_ns: 0,
             irq_frozen_ns: 20 * MS,
         };
-        let mut w = Wait::new(0, 0, busy(10, 5));
-        let (c, _, a) = w.tick(60_000 * MS, &busy(10, 5), &th);
+        let mut w = Wait::new(0, 0, busy(10));
+        let (c, _, a) = w.tick(60_000 * MS, &busy(10), &th);
         assert_eq!(c, Class::None);
         assert_eq!(a, Actions::default());
     }

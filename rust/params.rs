@@ -95,13 +95,72 @@ pub(crate) const SPECS: [Spec; NR_PARAMS] = [
     },
 ];
 
-static VALUES: [Atomic<u32>; NR_PARAMS] = [
-    Atomic::new(SPECS[0].default),
-    Atomic::new(SPECS[1].default),
-    Atomic::new(SPECS[2].default),
-    Atomic::new(SPECS[3].default),
-    Atomic::new(SPECS[4].default),
-];
+// Every default within its range, checked when the module is built.
+const _: () = {
+    let mut i = 0;
+    while i < NR_PARAMS {
+        let s = &SPECS[i];
+        assert!(s.min <= s.default || (s.zero_off && s.default == 0));
+        assert!(s.default <= s.max);
+        i += 1;
+    }
+    // The contract: resend in tens of ms at most, report <= 1 s, no panic.
+    assert!(SPECS[Param::Resend as usize].default <= 100);
+    assert!(SPECS[Param::Report as usize].default <= 1000);
+    assert!(SPECS[Param::Panic as usize].default == 0);
+};
+
+/// A set of tunable values: the module's live one ([`VALUES`]), or a
+/// test's own.
+pub(crate) struct Values([Atomic<u32>; NR_PARAMS]);
+
+impl Values {
+    /// Every tunable at its default.
+    pub(crate) const fn new() -> Self {
+        Values([
+            Atomic::new(SPECS[0].default),
+            Atomic::new(SPECS[1].default),
+            Atomic::new(SPECS[2].default),
+            Atomic::new(SPECS[3].default),
+            Atomic::new(SPECS[4].default),
+        ])
+    }
+
+    /// The value of `p`.
+    pub(crate) fn get(&self, p: Param) -> u32 {
+        self.0[p as usize].load(Relaxed)
+    }
+
+    /// Set `p` to `v` if valid; on a bad value log why and keep the old one.
+    pub(crate) fn set(&self, p: Param, v: u32) -> Result<(), Invalid> {
+        let s = p.spec();
+        match validate(p, v) {
+            Ok(v) => {
+                self.0[p as usize].store(v, Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                pr_warn!(
+                    "{}={} refused: must be {}{}..={}, kept {}\n",
+                    s.name,
+                    v,
+                    if s.zero_off && s.min > 0 {
+                        "0 (off) or "
+                    } else {
+                        ""
+                    },
+                    s.min,
+                    s.max,
+                    self.get(p)
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The values hooks, timers and sysfs use.
+static VALUES: Values = Values::new();
 
 impl Param {
     /// The tunable with id `id`, if there is one.
@@ -123,7 +182,7 @@ impl Param {
 
     /// Its current value.
     pub(crate) fn get(self) -> u32 {
-        VALUES[self as usize].load(Relaxed)
+        VALUES.get(self)
     }
 
     /// Its current value in ns.
@@ -151,31 +210,10 @@ pub(crate) fn validate(p: Param, v: u32) -> Result<u32, Invalid> {
     }
 }
 
-/// Set `p` to `v` if valid; on a bad value log why and keep the old one.
+/// Set the live `p` to `v` if valid; on a bad value log why and keep the
+/// old one.
 pub(crate) fn set(p: Param, v: u32) -> Result<(), Invalid> {
-    let s = p.spec();
-    match validate(p, v) {
-        Ok(v) => {
-            VALUES[p as usize].store(v, Relaxed);
-            Ok(())
-        }
-        Err(e) => {
-            pr_warn!(
-                "{}={} refused: must be {}{}..={}, kept {}\n",
-                s.name,
-                v,
-                if s.zero_off && s.min > 0 {
-                    "0 (off) or "
-                } else {
-                    ""
-                },
-                s.min,
-                s.max,
-                p.get()
-            );
-            Err(e)
-        }
-    }
+    VALUES.set(p, v)
 }
 
 #[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
@@ -195,24 +233,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_within_range() {
-        for s in SPECS.iter() {
-            assert!(s.min <= s.default || (s.zero_off && s.default == 0));
-            assert!(s.default <= s.max);
-        }
-        // The contract: resend in tens of ms at most, report <= 1 s.
-        assert!(SPECS[Param::Resend as usize].default <= 100);
-        assert!(SPECS[Param::Report as usize].default <= 1000);
-        assert_eq!(SPECS[Param::Panic as usize].default, 0);
-    }
-
-    #[test]
     fn out_of_range_is_refused_and_changes_nothing() {
-        let before = Param::IrqFrozen.get();
+        // a set of the test's own: the live values stay as they are
+        let v = Values::new();
         assert_eq!(validate(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
-        assert_eq!(set(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
-        assert_eq!(Param::IrqFrozen.get(), before);
-        assert_eq!(set(Param::Tick, 1001), Err(Invalid::OutOfRange));
+        assert_eq!(v.set(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
+        assert_eq!(v.get(Param::IrqFrozen), 20);
+        assert_eq!(v.set(Param::Tick, 1001), Err(Invalid::OutOfRange));
+        assert_eq!(v.get(Param::Tick), 5);
         assert_eq!(validate(Param::Report, 600_000), Ok(600_000));
         assert_eq!(validate(Param::Panic, 0), Ok(0));
     }
@@ -227,11 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn valid_value_is_stored_and_read_back_in_ns() {
-        let before = Param::Tick.get();
-        assert_eq!(set(Param::Tick, 7), Ok(()));
-        assert_eq!(Param::Tick.get(), 7);
-        assert_eq!(Param::Tick.ns(), 7_000_000);
-        set(Param::Tick, before).unwrap();
+    fn valid_value_is_stored_and_read_back() {
+        // a set of the test's own: the running watchdogs' tick_ms stays
+        let v = Values::new();
+        assert_eq!(v.set(Param::Tick, 7), Ok(()));
+        assert_eq!(v.get(Param::Tick), 7);
+        assert_eq!(v.get(Param::Resend), 20);
+        assert_eq!(v.set(Param::Panic, 0), Ok(()));
+        assert_eq!(v.set(Param::Panic, 600), Ok(()));
+        assert_eq!(v.get(Param::Panic), 600);
     }
 }
