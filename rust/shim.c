@@ -334,8 +334,12 @@ int csdw_csd_locked(const void *csd)
 
 /*
  * The CPU that holds @sender's smp_call_function_many_cond() calling
- * @func(@info), from the sender's per-target csds (per-CPU memory that
- * lives as long as the kernel, so plain reads); -1 if none is locked.
+ * @func(@info), from the sender's per-target csds; -1 if none is locked.
+ * Only possible CPUs have a csd (a per-CPU slot of an impossible one is no
+ * memory of the array's). The array is freed when @sender goes offline
+ * (smpcfd_dead_cpu()), which a tick looking at a stale wait can race, so
+ * every field is read with get_kernel_nofault(): a depopulated chunk
+ * answers -1, a freed but mapped one old flags, harmless in a report.
  *
  * In its wait the call walks its targets ascending, as this scan does,
  * and waits on the first csd still locked. But a csd can also be locked
@@ -366,14 +370,22 @@ int csdw_cfd_blocker(unsigned int sender, unsigned long func, unsigned long info
 	pcsd = READ_ONCE(per_cpu_ptr(csdw_cfd_data, sender)->csd);
 	if (!pcsd)
 		return -1;
-	for (t = 0; t < nr_cpu_ids; t++) {
+	for_each_possible_cpu(t) {
 		call_single_data_t *csd = per_cpu_ptr(pcsd, t);
+		unsigned int flags;
+		smp_call_func_t f;
+		void *i;
 		bool own;
 
-		if (t == sender || !(READ_ONCE(csd->node.u_flags) & CSD_FLAG_LOCK))
+		if (t == sender)
 			continue;
-		own = (unsigned long)READ_ONCE(csd->func) == func &&
-		      (unsigned long)READ_ONCE(csd->info) == info;
+		/* a fault: the array was freed under us (see above) */
+		if (get_kernel_nofault(flags, &csd->node.u_flags) ||
+		    get_kernel_nofault(f, &csd->func) || get_kernel_nofault(i, &csd->info))
+			return -1;
+		if (!(flags & CSD_FLAG_LOCK))
+			continue;
+		own = (unsigned long)f == func && (unsigned long)i == info;
 		if (!own && first_own >= 0)
 			return t;
 		if (own && first_own < 0)
