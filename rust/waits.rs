@@ -12,7 +12,13 @@
 //! least 64), and a claim starts at a slot picked by hashing the task, so
 //! CPUs do not all contend on slot 0 and a task finds its own pending slot
 //! in O(1) expected. Invariants:
-//! - `word` is `gen << 8 | state`. `gen` grows by one at every claim, so a
+//! - `word` is `gen << 32 | watcher << 8 | state`. The watcher, the CPU
+//!   whose watchdog looks after the wait, is in the word so that a move to
+//!   another CPU (`rehome`, when it goes offline) and the waiter's end are
+//!   ordered by one cmpxchg: the end's count of -1 always goes to the CPU
+//!   that had the +1 (a separate field let a rehome land between the end's
+//!   read of it and its cmpxchg, leaving the heir counted one too high for
+//!   ever, its stand-in ticking). `gen` grows by one at every claim, so a
 //!   reader that saw `(gen, state)` before and after reading the fields saw
 //!   one wait, not a mix of two (a seqcount, with the state in it). The
 //!   claim is a fully ordered cmpxchg, so the field stores that follow it
@@ -80,8 +86,29 @@ impl State {
     }
 }
 
-const fn word(gen: u64, s: State) -> u64 {
-    gen << 8 | s as u64
+/// Bits of the watcher in the word (CPU ids up to 2^24).
+const WATCHER_MASK: u64 = 0xff_ffff;
+
+const fn word(gen: u64, watcher: u32, s: State) -> u64 {
+    gen << 32 | (watcher as u64 & WATCHER_MASK) << 8 | s as u64
+}
+
+const fn gen_of(w: u64) -> u64 {
+    w >> 32
+}
+
+const fn watcher_of(w: u64) -> u32 {
+    ((w >> 8) & WATCHER_MASK) as u32
+}
+
+/// `w` in state `s`, its generation and watcher kept.
+const fn with_state(w: u64, s: State) -> u64 {
+    (w & !0xff) | s as u64
+}
+
+/// Is a wait in state `w` in flight (its watcher counts it)?
+fn in_flight(w: u64) -> bool {
+    matches!(State::of(w), State::Live | State::Stalled | State::Ended)
 }
 
 /// What the wait waits for.
@@ -107,8 +134,6 @@ pub(crate) struct Slot {
     target: Atomic<u32>,
     /// CPU the wait was queued from.
     sender: Atomic<u32>,
-    /// CPU whose watchdog looks after it.
-    watcher: Atomic<u32>,
     start_ns: Atomic<u64>,
     end_ns: Atomic<u64>,
     /// Target it is stuck on, as the watchdog last saw it (for grouping).
@@ -125,7 +150,6 @@ impl Slot {
             csd: Atomic::new(0),
             target: Atomic::new(NO_CPU),
             sender: Atomic::new(0),
-            watcher: Atomic::new(0),
             start_ns: Atomic::new(0),
             end_ns: Atomic::new(0),
             blocked_on: Atomic::new(NO_CPU),
@@ -140,7 +164,6 @@ impl Slot {
         self.csd.store(nw.csd, Relaxed);
         self.target.store(target, Relaxed);
         self.sender.store(nw.cpu, Relaxed);
-        self.watcher.store(nw.cpu, Relaxed);
         self.start_ns.store(nw.start_ns, Relaxed);
     }
 }
@@ -228,16 +251,19 @@ impl Waits {
             if State::of(w) != State::Free {
                 continue;
             }
-            let gen = (w >> 8) + 1;
+            let gen = gen_of(w) + 1;
             // Full: the field stores below must not be seen before the new gen.
-            if s.word.cmpxchg(w, word(gen, State::Claimed), Full).is_err() {
+            if s.word
+                .cmpxchg(w, word(gen, nw.cpu, State::Claimed), Full)
+                .is_err()
+            {
                 continue;
             }
             s.task.store(nw.task, Relaxed);
             s.end_ns.store(0, Relaxed);
             s.blocked_on.store(NO_CPU, Relaxed);
             s.fill(nw, target);
-            s.word.store(word(gen, state), Release);
+            s.word.store(word(gen, nw.cpu, state), Release);
             return Some(i);
         }
         None
@@ -276,7 +302,7 @@ impl Waits {
             return false;
         }
         s.fill(nw, target);
-        s.word.store(word(w >> 8, State::Live), Release);
+        s.word.store(word(gen_of(w), nw.cpu, State::Live), Release);
         true
     }
 
@@ -293,23 +319,32 @@ impl Waits {
         let s = self.slots.get(i)?;
         loop {
             let w = s.word.load(Acquire);
-            let gen = w >> 8;
             match State::of(w) {
                 State::Pending => {
                     // local or refused target: never went live
-                    if s.word.cmpxchg(w, word(gen, State::Free), Release).is_ok() {
+                    if s.word
+                        .cmpxchg(w, with_state(w, State::Free), Release)
+                        .is_ok()
+                    {
                         return None;
                     }
                 }
                 State::Live => {
-                    let r = (s.watcher.load(Relaxed), s.start_ns.load(Relaxed));
-                    if s.word.cmpxchg(w, word(gen, State::Free), Release).is_ok() {
+                    // the watcher freed from: the one in the word swapped
+                    let r = (watcher_of(w), s.start_ns.load(Relaxed));
+                    if s.word
+                        .cmpxchg(w, with_state(w, State::Free), Release)
+                        .is_ok()
+                    {
                         return Some(r);
                     }
                 }
                 State::Stalled => {
                     s.end_ns.store(now_ns.max(1), Relaxed);
-                    if s.word.cmpxchg(w, word(gen, State::Ended), Release).is_ok() {
+                    if s.word
+                        .cmpxchg(w, with_state(w, State::Ended), Release)
+                        .is_ok()
+                    {
                         return None;
                     }
                 }
@@ -329,7 +364,7 @@ impl Waits {
         }
         let csd = s.csd.load(Relaxed);
         let snap = Snapshot {
-            gen: w >> 8,
+            gen: gen_of(w),
             state,
             kind: if csd == 0 { Kind::Many } else { Kind::Single },
             task: s.task.load(Relaxed),
@@ -338,7 +373,7 @@ impl Waits {
             csd,
             target: s.target.load(Relaxed),
             sender: s.sender.load(Relaxed),
-            watcher: s.watcher.load(Relaxed),
+            watcher: watcher_of(w),
             start_ns: s.start_ns.load(Relaxed),
             end_ns: 0,
         };
@@ -347,7 +382,7 @@ impl Waits {
         // slot `Ended`, so reading it after this load sees that value.
         let w2 = s.word.load(Acquire);
         // Live -> Stalled/Ended keeps the fields; only a new claim changes them.
-        if w2 >> 8 != snap.gen || State::of(w2) == State::Free {
+        if gen_of(w2) != snap.gen || State::of(w2) == State::Free {
             return None;
         }
         Some(Snapshot {
@@ -361,22 +396,44 @@ impl Waits {
     /// False if that wait is gone (or was already marked).
     pub(crate) fn mark_stalled(&self, i: usize, gen: u64) -> bool {
         let s = &self.slots[i];
-        if s.word
-            .cmpxchg(word(gen, State::Live), word(gen, State::Stalled), Relaxed)
-            .is_ok()
-        {
-            return true;
+        loop {
+            let w = s.word.load(Relaxed);
+            if gen_of(w) != gen {
+                return false;
+            }
+            match State::of(w) {
+                // a failure: the waiter ended, or its watcher moved; again
+                State::Live => {
+                    if s.word
+                        .cmpxchg(w, with_state(w, State::Stalled), Relaxed)
+                        .is_ok()
+                    {
+                        return true;
+                    }
+                }
+                State::Stalled => return true,
+                _ => return false,
+            }
         }
-        let w = s.word.load(Relaxed);
-        State::of(w) == State::Stalled && w >> 8 == gen
     }
 
-    /// The watchdog closed ended wait `gen` of slot `i`; true if it was.
-    pub(crate) fn release_ended(&self, i: usize, gen: u64) -> bool {
-        self.slots[i]
-            .word
-            .cmpxchg(word(gen, State::Ended), word(gen, State::Free), Release)
-            .is_ok()
+    /// The watchdog closes ended wait `gen` of slot `i`: the CPU that
+    /// watched it (whose count of watched waits drops), or `None` if that
+    /// wait is not `Ended`.
+    pub(crate) fn release_ended(&self, i: usize, gen: u64) -> Option<u32> {
+        let s = &self.slots[i];
+        loop {
+            let w = s.word.load(Relaxed);
+            if gen_of(w) != gen || State::of(w) != State::Ended {
+                return None;
+            }
+            if s.word
+                .cmpxchg(w, with_state(w, State::Free), Release)
+                .is_ok()
+            {
+                return Some(watcher_of(w));
+            }
+        }
     }
 
     /// Record which target wait `i` is blocked on now (`NO_CPU`: none).
@@ -429,10 +486,8 @@ impl Waits {
         self.slots
             .iter()
             .filter(|s| {
-                matches!(
-                    State::of(s.word.load(Acquire)),
-                    State::Live | State::Stalled | State::Ended
-                ) && s.watcher.load(Relaxed) == cpu
+                let w = s.word.load(Acquire);
+                in_flight(w) && watcher_of(w) == cpu
             })
             .count() as u32
     }
@@ -441,22 +496,25 @@ impl Waits {
     /// (A `Pending` one is not watched yet: it takes the CPU it is queued
     /// from as its watcher when it goes live.) `count_to(d)` is called with
     /// +1 before each move is tried and -1 if it failed, so `to`'s count of
-    /// watched waits is never below what `to`'s watchdog can see.
+    /// watched waits is never below what `to`'s watchdog can see. A move
+    /// and the waiter's end (or the watchdog's close) are one cmpxchg each
+    /// on the same word: whichever comes second sees the other, so the
+    /// end's -1 goes to the CPU the wait was watched by when it ended.
     pub(crate) fn rehome(&self, from: u32, to: u32, mut count_to: impl FnMut(i32)) -> u32 {
         let mut n = 0;
         for s in self.slots.iter() {
-            if s.watcher.load(Relaxed) != from
-                || !matches!(
-                    State::of(s.word.load(Acquire)),
-                    State::Live | State::Stalled | State::Ended
-                )
-            {
-                continue;
-            }
-            count_to(1);
-            if s.watcher.cmpxchg(from, to, Full).is_ok() {
-                n += 1;
-            } else {
+            loop {
+                let w = s.word.load(Acquire);
+                if watcher_of(w) != from || !in_flight(w) {
+                    break;
+                }
+                count_to(1);
+                let moved = (w & !(WATCHER_MASK << 8)) | (u64::from(to) & WATCHER_MASK) << 8;
+                if s.word.cmpxchg(w, moved, Full).is_ok() {
+                    n += 1;
+                    break;
+                }
+                // it ended, was closed or marked meanwhile: look again
                 count_to(-1);
             }
         }
@@ -468,12 +526,10 @@ impl Waits {
     pub(crate) fn blocked_targets_of(&self, from: u32, mut f: impl FnMut(u32)) {
         for s in self.slots.iter() {
             let b = s.blocked_on.load(Relaxed);
-            if s.watcher.load(Relaxed) == from
+            let w = s.word.load(Acquire);
+            if watcher_of(w) == from
                 && b != NO_CPU
-                && matches!(
-                    State::of(s.word.load(Acquire)),
-                    State::Live | State::Stalled
-                )
+                && matches!(State::of(w), State::Live | State::Stalled)
             {
                 f(b);
             }
@@ -512,6 +568,7 @@ impl Waits {
 #[kernel::macros::kunit_tests(csdwatch_waits)]
 mod tests {
     use super::*;
+    use core::cell::Cell;
 
     fn nw(task: usize, cpu: u32) -> NewWait {
         NewWait {
@@ -591,8 +648,8 @@ mod tests {
         assert_eq!(s.state, State::Ended);
         assert_eq!(s.end_ns, 900);
         assert_eq!(t.watched_by(2), 1);
-        assert!(t.release_ended(i, gen));
-        assert!(!t.release_ended(i, gen));
+        assert_eq!(t.release_ended(i, gen), Some(2));
+        assert_eq!(t.release_ended(i, gen), None);
         assert!(t.snapshot(i).is_none());
         assert_eq!(t.watched_by(2), 0);
     }
@@ -722,5 +779,68 @@ mod tests {
         assert_eq!(t.rehome(3, 1, |_| tried += 1), 0);
         assert_eq!(tried, 0);
         assert_eq!(t.end(p, 6), None);
+    }
+
+    /// Counts of watched waits per CPU, as `Target::watch` keeps them.
+    struct Counts([Cell<i32>; 4]);
+
+    impl Counts {
+        fn new() -> Self {
+            Counts([Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0)])
+        }
+        fn add(&self, cpu: u32, d: i32) {
+            let c = &self.0[cpu as usize];
+            c.set(c.get() + d);
+        }
+        fn get(&self, cpu: u32) -> i32 {
+            self.0[cpu as usize].get()
+        }
+    }
+
+    #[test]
+    fn a_waiter_ending_during_a_rehome_is_counted_off_once() {
+        // Watcher 3 goes offline; rehome() to heir 0 has read the live wait
+        // and counted +1 on 0 when the waiter (on another CPU) returns:
+        // the count_to callback runs exactly there. The end's -1 must go
+        // to the CPU that holds the +1 for the wait in the end, and the
+        // heir must not keep one for a wait that is gone (it would look
+        // watched and overdue for ever, a stand-in ticking for it).
+        let t = table(4);
+        let c = Counts::new();
+        let i = t.begin_many(&nw(1, 3)).unwrap();
+        c.add(3, 1); // hooks: the new wait's watcher counts it
+        let moved = t.rehome(3, 0, |d| {
+            c.add(0, d);
+            if d > 0 {
+                if let Some((w, _)) = t.end(i, 50) {
+                    c.add(w, -1);
+                }
+            }
+        });
+        c.add(3, -(moved as i32)); // hooks::rehome: the moved ones leave 3
+        assert_eq!(moved, 0);
+        assert_eq!(t.in_flight(), 0);
+        assert_eq!((c.get(3), c.get(0)), (0, 0));
+    }
+
+    #[test]
+    fn a_wait_closed_after_a_rehome_is_counted_off_the_heir() {
+        // Stalled, then ended while watched by 3; 3 goes offline before
+        // its watchdog closed it: the close (by the heir's watchdog, from
+        // a snapshot taken before the move) counts it off the heir.
+        let t = table(4);
+        let c = Counts::new();
+        let i = t.begin_many(&nw(1, 3)).unwrap();
+        c.add(3, 1);
+        let gen = t.snapshot(i).unwrap().gen;
+        assert!(t.mark_stalled(i, gen));
+        assert_eq!(t.end(i, 40), None);
+        let moved = t.rehome(3, 0, |d| c.add(0, d));
+        c.add(3, -(moved as i32));
+        assert_eq!(moved, 1);
+        let w = t.release_ended(i, gen).unwrap();
+        c.add(w, -1);
+        assert_eq!(w, 0);
+        assert_eq!((c.get(3), c.get(0)), (0, 0));
     }
 }

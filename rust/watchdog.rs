@@ -461,9 +461,8 @@ fn finish(sh: &Shared, i: usize, s: &Snapshot, tr: &mut Tracked) {
     } else if recovered {
         report::recovered(s, tr, waited);
     }
-    if sh.waits.release_ended(i, s.gen) {
-        if let Some(t) = sh.target(s.watcher) {
-            t.watch(-1);
-        }
+    // the watcher it is freed from: a rehome may have moved it since `s`
+    if let Some(t) = sh.waits.release_ended(i, s.gen).and_then(|w| sh.target(w)) {
+        t.watch(-1);
     }
 }

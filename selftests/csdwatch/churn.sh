@@ -8,7 +8,8 @@
 # exactly once (smp_call_function_single: as often as it returned 0;
 # on_each_cpu: never twice on a CPU); no kernel warning, lockdep, KASAN or
 # sleep-in-atomic report and no stall report; nothing left registered; on
-# a kernel with kmemleak, nothing left unreferenced.
+# a kernel with kmemleak, nothing left unreferenced; idle afterwards, no
+# watchdog left ticking.
 # CI runs a short churn (defaults); scripts/soak.sh sets CHURN_RELOADS=200
 # CHURN_HOTPLUG=100. KTAP output.
 . /payload/ktap_helpers.sh
@@ -18,7 +19,7 @@ HOTPLUG=${CHURN_HOTPLUG:-4}
 KP=/sys/kernel/debug/kprobes/list
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 7
 [ "$(grep -c ^processor /proc/cpuinfo)" -ge 4 ] || ktap_exit_fail_msg "needs 4 CPUs"
 load_both || ktap_exit_fail_msg "insmod failed"
 dmesg_mark; kmemleak_mark
@@ -59,6 +60,16 @@ bad=0; [ -e /tmp/churn.bad ] && bad=$(wc -l < /tmp/churn.bad)
 ktap_print_msg "$runs load runs exact; $bad not"
 [ -s /tmp/churn.bad ] && sed 's/^/# /' /tmp/churn.bad | head -5
 check "every queued function ran exactly once (every load run)" eval '[ "$runs" -ge 1 ] && [ ! -s /tmp/churn.bad ]'
+# After the churn nothing may stay armed: a CPU left counting a wait that
+# is gone (a waiter ending while its slot moved to an heir) looks overdue
+# for ever, and a stand-in then ticks every tick_ms for it. Idle for 2 s:
+# no stand-in, and no tick beyond the kernel's own calls (two each, as in
+# ordinary_load). KUnit csdwatch_waits has the interleaving itself.
+settled; stats_mark; sleep 2
+t=$(delta watchdog_ticks); st=$(delta stand_ins); iw=$(delta waits); qw=$(delta queue_watches)
+ktap_print_msg "idle 2 s after the churn: watchdog_ticks +$t, stand_ins +$st (kernel waits +$iw, queue_watches +$qw)"
+check "idle after the churn: no stand-in, no tick beyond the kernel's own calls" \
+	eval '[ "$st" = 0 ] && [ "$t" -le $((iw * 2 + qw * 2)) ]'
 check "no kernel warning, lockdep, KASAN or stall report" eval '! bad_dmesg'
 check "nothing left: both unload, no probe registered" eval \
 	'settled && unload_both && ! grep -q csdw $KP 2>/dev/null'
