@@ -61,12 +61,13 @@ module! {
     license: "GPL",
 }
 
-/// The module; fields drop in order: probes first (no new waits, no
-/// handler running), then the watchdogs (no timer armed or running, no
+/// The module; the probes go first, in `drop` (no new waits, no handler
+/// running), then the fields drop in order: the watchdogs (no timer armed or running, no
 /// report work pending), then the sysfs counters and the debugfs files,
 /// and last the state all of them used.
 struct Csdwatch {
-    _probes: ffi::Probes,
+    /// `None` only while dropping.
+    probes: Option<ffi::Probes>,
     _watchdogs: ffi::Watchdogs,
     _stats: ffi::StatsDir,
     _debugfs: debugfs::DebugFs,
@@ -104,7 +105,7 @@ impl kernel::Module for Csdwatch {
             proven.as_str()
         );
         Ok(Csdwatch {
-            _probes: probes,
+            probes: Some(probes),
             _watchdogs: watchdogs,
             _stats: stats,
             _debugfs: debugfs,
@@ -129,5 +130,9 @@ impl Drop for Csdwatch {
             state::stat(stats::Stat::Waits),
             hooks::in_flight()
         );
+        drop(self.probes.take());
+        // A flush in progress when its hook went never told its end: the
+        // watchdogs, still rescuing until they stop, must not wait on it.
+        hooks::flush_hooks_gone();
     }
 }

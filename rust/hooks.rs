@@ -338,6 +338,21 @@ pub(crate) fn heir(
         .or_else(|| (0..nr).find(|&c| ok(c)))
 }
 
+/// The flush hooks are unregistered (unloading): no flush will be seen
+/// entering or leaving any more. A CPU that was inside one when its hook
+/// went would look "in flush" for the rest of the unload, and the queue
+/// sweep never resends to a CPU in its flush: a lost IPI there would go
+/// unrescued while the unload still waits for RCU. The flush state is
+/// cleared instead; the sweep then judges such a CPU by its queue alone
+/// (an extra resend to a CPU that was slow, not a missed one).
+pub(crate) fn flush_hooks_gone() {
+    if let Some(sh) = state::get() {
+        for t in sh.targets.iter() {
+            t.flush_unseen();
+        }
+    }
+}
+
 /// Hand `cpu`'s waits and queue watches to another online CPU; that CPU,
 /// if any had to move.
 pub(crate) fn rehome(cpu: u32) -> Option<u32> {

@@ -148,6 +148,17 @@ impl Target {
         self.in_flush.store(0, Release);
     }
 
+    /// No flush of this CPU is seen any more (the hooks are gone): not in
+    /// one as far as anyone can tell (`hooks::flush_hooks_gone`).
+    pub(crate) fn flush_unseen(&self) {
+        self.seq.add(1u64, Relaxed);
+        smp_mb(Write);
+        self.in_flush.store(0, Relaxed);
+        self.batch_n.store(0, Relaxed);
+        smp_mb(Write);
+        self.seq.add(1u64, Relaxed);
+    }
+
     /// The flush state as another CPU sees it; `locked(csd)` tells whether
     /// a synchronous csd's function is still running.
     pub(crate) fn flush_view(&self, locked: impl Fn(usize) -> bool) -> FlushView {
@@ -334,6 +345,19 @@ mod tests {
         assert!(!v.in_flush);
         assert_eq!(v.running_fn, 0);
         assert_eq!(v.last_flush_ns, 50);
+    }
+
+    #[test]
+    fn a_flush_whose_end_went_unseen_is_not_left_running() {
+        // entered, then its hook was unregistered before it returned
+        let t = Target::new();
+        t.flush_enter(50, [(0xa, 0x100)].into_iter());
+        assert!(t.flush_view(|_| true).in_flush);
+        t.flush_unseen();
+        let v = t.flush_view(|_| true);
+        // the queue sweep (queues.rs, look) now judges the CPU by its queue
+        assert!(!v.in_flush);
+        assert_eq!(v.running_fn, 0);
     }
 
     #[test]
