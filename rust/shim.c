@@ -1663,6 +1663,44 @@ const char *csdw_selftest_blind(void)
 	return csdw_blind;
 }
 
+/*
+ * selftest_nmi=CPU (write-only, testing only): ask for CPU's no-wait NMI
+ * backtrace twice back to back with IRQs off, as two reports naming it
+ * close together do (selftests/csdwatch/nmi_backtrace.sh: every NMI sent
+ * must be claimed). Refused with -EINVAL for a CPU that is not online,
+ * this CPU, or an arch without such a backtrace. Changes nothing else.
+ * C: module_param_cb() is a macro.
+ */
+static int csdw_selftest_nmi_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long flags;
+	unsigned int cpu;
+	bool a, b;
+
+	if (kstrtouint(val, 0, &cpu) || cpu >= nr_cpu_ids || !cpu_online(cpu) ||
+	    !csdw_arch_has_nowait_backtrace()) {
+		pr_warn("csdwatch: selftest_nmi=%.*s refused: an online CPU, on an arch with csdwatch's own NMI backtrace\n",
+			(int)strcspn(val, "\n"), val);
+		return -EINVAL;
+	}
+	local_irq_save(flags);
+	if (cpu == smp_processor_id()) {
+		local_irq_restore(flags);
+		pr_warn("csdwatch: selftest_nmi=%u refused: the writing CPU itself\n", cpu);
+		return -EINVAL;
+	}
+	a = csdw_arch_backtrace_nowait(cpu);
+	b = csdw_arch_backtrace_nowait(cpu);
+	local_irq_restore(flags);
+	return a && b ? 0 : -ENODEV;
+}
+
+static const struct kernel_param_ops csdw_selftest_nmi_ops = {
+	.set = csdw_selftest_nmi_set,
+};
+module_param_cb(selftest_nmi, &csdw_selftest_nmi_ops, NULL, 0200);
+MODULE_PARM_DESC(selftest_nmi, "Testing only (write): ask for this CPU's NMI backtrace twice back to back");
+
 /* ------------------------------------------------------------------ */
 /* Per-CPU watchdog timers. C because they are a static per-CPU array  */
 /* started from kprobe context; kernel::time::hrtimer needs each timer */

@@ -9,6 +9,7 @@
 #include <linux/percpu.h>
 #include <linux/ktime.h>
 #include <linux/rcupdate.h>
+#include <linux/delay.h>
 #include <asm/hardirq.h>
 #include <asm/smp.h>
 #include <asm/apic.h>
@@ -42,19 +43,41 @@ bool csdw_arch_may_call_found(void)
  * neither waits); the CPU prints its own stack from the registers the NMI
  * interrupted and clears the stamp. A stamp still there 5 s later marks a
  * CPU that did not answer (csdw_arch_nmi_unanswered).
+ *
+ * Every NMI sent must be claimed by this handler, or the kernel prints
+ * "NMI received for unknown reason" and, with unknown_nmi_panic or
+ * panic_on_unrecovered_nmi, panics. So per CPU: at most one of ours in
+ * flight (the stamp, set by cmpxchg, is the right to send one), and the
+ * NMIs sent and taken are counted; the handler claims an NMI while the
+ * two differ. Two close reports naming one CPU send one NMI, whose
+ * backtrace both point to. The unload waits until every CPU took what it
+ * was sent before it unregisters the handler. Not covered (as for the
+ * kernel's own NMI backtrace): another source's NMI (a perf PMI) arriving
+ * while ours is in flight is claimed for ours, and ours then arrives
+ * unclaimed, unless the kernel's back-to-back NMI logic swallows it (it
+ * does when ours was latched behind that one, the likely case).
  */
-static DEFINE_PER_CPU(u64, csdw_nmi_asked);	/* when asked; 0: answered */
+struct csdw_nmi_ask {
+	u64 asked;		/* when the one in flight was sent; 0: none */
+	atomic_t sent;		/* NMIs sent to this CPU */
+	atomic_t taken;		/* of those, claimed by its handler */
+};
+static DEFINE_PER_CPU(struct csdw_nmi_ask, csdw_nmi_ask);
 static bool csdw_nmi_on;
 
 static int csdw_nmi(unsigned int type, struct pt_regs *regs)
 {
-	u64 *asked = this_cpu_ptr(&csdw_nmi_asked);
+	struct csdw_nmi_ask *a = this_cpu_ptr(&csdw_nmi_ask);
+	int sent = atomic_read(&a->sent);
 
-	if (!READ_ONCE(*asked))
-		return NMI_DONE;	/* not ours */
+	if (atomic_read(&a->taken) == sent)
+		return NMI_DONE;	/* none of ours in flight */
 	pr_warn("csdwatch: NMI backtrace for cpu %d\n", smp_processor_id());
 	csdw_show_regs(regs);
-	WRITE_ONCE(*asked, 0);
+	/* taken first: a new ask (the stamp cleared) finds this one done */
+	atomic_set(&a->taken, sent);
+	smp_mb__after_atomic();
+	WRITE_ONCE(a->asked, 0);
 	return NMI_HANDLED;
 }
 
@@ -70,16 +93,38 @@ int csdw_arch_start(void)
 	return 0;
 }
 
+/* CPUs sent an NMI of ours that they have not taken yet */
+static unsigned int csdw_nmi_in_flight(void)
+{
+	unsigned int cpu, n = 0;
+
+	for_each_possible_cpu(cpu) {
+		struct csdw_nmi_ask *a = per_cpu_ptr(&csdw_nmi_ask, cpu);
+
+		n += atomic_read(&a->taken) != atomic_read(&a->sent);
+	}
+	return n;
+}
+
 /*
  * While unloading (no report, so nothing new is asked). The grace period
  * waits out a watchdog tick that read csdw_nmi_on before it was cleared
- * (hard IRQ is an RCU reader), so its NMI has been sent before the handler
- * goes; unregister_nmi_handler() then waits for a handler still running.
+ * (hard IRQ is an RCU reader), so its NMI has been sent. Then every NMI
+ * sent is waited for, 1 s at most (a CPU that never takes it is named:
+ * if it ever does, nothing claims it); unregister_nmi_handler() then waits
+ * for a handler still running.
  */
 void csdw_arch_stop(void)
 {
+	unsigned int n, ms = 0;
+
 	WRITE_ONCE(csdw_nmi_on, false);
 	synchronize_rcu();
+	while ((n = csdw_nmi_in_flight()) && ms++ < 1000)
+		msleep(1);
+	if (n)
+		pr_warn("csdwatch: %u CPU(s) did not take csdwatch's NMI in 1 s; unregistering its handler anyway\n",
+			n);
 	unregister_nmi_handler(NMI_LOCAL, "csdwatch");
 }
 
@@ -88,22 +133,25 @@ bool csdw_arch_has_nowait_backtrace(void)
 	return true;
 }
 
+/* Hard-IRQ safe; true: a backtrace of @cpu is on its way (sent now or before). */
 bool csdw_arch_backtrace_nowait(unsigned int cpu)
 {
-	u64 *asked = per_cpu_ptr(&csdw_nmi_asked, cpu);
+	struct csdw_nmi_ask *a = per_cpu_ptr(&csdw_nmi_ask, cpu);
 
 	if (!READ_ONCE(csdw_nmi_on))
 		return false;
-	/* the first ask of an unanswered series keeps its time */
-	cmpxchg64(asked, 0, csdw_now_ns() | 1);
-	/* x2apic sends order the store above (weak_wrmsr_fence) */
+	/* one in flight already: its backtrace serves this ask too */
+	if (cmpxchg64(&a->asked, 0, csdw_now_ns() | 1))
+		return true;
+	atomic_inc(&a->sent);
+	/* x2apic sends order the stores above (weak_wrmsr_fence) */
 	__apic_send_IPI_mask(cpumask_of(cpu), NMI_VECTOR);
 	return true;
 }
 
 bool csdw_arch_nmi_unanswered(unsigned int cpu)
 {
-	u64 asked = READ_ONCE(*per_cpu_ptr(&csdw_nmi_asked, cpu));
+	u64 asked = READ_ONCE(per_cpu_ptr(&csdw_nmi_ask, cpu)->asked);
 
 	return asked && csdw_now_ns() - asked >= 5 * NSEC_PER_SEC;
 }
