@@ -31,6 +31,7 @@
 #include <linux/smpboot.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
+#include <linux/delay.h>
 #include <linux/irq_work.h>
 #include <linux/preempt.h>
 #include <asm/irq_regs.h>
@@ -629,7 +630,7 @@ static bool csdw_bt_ready;	/* both masks allocated */
  */
 #ifdef CSDW_KERNEL_612
 static void (*csdw_arch_bt_fn)(const cpumask_t *mask, int exclude_cpu);
-static bool csdw_backtrace_cpu(unsigned int cpu)
+static bool csdw_backtrace_kernel(unsigned int cpu)
 {
 	if (!csdw_arch_bt_fn)
 		return false;
@@ -637,11 +638,60 @@ static bool csdw_backtrace_cpu(unsigned int cpu)
 	return true;
 }
 #else
-static bool csdw_backtrace_cpu(unsigned int cpu)
+static bool csdw_backtrace_kernel(unsigned int cpu)
 {
 	return trigger_single_cpu_backtrace(cpu);
 }
 #endif
+
+/*
+ * The kernel's trigger (nmi_trigger_cpumask_backtrace()) waits for the
+ * answer with preemption off (get_cpu()) and mdelay(1) up to 10 000
+ * times: 10 s of a CPU that nothing may preempt, on an RT kernel, per
+ * target that does not answer (IRQs off without pseudo-NMI, or hung).
+ * Where the arch can raise the backtrace IPI without waiting (arm64:
+ * arm64_backtrace_ipi, found at load), csdwatch does what that trigger
+ * does before it waits, holding the same flag of lib/nmi_backtrace.c (so
+ * neither overwrites the other's mask), and waits itself, 1 s at most,
+ * sleeping in its thread (busy only in csdw_panic()). Elsewhere the
+ * kernel's trigger is the fallback.
+ */
+#define CSDW_BT_WAIT_NS	NSEC_PER_SEC
+static unsigned long *csdw_nbt_mask;	/* lib/nmi_backtrace.c backtrace_mask */
+static unsigned long *csdw_nbt_flag;	/* lib/nmi_backtrace.c backtrace_flag */
+
+/*
+ * The NMI backtrace of @cpu: 1 printed; 0 none on this arch; -EBUSY
+ * another backtrace was in progress; -ETIMEDOUT no answer within 1 s.
+ */
+static int csdw_backtrace_cpu(unsigned int cpu, bool may_sleep)
+{
+	struct cpumask *m;
+	bool answered;
+	u64 t0;
+
+	if (!csdw_nbt_mask)
+		return csdw_backtrace_kernel(cpu) ? 1 : 0;
+	m = to_cpumask(csdw_nbt_mask);
+	if (test_and_set_bit(0, csdw_nbt_flag))
+		return -EBUSY;
+	cpumask_set_cpu(cpu, m);
+	pr_info("csdwatch: sending NMI backtrace from CPU %d to CPU %u\n",
+		raw_smp_processor_id(), cpu);
+	csdw_arch_backtrace_raise(m);
+	t0 = ktime_get_mono_fast_ns();
+	while (cpumask_test_cpu(cpu, m) && ktime_get_mono_fast_ns() - t0 < CSDW_BT_WAIT_NS) {
+		if (may_sleep)
+			usleep_range(500, 1000);
+		else
+			mdelay(1);
+	}
+	answered = !cpumask_test_cpu(cpu, m);
+	/* a late answer then finds no bit and prints nothing */
+	cpumask_clear_cpu(cpu, m);
+	clear_bit_unlock(0, csdw_nbt_flag);
+	return answered ? 1 : -ETIMEDOUT;
+}
 
 #define CSDW_BT_DEAF_NS	(5 * NSEC_PER_SEC)
 #define CSDW_BT_LATE_NS	NSEC_PER_SEC
@@ -676,16 +726,22 @@ static void csdw_bt_thread_fn(unsigned int cpu)
 	mutex_lock(&csdw_bt_lock);
 	for_each_cpu(cpu, csdw_bt_pending) {
 		u64 t0;
+		int r;
 
 		if (!cpumask_test_and_clear_cpu(cpu, csdw_bt_pending) ||
 		    cpumask_test_cpu(cpu, csdw_bt_deaf) || !cpu_online(cpu))
 			continue;
 		t0 = ktime_get_mono_fast_ns();
-		if (!csdw_backtrace_cpu(cpu))
-			continue;	/* the arch has no NMI backtrace */
-		if (ktime_get_mono_fast_ns() - t0 >= CSDW_BT_DEAF_NS) {
+		r = csdw_backtrace_cpu(cpu, true);
+		/* the report promised a backtrace: say why none came */
+		if (r == -EBUSY) {
+			pr_warn_ratelimited("csdwatch: no NMI backtrace of CPU %u: another NMI backtrace was in progress\n",
+					    cpu);
+		} else if (r == -ETIMEDOUT ||
+			   (r > 0 && ktime_get_mono_fast_ns() - t0 >= CSDW_BT_DEAF_NS)) {
 			cpumask_set_cpu(cpu, csdw_bt_deaf);
-			pr_warn("csdwatch: CPU %u did not answer the NMI backtrace; not asked again\n", cpu);
+			pr_warn("csdwatch: no NMI backtrace of CPU %u: it did not answer within %s; not asked again\n",
+				cpu, r == -ETIMEDOUT ? "1 s" : "5 s");
 		}
 	}
 	mutex_unlock(&csdw_bt_lock);
@@ -755,7 +811,7 @@ void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 	if (READ_ONCE(csdw_bt_ready))
 		for_each_cpu(cpu, csdw_bt_pending)
 			if (!cpumask_test_cpu(cpu, csdw_bt_deaf))
-				csdw_backtrace_cpu(cpu);
+				csdw_backtrace_cpu(cpu, false);
 	panic("csdwatch: CPU %u waited %llu ms for CPU %u (%s): panic_ms reached\n",
 	      owner, ms, target, class);
 }
@@ -1514,7 +1570,19 @@ int csdw_resolve(void)
 	if (!csdw_arch_bt_fn)
 		pr_warn("csdwatch: arch_trigger_cpumask_backtrace not callable: reports show no target stacks\n");
 #endif
-	return csdw_arch_init();
+	ret = csdw_arch_init();
+	if (ret)
+		return ret;
+	/* optional (above): the kernel's waiting trigger without them */
+	if (csdw_arch_backtrace_raise(NULL)) {
+		csdw_nbt_mask = csdw_lookup("backtrace_mask");
+		csdw_nbt_flag = csdw_lookup("backtrace_flag");
+		if (!csdw_nbt_mask || !csdw_nbt_flag) {
+			csdw_nbt_mask = NULL;
+			pr_warn("csdwatch: lib/nmi_backtrace.c's state not found: backtraces wait in the kernel's trigger, preemption off, up to 10 s per CPU that does not answer\n");
+		}
+	}
+	return 0;
 }
 
 /*

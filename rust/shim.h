@@ -8,6 +8,8 @@
 
 #include <linux/types.h>
 
+struct cpumask;
+
 /* Implemented in Rust (rust/ffi.rs). */
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);
 unsigned int csdwatch_rs_param_get(unsigned int id);
@@ -97,5 +99,8 @@ bool csdw_arch_has_nowait_backtrace(void);
 bool csdw_arch_backtrace_nowait(unsigned int cpu);
 /* Asked by csdw_arch_backtrace_nowait() 5 s ago or more, no answer yet. */
 bool csdw_arch_nmi_unanswered(unsigned int cpu);
+/* Send the kernel's backtrace IPI to @mask without waiting; false if the
+ * arch cannot (@mask NULL: only say whether it can). */
+bool csdw_arch_backtrace_raise(struct cpumask *mask);
 
 #endif

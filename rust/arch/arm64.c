@@ -14,6 +14,8 @@
 #include "../shim.h"
 
 static void (*csdw_send_single_ipi)(int cpu);
+/* arch/arm64/kernel/smp.c's sender of the backtrace IPI (static) */
+static void (*csdw_backtrace_ipi)(cpumask_t *mask);
 /* The flow handlers of interrupts requested as (pseudo-)NMIs. */
 static void *csdw_nmi_flow[2];
 
@@ -24,6 +26,8 @@ int csdw_arch_init(void)
 		pr_err("csdwatch: kernel symbol arch_send_call_function_single_ipi not found; not loading\n");
 		return -ENOENT;
 	}
+	/* optional: without it the kernel's waiting trigger is used */
+	csdw_backtrace_ipi = csdw_lookup("arm64_backtrace_ipi");
 	csdw_nmi_flow[0] = handle_fasteoi_nmi;
 	csdw_nmi_flow[1] = csdw_lookup("handle_percpu_devid_fasteoi_nmi");
 	return 0;
@@ -103,6 +107,22 @@ bool csdw_arch_backtrace_nowait(unsigned int cpu)
 bool csdw_arch_nmi_unanswered(unsigned int cpu)
 {
 	return false;
+}
+
+/*
+ * Send the backtrace IPI to @mask and return: its handler prints the
+ * CPUs that lib/nmi_backtrace.c's mask names (shim.c sets it, holding
+ * that file's flag, as nmi_trigger_cpumask_backtrace() does before it
+ * waits). False where arm64_backtrace_ipi was not found; @mask NULL: only
+ * say whether it was.
+ */
+bool csdw_arch_backtrace_raise(struct cpumask *mask)
+{
+	if (!csdw_backtrace_ipi)
+		return false;
+	if (mask)
+		csdw_backtrace_ipi(mask);
+	return true;
 }
 
 void csdw_arch_resend_ipi(unsigned int cpu)

@@ -21,3 +21,4 @@ void csdw_arch_stop(void) { }
 bool csdw_arch_has_nowait_backtrace(void) { return false; }
 bool csdw_arch_backtrace_nowait(unsigned int cpu) { return false; }
 bool csdw_arch_nmi_unanswered(unsigned int cpu) { return false; }
+bool csdw_arch_backtrace_raise(struct cpumask *mask) { return false; }

@@ -149,6 +149,12 @@ bool csdw_arch_backtrace_nowait(unsigned int cpu)
 	return true;
 }
 
+/* Not needed: x86 backtraces without waiting (above). */
+bool csdw_arch_backtrace_raise(struct cpumask *mask)
+{
+	return false;
+}
+
 bool csdw_arch_nmi_unanswered(unsigned int cpu)
 {
 	u64 asked = READ_ONCE(per_cpu_ptr(&csdw_nmi_ask, cpu)->asked);
