@@ -21,14 +21,19 @@
 //!
 //! [`Origin::why`] reads them at report time; it is pure, KUnit-tested.
 //! Writers are the push probes (any context, any CPU) and the IPI probes:
-//! all atomics. A record is four words written one by one; a reader that
-//! sees `at_ns` change while it reads retries once, then takes what it has
-//! (a report line, never a decision).
+//! all atomics. A record is several words written one by one, under a
+//! seqcount (`seq`): a writer takes it from even to odd with a cmpxchg, so
+//! two pushes racing to record (both found the queue empty) never
+//! interleave their words: the loser records nothing, the winner's record
+//! being as much the episode's first. A reader that sees `seq` odd or
+//! changed retries once, then takes what it has (a report line, never a
+//! decision).
 
 use crate::kcompat::atomic::{
-    ordering::{Acquire, Relaxed, Release},
+    ordering::{Acquire, Full, Relaxed, Release},
     Atomic,
 };
+use crate::kcompat::barrier::{smp_mb, Read};
 
 /// Who made a push.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,6 +87,8 @@ pub(crate) const IN_IRQ: u32 = u32::MAX - 1;
 
 /// One target CPU's record.
 pub(crate) struct Origin {
+    /// Seqcount of the record below (odd: a writer is filling it).
+    seq: Atomic<u32>,
     /// When the first push of the episode was seen (0: never).
     at_ns: Atomic<u64>,
     cpu: Atomic<u32>,
@@ -100,6 +107,7 @@ impl Origin {
     /// Nothing seen.
     pub(crate) const fn new() -> Self {
         Origin {
+            seq: Atomic::new(0),
             at_ns: Atomic::new(0),
             cpu: Atomic::new(0),
             task: Atomic::new(0),
@@ -133,13 +141,19 @@ impl Origin {
         } else {
             return; // the episode's first push is recorded
         };
+        // another push is recording right now: its record stands
+        let s = self.seq.load(Relaxed);
+        if s & 1 != 0 || self.seq.cmpxchg(s, s + 1, Full).is_err() {
+            return;
+        }
         self.cfd.store(u32::from(who.cfd), Relaxed);
         self.cpu.store(who.cpu, Relaxed);
         self.task.store(who.task, Relaxed);
         self.pid.store(pid, Relaxed);
         self.missed.store(missed, Relaxed);
-        // last: a reader that sees the new time sees the fields above
+        // a reader that sees the new time sees the fields above
         self.at_ns.store(now.max(1), Release);
+        self.seq.store(s + 2, Release);
     }
 
     /// Was the recorded first push a conditional cross-call's that left
@@ -158,14 +172,17 @@ impl Origin {
 
     /// The first push recorded, and when: (`at_ns`, [`First`]).
     fn first(&self) -> (u64, First) {
-        let mut at = self.at_ns.load(Acquire);
-        let mut rec = self.read();
-        let again = self.at_ns.load(Acquire);
-        if again != at {
-            at = again;
-            rec = self.read();
+        let mut got = (0, First::Unseen);
+        for _ in 0..2 {
+            let s = self.seq.load(Acquire);
+            got = (self.at_ns.load(Relaxed), self.read());
+            // the fields above are read before `seq` is again
+            smp_mb(Read);
+            if s & 1 == 0 && self.seq.load(Relaxed) == s {
+                break;
+            }
         }
-        (at, rec)
+        got
     }
 
     fn read(&self) -> First {
@@ -355,6 +372,28 @@ mod tests {
             }
         );
         assert_eq!(Origin::new().why(0, 10, 0, |_| true), Why::Unknown);
+    }
+
+    #[test]
+    fn a_push_racing_a_recording_one_leaves_its_record_whole() {
+        // P's push found the queue empty and is filling the record (seq
+        // odd) when Q's push, which found it empty too, comes: Q must not
+        // write into P's record
+        let o = Origin::new();
+        o.seq.store(1, Relaxed);
+        o.push(false, 0, 100, Q, 0, |_| true);
+        assert_eq!(o.at_ns.load(Relaxed), 0);
+        assert_eq!(o.cpu.load(Relaxed), 0);
+        // P done: the next episode's first push records again
+        o.seq.store(2, Relaxed);
+        o.push(false, 0, 200, Q, 0, |_| true);
+        assert_eq!(
+            o.why(0, 300, 0, |_| true),
+            Why::NotSent {
+                first: First::By(Q),
+                ago_ns: 100
+            }
+        );
     }
 
     #[test]
