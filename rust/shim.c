@@ -1960,7 +1960,8 @@ static int csdw_hp_offline(unsigned int cpu)
  * hung there until the fault ended, arm64 CI, unload_during_stall). The
  * grace period, which those rescues let end, waits out any watchdog tick
  * that read a task pointer before csdw_bt_closing. Waits for a backtrace
- * in progress (up to 10 s per CPU not yet deaf).
+ * in progress (up to 1 s per CPU not yet deaf; 10 s where the kernel's
+ * trigger is the fallback, csdw_backtrace_cpu()).
  */
 static void csdw_bt_threads_stop(void)
 {

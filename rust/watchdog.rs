@@ -154,6 +154,12 @@ pub(crate) fn sched_tick(cpu: u32) {
     let Some(sh) = state::get() else {
         return;
     };
+    // Not from a CPU going down (its watchdog disabled, its timer
+    // cancelled by the hotplug callback): a timer armed after that would
+    // be migrated off it, unpinned, and tick there for a dead CPU.
+    let Some(me) = sh.target(cpu).filter(|t| t.enabled()) else {
+        return;
+    };
     if hooks::stopping() {
         return;
     }
@@ -164,10 +170,8 @@ pub(crate) fn sched_tick(cpu: u32) {
         found = (0..ffi::nr_cpu_ids()).any(|x| x != cpu && overdue(sh, x, now, grace));
     });
     if found && sh.stand_in.claim(cpu, now, grace) {
-        if let Some(me) = sh.target(cpu) {
-            me.ask_stand_in();
-            ffi::watchdog_arm(now, 1);
-        }
+        me.ask_stand_in();
+        ffi::watchdog_arm(now, 1);
     }
 }
 
