@@ -140,6 +140,27 @@ static const char * const sc_names[] = { "lost_ipi", "irqs_off", "slow_handler",
 					 "cfd_reuse", "lost_ipi_waiter_irqs_off",
 					 "lost_wakeup_busy", "load_mixed" };
 
+/*
+ * Sleep on a timer of this CPU's, expired in hard IRQ. On a nohz_full
+ * kernel a timer an isolated CPU arms unpinned is queued on a
+ * housekeeping CPU (get_nohz_timer_target()), and on PREEMPT_RT both
+ * the timer wheel and a non-RT task's hrtimer sleeper expire there in
+ * softirq context, its ktimers thread, which a sender spinning on that
+ * CPU with preemption off (the fault itself) keeps from running: an
+ * msleep() of the scenario's thread then lasted until the fault's own
+ * deadline (x86_64-nohz, nohz_full=1-3, CPU 0 the sender:
+ * unload_during_stall's control held 15000 ms, its "run" write returning
+ * only then; 3 of 6 runs with usleep_range(), whose sleeper is soft for a
+ * SCHED_OTHER task). Pinned and HARD, the sleeper fires here, in hard IRQ.
+ */
+static void inject_sleep_ms(unsigned int ms)
+{
+	ktime_t t = ms_to_ktime(ms);
+
+	set_current_state(TASK_UNINTERRUPTIBLE);
+	schedule_hrtimeout_range(&t, 200 * NSEC_PER_USEC, HRTIMER_MODE_REL_PINNED_HARD);
+}
+
 /* Who ended a lost-IPI fault (result: ended_by). */
 enum end_cause { END_NONE, END_TIMER, END_STOP, END_SPINNER, END_CLEANUP };
 static const char * const end_names[] = { "none", "deadline_timer", "stop", "spinner_fallback",
@@ -848,7 +869,7 @@ static int run_load(enum scenario sc)
 		int ms;
 
 		for (ms = 0; ms < 2000 && atomic_read(&res.mixed_async_ran[i]) != res.mixed_async_calls[i]; ms++)
-			msleep(1);
+			inject_sleep_ms(1);
 	}
 	res.err = ret;
 	return ret;
@@ -995,9 +1016,9 @@ static void lost_ipi_cleanup(void)
 	if (!atomic_read(&fault_started))
 		return;
 	while (smp_load_acquire(&stale_csd.node.u_flags) & CSD_FLAG_LOCK)
-		msleep(1);
+		inject_sleep_ms(1);
 	for (n = 0; n < 100 && atomic_read(&res.stale_ran) < atomic_read(&res.replants) + 1; n++)
-		msleep(1);
+		inject_sleep_ms(1);
 }
 
 static int run_scenario(enum scenario sc)
@@ -1030,7 +1051,7 @@ static int run_scenario(enum scenario sc)
 		res.sender_cpu[0] = raw_smp_processor_id();
 		while (!ret && ktime_get_ns() < end) {
 			ret = smp_call_function_single(target, count_fn, &res.ran[0], 1);
-			msleep(PINGS_GAP_MS);
+			inject_sleep_ms(PINGS_GAP_MS);
 		}
 		res.released_ns[0] = ktime_get_ns();
 		goto out;
@@ -1102,8 +1123,8 @@ static int run_scenario(enum scenario sc)
 		}
 		wakee = wk;
 		while (!atomic_read(&wakee_asleep))
-			msleep(1);
-		msleep(20);	/* asleep for good: the target idles */
+			inject_sleep_ms(1);
+		inject_sleep_ms(20);	/* asleep for good: the target idles */
 		if (sc == SC_LOST_WAKEUP)
 			atomic_set_release(&target_ready, 1);
 	}
@@ -1143,24 +1164,24 @@ static int run_scenario(enum scenario sc)
 	}
 	if (is_lost_ipi(sc)) {
 		while (!atomic_read_acquire(&target_ready))
-			msleep(1);	/* the spinner owns the target first */
+			inject_sleep_ms(1);	/* the spinner owns the target first */
 		plant_stale_csd();
 		arm_end_timer();
 	}
 	if (sc == SC_IRQS_OFF) {
 		/* the target is inside its IRQs-off spin before anyone sends */
 		while (!atomic_read_acquire(&fault_started))
-			msleep(1);
+			inject_sleep_ms(1);
 	}
 
 	atomic_set(&senders_go, 1);
 	while (!atomic_read_acquire(&fault_started))
-		msleep(1);	/* slow_handler: the slow csd is running */
+		inject_sleep_ms(1);	/* slow_handler: the slow csd is running */
 	if (sc == SC_LOST_IPI_HOLD) {
 		/* "run" returns once every sender has called (and waits, if no one rescues) */
 		for (i = 0; i < res.senders; i++)
 			while (!READ_ONCE(res.call_ns[i]))
-				msleep(1);
+				inject_sleep_ms(1);
 		complete(&hold_started);
 	}
 
@@ -1171,10 +1192,10 @@ static int run_scenario(enum scenario sc)
 	deadline = fault_deadline();
 	if (is_lost_ipi(sc)) {
 		while (!atomic_read_acquire(&fault_ended))
-			msleep(10);
+			inject_sleep_ms(10);
 	} else {
 		while (ktime_get_ns() < deadline)
-			msleep(10);
+			inject_sleep_ms(10);
 	}
 	goto wait_senders;
 
@@ -1266,20 +1287,20 @@ static int run_migrate(void)
 	}
 	res.sender_cpu[0] = start_cpu;
 	while (!atomic_read_acquire(&target_ready))
-		msleep(1);
+		inject_sleep_ms(1);
 	plant_stale_csd();
 	arm_end_timer();
 	wake_up_process(snd);
 	atomic_set(&senders_go, 1);
 	cpus_read_unlock();
 
-	msleep(50);	/* it waits by now: its csd sits behind the stale one */
+	inject_sleep_ms(50);	/* it waits by now: its csd sits behind the stale one */
 	cpumask_copy(&mig_mask, cpu_online_mask);
 	cpumask_clear_cpu(target, &mig_mask);
 	set_cpus_allowed_ptr(snd, &mig_mask);
 
 	while (!atomic_read_acquire(&fault_ended))	/* the timer ends it */
-		msleep(10);
+		inject_sleep_ms(10);
 	wait_for_completion(&sender_done[0]);
 	kthread_stop(snd);
 out_tgt:
@@ -1306,7 +1327,7 @@ static int hold_fn(void *unused)
  * Under run_lock. The hold's thread runs on a CPU that is neither the
  * target (its SCHED_FIFO spinner would starve it before the fault is armed)
  * nor a sender's (a waiter spinning with preemption off runs nothing else
- * there, not even the timer that ends a msleep()); the senders are the
+ * there, not even the timer that ends a inject_sleep_ms()); the senders are the
  * first online CPUs other than the target (run_scenario).
  */
 static int start_hold(void)
