@@ -186,6 +186,14 @@ pub(crate) fn ipi_sent(cpu: u32) {
     }
 }
 
+/// The kernel left out the IPI to `cpu`: it was polling in idle, and the
+/// push set its need-resched flag instead (report: "none needed").
+pub(crate) fn ipi_not_needed(cpu: u32) {
+    if let Some(o) = state::get().and_then(|sh| sh.origins.get(cpu as usize)) {
+        o.ipi_not_needed(ffi::now_ns());
+    }
+}
+
 /// See that some watchdog watches `target`'s queue (crate::queues); the
 /// push is made at `now`.
 fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {

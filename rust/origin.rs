@@ -71,6 +71,15 @@ pub(crate) enum Why {
     Unsure,
     /// The first push was `ago_ns` ago and no IPI was sent since.
     NotSent { first: First, ago_ns: u64 },
+    /// The first push was `ago_ns` ago and no IPI was sent since, because
+    /// none was needed: the target was polling in idle, so the push set
+    /// its need-resched flag instead (`set_nr_if_polling()`), `woke_ago_ns`
+    /// ago; its idle loop has not flushed since.
+    PollingIdle {
+        first: First,
+        ago_ns: u64,
+        woke_ago_ns: u64,
+    },
     /// An IPI was sent `ago_ns` ago, after the first push (`first_ago_ns`
     /// ago), and the target has not entered a flush since.
     NotTaken {
@@ -97,6 +106,9 @@ pub(crate) struct Origin {
     pid: Atomic<u32>,
     /// The last call-function IPI sent to this CPU (0: none seen).
     ipi_ns: Atomic<u64>,
+    /// The last IPI left out because this CPU was polling in idle (0:
+    /// none seen, or the kernel has no event for it).
+    polled_ns: Atomic<u64>,
     /// Flushes seen missed (on any CPU) when the first push was recorded.
     missed: Atomic<u64>,
     /// 1: the first push is a `smp_call_function_many_cond()` target's.
@@ -113,6 +125,7 @@ impl Origin {
             task: Atomic::new(0),
             pid: Atomic::new(0),
             ipi_ns: Atomic::new(0),
+            polled_ns: Atomic::new(0),
             missed: Atomic::new(0),
             cfd: Atomic::new(0),
         }
@@ -170,6 +183,12 @@ impl Origin {
         self.ipi_ns.store(now.max(1), Relaxed);
     }
 
+    /// The kernel sent this CPU no IPI for a push because it was polling
+    /// in idle (`sched:sched_wake_idle_without_ipi`).
+    pub(crate) fn ipi_not_needed(&self, now: u64) {
+        self.polled_ns.store(now.max(1), Relaxed);
+    }
+
     /// The first push recorded, and when: (`at_ns`, [`First`]).
     fn first(&self) -> (u64, First) {
         let mut got = (0, First::Unseen);
@@ -219,7 +238,8 @@ impl Origin {
             return Why::Unknown;
         }
         let ipi = self.ipi_ns.load(Relaxed);
-        let why = judge(at, first, ipi, last_flush_ns, now);
+        let polled = self.polled_ns.load(Relaxed);
+        let why = judge(at, first, ipi, polled, last_flush_ns, now);
         if why != Why::Unknown && self.missed.load(Relaxed) != missed {
             return Why::Unsure;
         }
@@ -228,7 +248,7 @@ impl Origin {
 }
 
 /// The verdict of [`Origin::why`] from its readings.
-fn judge(at: u64, first: First, ipi: u64, last_flush_ns: u64, now: u64) -> Why {
+fn judge(at: u64, first: First, ipi: u64, polled: u64, last_flush_ns: u64, now: u64) -> Why {
     if at == 0 || at <= last_flush_ns {
         return Why::Unknown;
     }
@@ -237,6 +257,13 @@ fn judge(at: u64, first: First, ipi: u64, last_flush_ns: u64, now: u64) -> Why {
             first,
             ago_ns: now.saturating_sub(ipi),
             first_ago_ns: now.saturating_sub(at),
+        }
+    } else if polled >= at {
+        // the event fires inside the push's send step, after the record
+        Why::PollingIdle {
+            first,
+            ago_ns: now.saturating_sub(at),
+            woke_ago_ns: now.saturating_sub(polled),
         }
     } else {
         Why::NotSent {
@@ -372,6 +399,31 @@ mod tests {
             }
         );
         assert_eq!(Origin::new().why(0, 10, 0, |_| true), Why::Unknown);
+    }
+
+    #[test]
+    fn a_target_polling_in_idle_needed_no_ipi() {
+        let o = Origin::new();
+        o.push(false, 0, 100, P, 0, |_| true);
+        // the kernel set the target's need-resched flag instead of an IPI
+        o.ipi_not_needed(101);
+        assert_eq!(
+            o.why(0, 300, 0, |_| true),
+            Why::PollingIdle {
+                first: First::By(P),
+                ago_ns: 200,
+                woke_ago_ns: 199
+            }
+        );
+        // a polling wake of an earlier episode tells nothing of this one
+        o.push(false, 150, 400, Q, 0, |_| true);
+        assert_eq!(
+            o.why(150, 500, 0, |_| true),
+            Why::NotSent {
+                first: First::By(Q),
+                ago_ns: 100
+            }
+        );
     }
 
     #[test]

@@ -185,6 +185,19 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
             );
             first
         }
+        Why::PollingIdle {
+            first,
+            ago_ns,
+            woke_ago_ns,
+        } => {
+            pr_warn!(
+                "  ipi: none needed: CPU {} was polling in idle, so the first call, queued {} ms ago, set its need-resched flag instead ({} ms ago); its idle loop has not flushed since\n",
+                t,
+                ago_ns / MS,
+                woke_ago_ns / MS
+            );
+            first
+        }
         Why::NotTaken {
             first,
             ago_ns,

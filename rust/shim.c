@@ -1375,16 +1375,36 @@ static void csdw_tp_ipi_mask(void *data, const struct cpumask *mask, unsigned lo
 	local_irq_restore(flags);
 }
 
+/*
+ * sched_wake_idle_without_ipi: a push found its target polling in idle
+ * and set its need-resched flag instead of an IPI (set_nr_if_polling(),
+ * call_function_single_prep_ipi()); also fired for remote wakeups of a
+ * polling CPU, which is as much "no IPI needed". Optional: without it a
+ * report says "none sent" for such a target too.
+ */
+static void csdw_tp_wake_idle(void *data, int cpu)
+{
+	unsigned long flags;
+
+	if (cpu < 0 || cpu >= nr_cpu_ids)
+		return;
+	local_irq_save(flags);
+	csdwatch_rs_ipi_not_needed(cpu);
+	local_irq_restore(flags);
+}
+
 struct csdw_tp {
 	const char *name;
 	void *probe;
 	struct tracepoint *tp;
 	bool on;
+	bool optional;	/* loaded without it where the kernel lacks it */
 };
 static struct csdw_tp csdw_tps[] = {
 	{ .name = "csd_queue_cpu", .probe = csdw_tp_queue },
 	{ .name = "ipi_send_cpu", .probe = csdw_tp_ipi_cpu },
 	{ .name = "ipi_send_cpumask", .probe = csdw_tp_ipi_mask },
+	{ .name = "sched_wake_idle_without_ipi", .probe = csdw_tp_wake_idle, .optional = true },
 };
 
 static void csdw_tp_find(struct tracepoint *tp, void *priv)
@@ -1408,7 +1428,7 @@ const char *csdw_tracepoints_missing(void)
 		csdw_tps[i].tp = NULL;
 	for_each_kernel_tracepoint(csdw_tp_find, NULL);
 	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++)
-		if (!csdw_tps[i].tp)
+		if (!csdw_tps[i].tp && !csdw_tps[i].optional)
 			return csdw_tps[i].name;
 	csdw_cfsi = csdw_lookup("generic_smp_call_function_single_interrupt");
 	return csdw_cfsi ? NULL : "generic_smp_call_function_single_interrupt";
@@ -1438,6 +1458,8 @@ static int csdw_tps_register(const char **failed)
 	int ret;
 
 	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++) {
+		if (!csdw_tps[i].tp && csdw_tps[i].optional)
+			continue;
 		*failed = csdw_tps[i].name;
 		ret = csdw_tps[i].tp ? tracepoint_probe_register(csdw_tps[i].tp, csdw_tps[i].probe, NULL)
 				     : -ENOENT;

@@ -103,6 +103,13 @@ pub(crate) extern "C" fn csdwatch_rs_ipi_sent(cpu: u32) {
     hooks::ipi_sent(cpu);
 }
 
+/// The kernel sent `cpu` no IPI for a push: it was polling in idle
+/// (`sched:sched_wake_idle_without_ipi`, tracepoint mode).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_ipi_not_needed(cpu: u32) {
+    hooks::ipi_not_needed(cpu);
+}
+
 /// Slots of the wait table (the sender kretprobes' instance count).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_wait_slots() -> u32 {
