@@ -99,7 +99,7 @@ impl kernel::Module for Csdwatch {
             params::Param::IrqFrozen.get(),
             params::Param::Tick.get(),
             ffi::nr_cpu_ids(),
-            state::get().map_or(0, |sh| sh.waits.len()),
+            state::with(|sh| sh.waits.len()).unwrap_or(0),
             ffi::no_nmi().unwrap_or("NMI backtrace"),
             mode.name(),
             proven.as_str()

@@ -66,10 +66,7 @@ mod files {
     }
 
     fn show(_: &HistogramFile, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match state::get() {
-            Some(sh) => sh.histogram.write(f),
-            None => Ok(()),
-        }
+        state::with(|sh| sh.histogram.write(f)).unwrap_or(Ok(()))
     }
 
     fn write(_: &HistogramFile, r: &mut UserSliceReader) -> Result {
@@ -84,9 +81,7 @@ mod files {
             );
             return Err(EINVAL);
         }
-        if let Some(sh) = state::get() {
-            sh.histogram.reset();
-        }
+        state::with(|sh| sh.histogram.reset());
         Ok(())
     }
 }

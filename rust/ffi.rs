@@ -519,7 +519,7 @@ impl<T> WatcherCells<T> {
 /// Invariant: `ptr` is 0 or the address of a `T` leaked from a `KBox` by
 /// [`Global::install`]; it is reset to 0 and the box freed only when the
 /// [`Installed`] guard drops, which the module does after every context
-/// that calls [`Global::get`] has stopped for good (probes unregistered,
+/// that calls [`Global::with`] has stopped for good (probes unregistered,
 /// watchdog timers and report work cancelled, sysfs files removed).
 pub(crate) struct Global<T> {
     ptr: Atomic<usize>,
@@ -548,15 +548,19 @@ impl<T> Global<T> {
         Installed(self)
     }
 
-    /// The object, if installed.
-    pub(crate) fn get(&self) -> Option<&'static T> {
+    /// Run `f` on the object, if installed. The reference `f` gets lives
+    /// only as long as the call (`f` is generic over its lifetime, and `R`
+    /// cannot borrow from it), so nothing can keep it past the contexts
+    /// that the module stops before it frees the object.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
         let p = self.ptr.load(Acquire);
         if p == 0 {
             return None;
         }
         // SAFETY: by the invariant, `p` is a live `T` until the guard drops,
-        // and no caller of `get` runs any more when it does.
-        Some(unsafe { &*(p as *const T) })
+        // which happens only after every context that calls `with` has
+        // stopped; the reference does not outlive this call.
+        Some(f(unsafe { &*(p as *const T) }))
     }
 }
 

@@ -44,16 +44,15 @@ pub(crate) fn stopping() -> bool {
     STOPPING.load(Acquire) != 0
 }
 
-/// The shared state and this CPU's record, if this CPU takes new waits.
-fn this_cpu_watching() -> Option<(&'static Shared, u32, &'static Target)> {
-    let sh = state::get()?;
+/// This CPU and its record, if this CPU takes new waits.
+fn this_cpu_watching(sh: &Shared) -> Option<(u32, &Target)> {
     let cpu = ffi::this_cpu();
     let t = sh.target(cpu)?;
     if !t.enabled() {
         Stat::Dropped.inc();
         return None;
     }
-    Some((sh, cpu, t))
+    Some((cpu, t))
 }
 
 /// `__smp_call_function_single()` entry: reserve a slot if it will wait.
@@ -66,19 +65,19 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
     if !wait || stopping() {
         return -1;
     }
-    let Some(sh) = state::get() else {
-        return -1;
-    };
-    match sh
-        .waits
-        .begin_single(ffi::current_task(), ffi::this_cpu(), ffi::now_ns())
-    {
-        Some(i) => i as i32,
-        None => {
-            Stat::Dropped.inc();
-            -1
+    state::with(|sh| {
+        match sh
+            .waits
+            .begin_single(ffi::current_task(), ffi::this_cpu(), ffi::now_ns())
+        {
+            Some(i) => i as i32,
+            None => {
+                Stat::Dropped.inc();
+                -1
+            }
         }
-    }
+    })
+    .unwrap_or(-1)
 }
 
 /// `__smp_call_single_queue(cpu, csd)` for a csd (from
@@ -88,18 +87,17 @@ pub(crate) fn single_enter(wait: bool) -> i32 {
 /// the target's queue ([`queue_push`]).
 pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool) {
     proof::saw(Hook::Queue, func, ffi::current_task);
-    let Some(sh) = state::get() else {
-        return;
-    };
-    let cpu = ffi::this_cpu();
-    if target_cpu == cpu {
-        return; // never queued for oneself (generic_exec_single() runs it here); a guard
-    }
-    let now = ffi::now_ns();
-    record_push(sh, cpu, target_cpu, now, false);
-    if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
-        push(sh, cpu, target_cpu, now);
-    }
+    state::with(|sh| {
+        let cpu = ffi::this_cpu();
+        if target_cpu == cpu {
+            return; // never queued for oneself (generic_exec_single() runs it here); a guard
+        }
+        let now = ffi::now_ns();
+        record_push(sh, cpu, target_cpu, now, false);
+        if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
+            push(sh, cpu, target_cpu, now);
+        }
+    });
 }
 
 /// Make the pending wait of the current task live; false if not tracked.
@@ -111,7 +109,7 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
     if sh.target(target_cpu).is_none() {
         return false; // refused; the return frees the slot
     }
-    let Some((_, _, me)) = this_cpu_watching() else {
+    let Some((_, me)) = this_cpu_watching(sh) else {
         return false;
     };
     let nw = NewWait {
@@ -139,18 +137,17 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
 /// of a `smp_call_function_many_cond()`: a call is about to be pushed on
 /// `target`'s queue. `watch`: no wait tracks it, so its queue is watched.
 pub(crate) fn queue_push(target: u32, watch: bool, cfd: bool) {
-    let Some(sh) = state::get() else {
-        return;
-    };
-    let cpu = ffi::this_cpu();
-    if target == cpu {
-        return; // local
-    }
-    let now = ffi::now_ns();
-    record_push(sh, cpu, target, now, cfd);
-    if watch {
-        push(sh, cpu, target, now);
-    }
+    state::with(|sh| {
+        let cpu = ffi::this_cpu();
+        if target == cpu {
+            return; // local
+        }
+        let now = ffi::now_ns();
+        record_push(sh, cpu, target, now, cfd);
+        if watch {
+            push(sh, cpu, target, now);
+        }
+    });
 }
 
 /// Every push to another CPU: who made the first of an episode
@@ -181,17 +178,21 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, cfd: bool) {
 /// resends): shim.c's probes on the arch's send functions.
 pub(crate) fn ipi_sent(cpu: u32) {
     proof::saw(Hook::IpiSend, 0, ffi::current_task);
-    if let Some(o) = state::get().and_then(|sh| sh.origins.get(cpu as usize)) {
-        o.ipi_sent(ffi::now_ns());
-    }
+    state::with(|sh| {
+        if let Some(o) = sh.origins.get(cpu as usize) {
+            o.ipi_sent(ffi::now_ns());
+        }
+    });
 }
 
 /// The kernel left out the IPI to `cpu`: it was polling in idle, and the
 /// push set its need-resched flag instead (report: "none needed").
 pub(crate) fn ipi_not_needed(cpu: u32) {
-    if let Some(o) = state::get().and_then(|sh| sh.origins.get(cpu as usize)) {
-        o.ipi_not_needed(ffi::now_ns());
-    }
+    state::with(|sh| {
+        if let Some(o) = sh.origins.get(cpu as usize) {
+            o.ipi_not_needed(ffi::now_ns());
+        }
+    });
 }
 
 /// See that some watchdog watches `target`'s queue (crate::queues); the
@@ -239,53 +240,58 @@ pub(crate) fn many_enter(func: usize, info: usize) -> i32 {
     if stopping() {
         return -1;
     }
-    let Some((sh, cpu, me)) = this_cpu_watching() else {
-        return -1;
-    };
-    let nw = NewWait {
-        task: ffi::current_task(),
-        func,
-        info,
-        csd: 0,
-        cpu,
-        start_ns: ffi::now_ns(),
-    };
-    me.watch(1);
-    match sh.waits.begin_many(&nw) {
-        Some(i) => {
-            sh.count(cpu, Stat::Waits);
-            me.expect_tick(nw.start_ns + Param::Tick.ns());
-            ffi::watchdog_arm(nw.start_ns, Param::Tick.ns());
-            i as i32
+    state::with(|sh| {
+        let Some((cpu, me)) = this_cpu_watching(sh) else {
+            return -1;
+        };
+        let nw = NewWait {
+            task: ffi::current_task(),
+            func,
+            info,
+            csd: 0,
+            cpu,
+            start_ns: ffi::now_ns(),
+        };
+        me.watch(1);
+        match sh.waits.begin_many(&nw) {
+            Some(i) => {
+                sh.count(cpu, Stat::Waits);
+                me.expect_tick(nw.start_ns + Param::Tick.ns());
+                ffi::watchdog_arm(nw.start_ns, Param::Tick.ns());
+                i as i32
+            }
+            None => {
+                me.watch(-1);
+                Stat::Dropped.inc();
+                -1
+            }
         }
-        None => {
-            me.watch(-1);
-            Stat::Dropped.inc();
-            -1
-        }
-    }
+    })
+    .unwrap_or(-1)
 }
 
 /// A tracked waiter returned.
 pub(crate) fn wait_exit(slot: i32) {
-    let (Ok(i), Some(sh)) = (usize::try_from(slot), state::get()) else {
+    let Ok(i) = usize::try_from(slot) else {
         return;
     };
-    proof::saw(Hook::Return, 0, ffi::current_task);
-    let now = ffi::now_ns();
-    if let Some((watcher, start)) = sh.waits.end(i, now) {
-        let ns = now.saturating_sub(start);
-        Stat::LongestWaitUs.max(ns / 1000);
-        let cpu = ffi::this_cpu();
-        sh.histogram.record(cpu, ns);
-        if let Some(t) = sh.target(watcher) {
-            t.watch(-1);
-            // the last wait of a burst leaves the timer armed (see there)
-            if watcher == cpu && !t.ended_in_burst(now, Param::Tick.ns()) {
-                ffi::watchdog_quiesce();
+    state::with(|sh| {
+        proof::saw(Hook::Return, 0, ffi::current_task);
+        let now = ffi::now_ns();
+        if let Some((watcher, start)) = sh.waits.end(i, now) {
+            let ns = now.saturating_sub(start);
+            Stat::LongestWaitUs.max(ns / 1000);
+            let cpu = ffi::this_cpu();
+            sh.histogram.record(cpu, ns);
+            if let Some(t) = sh.target(watcher) {
+                t.watch(-1);
+                // the last wait of a burst leaves the timer armed (see there)
+                if watcher == cpu && !t.ended_in_burst(now, Param::Tick.ns()) {
+                    ffi::watchdog_quiesce();
+                }
             }
         }
-    }
+    });
 }
 
 /// `__flush_smp_call_function_queue()` entry on `cpu` (hard IRQs off).
@@ -295,40 +301,45 @@ pub(crate) fn flush_enter(cpu: u32, batch: impl Iterator<Item = (usize, usize)> 
             proof::saw(Hook::Flush, f, ffi::current_task);
         }
     }
-    if let Some(t) = state::get().and_then(|sh| sh.target(cpu)) {
-        t.flush_enter(ffi::now_ns(), batch);
-    }
+    state::with(|sh| {
+        if let Some(t) = sh.target(cpu) {
+            t.flush_enter(ffi::now_ns(), batch);
+        }
+    });
 }
 
 /// `__flush_smp_call_function_queue()` return on `cpu`.
 pub(crate) fn flush_exit(cpu: u32) {
-    if let Some(t) = state::get().and_then(|sh| sh.target(cpu)) {
-        t.flush_exit();
-    }
+    state::with(|sh| {
+        if let Some(t) = sh.target(cpu) {
+            t.flush_exit();
+        }
+    });
 }
 
 /// Does the watchdog of `cpu` look after any wait or queue?
 pub(crate) fn watching(cpu: u32) -> bool {
-    state::get().is_some_and(|sh| {
+    state::with(|sh| {
         sh.target(cpu).is_some_and(Target::watching)
             || sh.held.get(cpu as usize).is_some_and(|h| h.any())
     })
+    .unwrap_or(false)
 }
 
 /// CPU hotplug: `cpu` is up, or going down.
 pub(crate) fn set_cpu_enabled(cpu: u32, on: bool) {
-    let Some(sh) = state::get() else {
-        return;
-    };
-    if let Some(t) = sh.target(cpu) {
-        if on {
-            // Nothing is watched from a CPU that was down (its waits were
-            // handed over, and stop_machine() at takedown waited out every
-            // hook that had read it as watcher): recount from the table.
-            t.set_watched(sh.waits.watched_by(cpu));
+    state::with(|sh| {
+        if let Some(t) = sh.target(cpu) {
+            if on {
+                // Nothing is watched from a CPU that was down (its waits
+                // were handed over, and stop_machine() at takedown waited
+                // out every hook that had read it as watcher): recount
+                // from the table.
+                t.set_watched(sh.waits.watched_by(cpu));
+            }
+            t.set_enabled(on);
         }
-        t.set_enabled(on);
-    }
+    });
 }
 
 /// Pick the CPU to take over what `cpu` watched: online, enabled, and not
@@ -354,17 +365,20 @@ pub(crate) fn heir(
 /// cleared instead; the sweep then judges such a CPU by its queue alone
 /// (an extra resend to a CPU that was slow, not a missed one).
 pub(crate) fn flush_hooks_gone() {
-    if let Some(sh) = state::get() {
+    state::with(|sh| {
         for t in sh.targets.iter() {
             t.flush_unseen();
         }
-    }
+    });
 }
 
 /// Hand `cpu`'s waits and queue watches to another online CPU; that CPU,
 /// if any had to move.
 pub(crate) fn rehome(cpu: u32) -> Option<u32> {
-    let sh = state::get()?;
+    state::with(|sh| rehome_in(sh, cpu)).flatten()
+}
+
+fn rehome_in(sh: &Shared, cpu: u32) -> Option<u32> {
     let blocked = |c: u32| {
         let mut hit = false;
         sh.waits.blocked_targets_of(cpu, |b| hit |= b == c);
@@ -425,7 +439,7 @@ fn rehome_queues(sh: &Shared, cpu: u32, to: u32) -> u32 {
 
 /// Waits in flight now.
 pub(crate) fn in_flight() -> u64 {
-    state::get().map_or(0, |sh| sh.waits.in_flight())
+    state::with(|sh| sh.waits.in_flight()).unwrap_or(0)
 }
 
 #[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests

@@ -63,9 +63,10 @@ impl Shared {
 
 static SHARED: Global<Shared> = Global::new();
 
-/// The shared state; `None` before load completes or during unload.
-pub(crate) fn get() -> Option<&'static Shared> {
-    SHARED.get()
+/// Run `f` on the shared state; `None` before load completes or during
+/// unload. The reference cannot be kept past the call (see `Global`).
+pub(crate) fn with<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
+    SHARED.with(f)
 }
 
 /// Allocate the state for `nr_cpu_ids` possible CPUs and publish it.
@@ -100,5 +101,5 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
 
 /// Counter `s`: its global count plus every CPU's share.
 pub(crate) fn stat(s: Stat) -> u64 {
-    s.get() + get().map_or(0, |sh| sh.counts.iter().map(|c| c.get(s)).sum::<u64>())
+    s.get() + with(|sh| sh.counts.iter().map(|c| c.get(s)).sum::<u64>()).unwrap_or(0)
 }

@@ -82,9 +82,10 @@ fn overdue(sh: &Shared, x: u32, now: u64, grace: u64) -> bool {
 /// it right now), and, when asked, a stand-in's. The delay to the next in
 /// ns, 0 when it watches nothing any more.
 pub(crate) fn tick(cpu: u32) -> u64 {
-    let Some(sh) = state::get() else {
-        return 0;
-    };
+    state::with(|sh| tick_with(sh, cpu)).unwrap_or(0)
+}
+
+fn tick_with(sh: &Shared, cpu: u32) -> u64 {
     let Some(me) = sh.target(cpu) else {
         return 0;
     };
@@ -151,9 +152,10 @@ fn stand_in(sh: &Shared, me: u32, now: u64) -> bool {
 /// scheduler tick runs anyway. The look costs a scan of every CPU's
 /// record, every two ticks somewhere in the machine.
 pub(crate) fn sched_tick(cpu: u32) {
-    let Some(sh) = state::get() else {
-        return;
-    };
+    state::with(|sh| sched_tick_with(sh, cpu));
+}
+
+fn sched_tick_with(sh: &Shared, cpu: u32) {
     // Not from a CPU going down (its watchdog disabled, its timer
     // cancelled by the hotplug callback): a timer armed after that would
     // be migrated off it, unpinned, and tick there for a dead CPU.

@@ -113,7 +113,7 @@ pub(crate) extern "C" fn csdwatch_rs_ipi_not_needed(cpu: u32) {
 /// Slots of the wait table (the sender kretprobes' instance count).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_wait_slots() -> u32 {
-    crate::state::get().map_or(0, |sh| u32::try_from(sh.waits.len()).unwrap_or(u32::MAX))
+    crate::state::with(|sh| u32::try_from(sh.waits.len()).unwrap_or(u32::MAX)).unwrap_or(0)
 }
 
 /// Return of a tracked waiter (kretprobe return handler).
