@@ -3,10 +3,11 @@
 //! `/sys/kernel/debug/csdwatch/`: what is for looking at, not for scripts
 //! that must work on every kernel (those read `/sys/module/csdwatch/`).
 //!
-//! - `wait_histogram` (0600): the per-CPU histogram of wait times
-//!   (crate::histogram); reading prints it, writing `0` resets it. Any
-//!   other write is refused with -EINVAL and a log line, and changes
-//!   nothing.
+//! - `wait_histogram` (0400, read-only): the per-CPU histogram of wait
+//!   times (crate::histogram). Read-only so that a kernel in lockdown
+//!   (Secure Boot), where debugfs refuses every file with a write bit,
+//!   still shows it; it is reset through
+//!   `/sys/module/csdwatch/parameters/wait_histogram_reset` (shim.c).
 //!
 //! Safe `kernel::debugfs`: the file is removed (and any reader waited
 //! for) when [`DebugFs`] drops, which the module does before it frees the
@@ -39,7 +40,6 @@ mod files {
     use core::fmt;
     use kernel::debugfs::{Dir, File};
     use kernel::prelude::*;
-    use kernel::uaccess::UserSliceReader;
 
     /// What the histogram file owns: nothing; it reads the module's state.
     struct HistogramFile;
@@ -55,7 +55,7 @@ mod files {
         pub(crate) fn create() -> Result<Self> {
             let dir = Dir::new(c"csdwatch");
             let histogram = KBox::pin_init(
-                dir.read_write_callback_file(c"wait_histogram", HistogramFile, &show, &write),
+                dir.read_callback_file(c"wait_histogram", HistogramFile, &show),
                 GFP_KERNEL,
             )?;
             Ok(DebugFs {
@@ -67,21 +67,5 @@ mod files {
 
     fn show(_: &HistogramFile, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         state::with(|sh| sh.histogram.write(f)).unwrap_or(Ok(()))
-    }
-
-    fn write(_: &HistogramFile, r: &mut UserSliceReader) -> Result {
-        let mut buf = [0u8; 8];
-        let n = r.len();
-        let ok = n <= buf.len()
-            && r.read_slice(&mut buf[..n]).is_ok()
-            && core::str::from_utf8(&buf[..n]).is_ok_and(|s| s.trim() == "0");
-        if !ok {
-            pr_warn!(
-                "wait_histogram: write 0 to reset it; nothing else is accepted, nothing changed\n"
-            );
-            return Err(EINVAL);
-        }
-        state::with(|sh| sh.histogram.reset());
-        Ok(())
     }
 }

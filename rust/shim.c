@@ -1740,6 +1740,29 @@ int csdw_proof_call(bool many)
 }
 
 /*
+ * wait_histogram_reset (write-only): writing 1 empties the wait-time
+ * histogram (debugfs csdwatch/wait_histogram, read-only so that a kernel
+ * in lockdown still shows it). Anything else: -EINVAL, a log line, and
+ * nothing changes. C: module_param_cb() is a macro.
+ */
+static int csdw_histogram_reset_set(const char *val, const struct kernel_param *kp)
+{
+	if (!sysfs_streq(val, "1")) {
+		pr_warn("csdwatch: wait_histogram_reset=%.*s refused: write 1 to reset the wait histogram; nothing changed\n",
+			(int)strcspn(val, "\n"), val);
+		return -EINVAL;
+	}
+	csdwatch_rs_histogram_reset();
+	return 0;
+}
+
+static const struct kernel_param_ops csdw_histogram_reset_ops = {
+	.set = csdw_histogram_reset_set,
+};
+module_param_cb(wait_histogram_reset, &csdw_histogram_reset_ops, NULL, 0200);
+MODULE_PARM_DESC(wait_histogram_reset, "Write 1 to empty the wait-time histogram (debugfs csdwatch/wait_histogram)");
+
+/*
  * selftest_blind=HOOK: the load-time check ignores that hook, so that a
  * test can see the load refused (selftests/csdwatch/hook_check.sh). Not a
  * tunable: it changes nothing but the check. C: module_param() is a macro.

@@ -22,6 +22,7 @@ int csdwatch_rs_many_enter(unsigned long func, unsigned long info);
 void csdwatch_rs_queue_push(unsigned int cpu, bool watch, bool cfd);
 void csdwatch_rs_ipi_sent(unsigned int cpu);
 void csdwatch_rs_ipi_not_needed(unsigned int cpu);
+void csdwatch_rs_histogram_reset(void);
 unsigned int csdwatch_rs_wait_slots(void);
 void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,

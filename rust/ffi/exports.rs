@@ -110,6 +110,12 @@ pub(crate) extern "C" fn csdwatch_rs_ipi_not_needed(cpu: u32) {
     hooks::ipi_not_needed(cpu);
 }
 
+/// `parameters/wait_histogram_reset` was written 1: empty the histogram.
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_histogram_reset() {
+    crate::state::with(|sh| sh.histogram.reset());
+}
+
 /// Slots of the wait table (the sender kretprobes' instance count).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_wait_slots() -> u32 {
