@@ -136,11 +136,12 @@ pub(crate) fn csd_locked(csd: usize) -> Option<bool> {
 /// whose csd is still locked, or, while the call's queue loop spins in
 /// `csd_lock()` on a csd an earlier call left locked, that one (shim.c).
 pub(crate) fn cfd_blocker(sender: u32, func: usize, info: usize) -> Option<u32> {
-    // SAFETY: bounds-checked in C (sender < nr_cpu_ids, possible CPUs
-    // only); cfd_data was resolved at load and lives as long as the
-    // kernel; its per-CPU csd arrays, freed when their CPU goes offline,
-    // are read with get_kernel_nofault(); func and info are only compared.
-    u32::try_from(unsafe { c::csdw_cfd_blocker(sender, func as c_ulong, info as c_ulong) }).ok()
+    // Bounds-checked in C (sender < nr_cpu_ids, possible CPUs only);
+    // cfd_data lives as long as the kernel; its per-CPU csd arrays, freed
+    // when their CPU goes offline, are read with get_kernel_nofault().
+    // SAFETY: as above; func and info are only compared, never called.
+    let holder = unsafe { c::csdw_cfd_blocker(sender, func as c_ulong, info as c_ulong) };
+    u32::try_from(holder).ok()
 }
 
 /// Does `sender`'s `smp_call_function_many_cond()` csd for `target` stand
