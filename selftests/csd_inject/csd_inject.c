@@ -185,6 +185,7 @@ static struct {
 	char stale_ran_by[TASK_COMM_LEN]; /* and from where: "irq" (an IPI) or a task */
 	int plant;			/* enum plant_mode of the first plant */
 	int intercepted;		/* unsent/dropped: the intercept fired */
+	int plant_first;		/* raw/cond: the first plant found the queue empty */
 	int planter_pid, planter_cpu;	/* unsent/dropped: who made the call */
 	atomic_t replants;		/* lost_ipi_hold: plants after the first */
 	atomic_t slow_ran;		/* the slow handler */
@@ -445,7 +446,8 @@ static void plant_stale_csd(void)
 	} else {
 		if (res.plant == PLANT_COND)
 			cond_call();
-		if (!plant())
+		res.plant_first = plant();
+		if (!res.plant_first)
 			pr_info("csd_inject: queue of CPU%u was not empty\n", res.target);
 	}
 	fault_begins();
@@ -1570,6 +1572,8 @@ static int result_show(struct seq_file *m, void *v)
 		seq_printf(m, "plant=%s\n", plant_names[res.plant]);
 		if (PLANT_INTERCEPTED(res.plant))
 			seq_printf(m, "plant_intercepted=%d\n", res.intercepted);
+		else
+			seq_printf(m, "plant_first=%d\n", res.plant_first);
 		if (res.plant != PLANT_RAW)
 			seq_printf(m, "planter_pid=%d\nplanter_cpu=%d\n", res.planter_pid,
 				   res.planter_cpu);

@@ -49,17 +49,29 @@ fi
 # intercept has nothing to catch and that IPI flushes the plant at once
 # (seen: released after 0 ms, intercepted=0). That run held no fault, so
 # run_standing runs it again.
-# the plant stood: raw and cond always, unsent and dropped when their intercept fired
-plant_stood() { [ "$1" = raw ] || [ "$1" = cond ] || [ "$(val plant_intercepted)" = 1 ]; }
+# the plant stood: unsent and dropped when their intercept fired; raw and
+# cond when the plant found the target's queue empty. A call of the
+# kernel's own pushed to the target in the instant between the fault's
+# start and the plant is the first call standing, and rightly named as
+# such (seen once in ~35 runs: rcuc/0's, "ipi: sent ... 0 ms after the
+# first call"): the injector's plant_first=0 says so, and the run is made
+# again.
+plant_stood() {
+	case $1 in
+	raw|cond) [ "$(val plant_first)" = 1 ] ||
+		{ ktap_print_msg "plant=$1: the injector found the target's queue not empty at the plant (plant_first=$(val plant_first)): a call of the kernel's own stood first"; return 1; } ;;
+	*) [ "$(val plant_intercepted)" = 1 ] ;;
+	esac
+}
 STANDING='plant_stood "$(val plant)"'
 one() {
 	echo "$2" > $D/plant || { ktap_print_msg "$1: plant=$2 refused"; return 1; }
 	run_standing "$1 $2" lost_ipi $T $DUR || return 1
-	ktap_print_msg "$1 $2: waiter released after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by)); plant=$(val plant) intercepted=$(val plant_intercepted) planter pid $(val planter_pid) on CPU $(val planter_cpu); ran $(val sender0_ran), stale $(val stale_ran)"
+	ktap_print_msg "$1 $2: waiter released after $(val sender0_stall_ms) ms (fault ${DUR} ms, ended_by $(val ended_by)); plant=$(val plant) intercepted=$(val plant_intercepted) plant_first=$(val plant_first) planter pid $(val planter_pid) on CPU $(val planter_cpu); ran $(val sender0_ran), stale $(val stale_ran)"
 	[ "$(val sender0_ran)" = 1 ] && [ "$(val stale_ran)" = 1 ] ||
 		{ ktap_print_msg "$1: ran $(val sender0_ran)/1, stale $(val stale_ran)/1"; return 1; }
 	plant_stood "$2" ||
-		{ ktap_print_msg "$1: the intercept did not fire in 3 runs"; return 1; }
+		{ ktap_print_msg "$1: the plant did not stand in 3 runs"; return 1; }
 }
 held() { [ "$(val sender0_released_after_fault_end)" = 1 ]; }
 
@@ -85,8 +97,10 @@ report() {
 	_p=$1; shift
 	for _k in 1 2 3; do
 		load_both resend_ms=0 report_ms=500 || return 1
-		dmesg_mark
-		one report "$_p" || return 1
+		# the report judged is that of the run kept, not of one made again
+		BEFORE_RUN=dmesg_mark
+		one report "$_p" || { BEFORE_RUN=; return 1; }
+		BEFORE_RUN=
 		sleep 0.2	# the report is printed from the watchdog; let it reach the log
 		r=$(report_of)
 		ktap_print_msg "report $_p: $(echo "$r" | tr '\n' '|')"

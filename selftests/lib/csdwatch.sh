@@ -79,7 +79,8 @@ run() {
 # end: now and then the kernel flushes the target's queue itself before
 # the deadline (stale_ran_by names who: the stopper's migration_cpu_stop()
 # when a task on the target execs and is moved, for one), and a run
-# released by that shows nothing either.
+# released by that shows nothing either. $BEFORE_RUN (a command, if set)
+# runs before each run.
 # A lost-IPI control run (csdwatch not loaded) whose stale csd the kernel
 # itself ran before the deadline: prints why and succeeds, else fails.
 flushed_by_kernel() {
@@ -90,6 +91,7 @@ flushed_by_kernel() {
 run_standing() {
 	_rs_n=0
 	while :; do
+		[ -z "$BEFORE_RUN" ] || eval "$BEFORE_RUN"
 		echo 1 > $D/senders && echo "$4" > $D/duration_ms && echo "$3" > $D/target &&
 			echo "$2" > $D/run && [ "$(val err)" = 0 ] ||
 			{ ktap_print_msg "$1: run failed, err=$(val err)"; return 1; }
