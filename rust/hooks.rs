@@ -93,9 +93,10 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
             return; // never queued for oneself (generic_exec_single() runs it here); a guard
         }
         let now = ffi::now_ns();
-        record_push(sh, cpu, target_cpu, now, false);
+        let queued = ffi::queue_head(target_cpu) != 0;
+        record_push(sh, cpu, target_cpu, now, queued, false);
         if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
-            push(sh, cpu, target_cpu, now);
+            push(sh, cpu, target_cpu, now, queued);
         }
     });
 }
@@ -143,18 +144,20 @@ pub(crate) fn queue_push(target: u32, watch: bool, cfd: bool) {
             return; // local
         }
         let now = ffi::now_ns();
-        record_push(sh, cpu, target, now, cfd);
+        let queued = ffi::queue_head(target) != 0;
+        record_push(sh, cpu, target, now, queued, cfd);
         if watch {
-            push(sh, cpu, target, now);
+            push(sh, cpu, target, now, queued);
         }
     });
 }
 
 /// Every push to another CPU: who made the first of an episode
 /// (crate::origin). Before the node is added, so "queue empty" means this
-/// push owes the IPI. `cfd`: made at a `smp_call_function_many_cond()`
-/// entry, whose `cond_func` may yet leave `target` out.
-fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, cfd: bool) {
+/// push owes the IPI (`queued`: the queue holds a node). `cfd`: made at a
+/// `smp_call_function_many_cond()` entry, whose `cond_func` may yet leave
+/// `target` out.
+fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, queued: bool, cfd: bool) {
     let (Some(o), Some(t)) = (sh.origins.get(target as usize), sh.target(target)) else {
         return;
     };
@@ -165,7 +168,7 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, cfd: bool) {
         cfd,
     };
     o.push(
-        ffi::queue_head(target) != 0,
+        queued,
         t.last_flush_ns(),
         now,
         who,
@@ -196,8 +199,8 @@ pub(crate) fn ipi_not_needed(cpu: u32) {
 }
 
 /// See that some watchdog watches `target`'s queue (crate::queues); the
-/// push is made at `now`.
-fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
+/// push is made at `now`, onto a queue that holds a node (`queued`) or not.
+fn push(sh: &Shared, cpu: u32, target: u32, now: u64, queued: bool) {
     if stopping() || !ffi::cpu_online(target) {
         return;
     }
@@ -215,7 +218,11 @@ fn push(sh: &Shared, cpu: u32, target: u32, now: u64) {
     // First look when a resend could be due: most queues are flushed by
     // then, and the watch ends at that one tick.
     let first = Param::Resend.ns().max(tick);
-    match q.push(cpu, now, t.last_flush_ns(), STALE_TICKS * tick) {
+    // An empty queue was flushed of every earlier push, whether a hook
+    // saw that flush or not (with the events, one that runs only irq_works
+    // fires none): this push begins an episode.
+    let served = if queued { t.last_flush_ns() } else { now };
+    match q.push(cpu, now, served, STALE_TICKS * tick) {
         Took::New => {
             sh.count(cpu, Stat::QueueWatches);
             if let Some(h) = sh.held.get(cpu as usize) {
@@ -308,7 +315,20 @@ pub(crate) fn flush_enter(cpu: u32, batch: impl Iterator<Item = (usize, usize)> 
     });
 }
 
-/// `__flush_smp_call_function_queue()` return on `cpu`.
+/// A flush on `cpu` starts running `func` from `csd` (the kernel's
+/// `csd_function_entry` event, hard IRQs off): with events, what stands
+/// in for the flush kretprobe's entry.
+pub(crate) fn function_enter(cpu: u32, csd: usize, func: usize) {
+    proof::saw(Hook::Flush, func, ffi::current_task);
+    state::with(|sh| {
+        if let Some(t) = sh.target(cpu) {
+            t.function_enter(ffi::now_ns(), csd, func);
+        }
+    });
+}
+
+/// `__flush_smp_call_function_queue()` return on `cpu`, or (events) the
+/// end of a function it ran.
 pub(crate) fn flush_exit(cpu: u32) {
     state::with(|sh| {
         if let Some(t) = sh.target(cpu) {

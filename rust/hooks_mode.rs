@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Which hooks feed csdwatch (`hooks=`, a load parameter): the kernel's
-//! csd and ipi tracepoints for the pushes and the IPI sends, where the
-//! kernel has them, or kprobes on the functions that make them. The
-//! waiters' and the flush's kretprobes are the same in both.
+//! csd and ipi tracepoints for the pushes, the IPI sends and the functions
+//! a flush runs, where the kernel has them, or kprobes on the functions
+//! that make them (the flush: a kretprobe). The waiters' kretprobes are
+//! the same in both.
 //!
 //! `auto` (the default) takes the tracepoints when the kernel has every
 //! event csdwatch needs and kprobes otherwise; `tracepoints` refuses to

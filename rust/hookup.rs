@@ -103,17 +103,21 @@ pub(crate) fn prove() -> Result<Proven> {
             }
         }
         if let Some(h) = proof::silent(call.required(), s) {
-            let why = if blind == Some(h) {
-                ", or blinded by selftest_blind"
-            } else {
-                " or not probe-able here"
+            let events = hooks_mode::shown() == Mode::Tracepoints;
+            let on = h.site(call, events);
+            let events = events && on.ends_with("event");
+            let why = match (blind == Some(h), events) {
+                (true, true) => "not fired, or blinded by selftest_blind",
+                (true, false) => "inlined, cloned, or blinded by selftest_blind",
+                (false, true) => "not fired in this kernel",
+                (false, false) => "inlined, cloned or not probe-able here",
             };
             pr_err!(
-                "hook check: {} {}() calls to CPU {} were not seen by the hook on {} (inlined, cloned{}); not loading\n",
+                "hook check: {} {}() calls to CPU {} were not seen by the hook on {} ({}); not loading\n",
                 ATTEMPTS,
                 call.name(),
                 target,
-                h.site(call),
+                on,
                 why
             );
             return Err(kernel::error::code::ENOENT);

@@ -65,9 +65,13 @@ impl Hook {
         }
     }
 
-    /// What is hooked, for the refusal line.
-    pub(crate) fn site(self, call: Call) -> &'static str {
+    /// What is hooked, for the refusal line; `events`: the pushes and the
+    /// flushes come from the kernel's csd events (`hooks=tracepoints`).
+    pub(crate) fn site(self, call: Call, events: bool) -> &'static str {
         match (self, call) {
+            (Hook::Queue, _) if events => "the csd_queue_cpu event",
+            (Hook::Flush, _) if events => "the csd_function_entry event",
+            (Hook::IpiSend, _) if events => "the ipi_send_cpu/ipi_send_cpumask events",
             (Hook::SingleEntry, _) => SINGLE_FN,
             (Hook::Queue, _) => "__smp_call_single_queue",
             (Hook::Flush, _) => "__flush_smp_call_function_queue",

@@ -1342,6 +1342,27 @@ static void csdw_tp_queue(void *data, const unsigned int cpu, unsigned long call
 }
 
 /*
+ * csd_function_entry / csd_function_exit(func, csd): around each function
+ * a flush runs from its queue (csd_do_func(): synchronous and async csds,
+ * remote wakeups as sched_ttwu_pending; irq_work has none), on the target
+ * with IRQs off (__flush_smp_call_function_queue() asserts it). They take
+ * the place of the flush kretprobe, at a fraction of its cost: what runs
+ * now, since when, and when it is over. csd is NULL for a function a
+ * caller runs on its own CPU (no flush, no queue): left out.
+ */
+static void csdw_tp_func_entry(void *data, smp_call_func_t func, call_single_data_t *csd)
+{
+	if (csd)
+		csdwatch_rs_function_enter(raw_smp_processor_id(), csd, (unsigned long)func);
+}
+
+static void csdw_tp_func_exit(void *data, smp_call_func_t func, call_single_data_t *csd)
+{
+	if (csd)
+		csdwatch_rs_flush_exit(raw_smp_processor_id());
+}
+
+/*
  * ipi_send_cpu / ipi_send_cpumask: fired just before the arch sends an
  * IPI, only when one is really sent. The reschedule and irq_work IPIs
  * use them too: only those with smp.c's call-function callback count.
@@ -1400,7 +1421,10 @@ struct csdw_tp {
 	bool on;
 	bool optional;	/* loaded without it where the kernel lacks it */
 };
+/* target side first: a push is never seen before its target's flushes */
 static struct csdw_tp csdw_tps[] = {
+	{ .name = "csd_function_entry", .probe = csdw_tp_func_entry },
+	{ .name = "csd_function_exit", .probe = csdw_tp_func_exit },
 	{ .name = "csd_queue_cpu", .probe = csdw_tp_queue },
 	{ .name = "ipi_send_cpu", .probe = csdw_tp_ipi_cpu },
 	{ .name = "ipi_send_cpumask", .probe = csdw_tp_ipi_mask },
@@ -1628,16 +1652,16 @@ int csdw_probes_register(void)
 	ret = csdw_ftrace_check();
 	if (ret)
 		return ret;
-	failed = csdw_rp_flush.kp.symbol_name;
-	ret = csdw_register_anchored(&csdw_ar_flush);
-	if (ret)
-		goto fail;
 	if (csdw_tp_mode) {
-		/* the pushes and the IPI sends: the kernel's own events */
+		/* the flushes, the pushes and the IPI sends: the kernel's events */
 		ret = csdw_tps_register(&failed);
 		if (ret)
 			goto fail_tp;
 	} else {
+		failed = csdw_rp_flush.kp.symbol_name;
+		ret = csdw_register_anchored(&csdw_ar_flush);
+		if (ret)
+			goto fail;
 		failed = csdw_kp_queue.symbol_name;
 		ret = register_kprobe(&csdw_kp_queue);
 		if (ret)
@@ -1664,10 +1688,11 @@ int csdw_probes_register(void)
 fail_many:
 	csdw_unregister_anchored(&csdw_ar_single);
 fail_single:
-	if (csdw_tp_mode)
+	if (csdw_tp_mode) {
 		csdw_tps_unregister();
-	else
-		unregister_kprobe(&csdw_kp_queue);
+		goto fail;
+	}
+	unregister_kprobe(&csdw_kp_queue);
 fail_queue:
 	csdw_unregister_anchored(&csdw_ar_flush);
 fail:
@@ -1675,7 +1700,6 @@ fail:
 	       failed, ret);
 	return ret;
 fail_tp:
-	csdw_unregister_anchored(&csdw_ar_flush);
 	pr_err("csdwatch: cannot attach to the tracepoint %s (%d); not loading (hooks=kprobes does without)\n",
 	       failed, ret);
 	return ret;
@@ -1692,9 +1716,10 @@ void csdw_probes_unregister(void)
 	csdw_tick_probe_on = false;
 	csdw_unregister_anchored(&csdw_ar_many);
 	csdw_unregister_anchored(&csdw_ar_single);
-	if (!csdw_tp_mode)
+	if (!csdw_tp_mode) {
 		unregister_kprobe(&csdw_kp_queue);
-	csdw_unregister_anchored(&csdw_ar_flush);
+		csdw_unregister_anchored(&csdw_ar_flush);
+	}
 }
 
 /*

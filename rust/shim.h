@@ -27,6 +27,7 @@ unsigned int csdwatch_rs_wait_slots(void);
 void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
 			     const unsigned long *funcs, int n);
+void csdwatch_rs_function_enter(unsigned int cpu, const void *csd, unsigned long func);
 void csdwatch_rs_flush_exit(unsigned int cpu);
 u64 csdwatch_rs_tick(unsigned int cpu);
 bool csdwatch_rs_watching(unsigned int cpu);

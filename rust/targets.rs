@@ -15,6 +15,9 @@ use crate::kcompat::barrier::{smp_mb, Read, Write};
 
 /// Synchronous csds remembered per flush (shim.c `CSDW_BATCH`).
 pub(crate) const BATCH: usize = 8;
+/// `batch_n` of a record made by [`Target::function_enter`]: its one
+/// entry is the function running now.
+const RUNNING: u32 = 1 << 31;
 
 /// One CPU's record.
 ///
@@ -24,6 +27,10 @@ pub(crate) struct Target {
     seq: Atomic<u64>,
     in_flush: Atomic<u32>,
     last_flush_ns: Atomic<u64>,
+    /// A time by which a watchdog saw this CPU's queue empty: every push
+    /// made before it was taken by a flush, seen or not (with the events,
+    /// a flush that runs only irq_works fires none). Any CPU writes it.
+    drained_ns: Atomic<u64>,
     batch_n: Atomic<u32>,
     batch_csd: [Atomic<usize>; BATCH],
     batch_fn: [Atomic<usize>; BATCH],
@@ -60,6 +67,7 @@ impl Target {
             seq: Atomic::new(0),
             in_flush: Atomic::new(0),
             last_flush_ns: Atomic::new(0),
+            drained_ns: Atomic::new(0),
             batch_n: Atomic::new(0),
             batch_csd: [const { Atomic::new(0) }; BATCH],
             batch_fn: [const { Atomic::new(0) }; BATCH],
@@ -124,9 +132,44 @@ impl Target {
         self.seq.add(1u64, Relaxed);
     }
 
+    /// The CPU's flush starts running `func` from `csd` at `now` (the
+    /// kernel's `csd_function_entry` event; only on that CPU, hard IRQs
+    /// off). Unlike [`Target::flush_enter`], what runs is known exactly,
+    /// synchronous or not, so no lock bit is asked in [`Target::flush_view`];
+    /// the event's `csd_function_exit` is [`Target::flush_exit`]. Between
+    /// two functions of one flush the CPU looks out of it, and
+    /// `last_flush_ns` is the last function's start, not the flush's:
+    /// a push landing in a flush's tail looks served until the next look
+    /// finds the queue still holding it (queues.rs `seen_ns`).
+    pub(crate) fn function_enter(&self, now: u64, csd: usize, func: usize) {
+        self.seq.add(1u64, Relaxed);
+        smp_mb(Write);
+        self.batch_csd[0].store(csd, Relaxed);
+        self.batch_fn[0].store(func, Relaxed);
+        self.batch_n.store(RUNNING, Relaxed);
+        self.last_flush_ns.store(now, Relaxed);
+        self.in_flush.store(1, Relaxed);
+        smp_mb(Write);
+        self.seq.add(1u64, Relaxed);
+    }
+
     /// When the CPU last entered its flush (0: never seen); a racy read.
+    /// A flush seen by its hook, or inferred from an empty queue
+    /// ([`Target::drained_by`]), whichever is later.
     pub(crate) fn last_flush_ns(&self) -> u64 {
-        self.last_flush_ns.load(Relaxed)
+        self.last_flush_ns
+            .load(Relaxed)
+            .max(self.drained_ns.load(Relaxed))
+    }
+
+    /// A watchdog found this CPU's queue empty, with every push made by
+    /// `at` on it (the caller leaves a margin for a push between its
+    /// record and its node landing): those were all flushed. Only moves
+    /// forward, racy: a lost update leaves an earlier, still true time.
+    pub(crate) fn drained_by(&self, at: u64) {
+        if at > self.drained_ns.load(Relaxed) {
+            self.drained_ns.store(at, Relaxed);
+        }
     }
 
     /// A wait this CPU's watchdog looked after ended quietly on this CPU at
@@ -169,11 +212,13 @@ impl Target {
             }
             let mut v = FlushView {
                 in_flush: self.in_flush.load(Relaxed) != 0,
-                last_flush_ns: self.last_flush_ns.load(Relaxed),
+                last_flush_ns: self.last_flush_ns(),
                 running_fn: 0,
             };
             let mut batch = [(0usize, 0usize); BATCH];
-            let n = (self.batch_n.load(Relaxed) as usize).min(BATCH);
+            let bn = self.batch_n.load(Relaxed);
+            let running = bn == RUNNING;
+            let n = if running { 1 } else { (bn as usize).min(BATCH) };
             for (k, b) in batch.iter_mut().enumerate().take(n) {
                 *b = (
                     self.batch_csd[k].load(Relaxed),
@@ -184,7 +229,9 @@ impl Target {
             if self.seq.load(Relaxed) != s1 {
                 continue;
             }
-            if v.in_flush {
+            if v.in_flush && running {
+                v.running_fn = batch[0].1;
+            } else if v.in_flush {
                 // a synchronous csd is unlocked after its function returns
                 v.running_fn = batch[..n]
                     .iter()
@@ -345,6 +392,45 @@ mod tests {
         assert!(!v.in_flush);
         assert_eq!(v.running_fn, 0);
         assert_eq!(v.last_flush_ns, 50);
+    }
+
+    #[test]
+    fn a_function_event_names_what_runs_without_asking_its_lock() {
+        let t = Target::new();
+        // an async csd (unlocked before its function runs) and a remote
+        // wakeup have no lock to ask: the event says what runs
+        t.function_enter(70, 0xc, 0x300);
+        let v = t.flush_view(|_| false);
+        assert!(v.in_flush);
+        assert_eq!(v.last_flush_ns, 70);
+        assert_eq!(v.running_fn, 0x300);
+        t.flush_exit();
+        let v = t.flush_view(|_| true);
+        assert!(!v.in_flush);
+        assert_eq!(v.running_fn, 0);
+        assert_eq!(v.last_flush_ns, 70);
+        // a later kretprobe-style record is judged by its lock bits again
+        t.flush_enter(90, [(0xa, 0x100)].into_iter());
+        assert_eq!(t.flush_view(|_| false).running_fn, 0);
+        assert_eq!(t.flush_view(|_| true).running_fn, 0x100);
+    }
+
+    #[test]
+    fn an_empty_queue_counts_as_a_flush_for_what_was_pushed_before() {
+        let t = Target::new();
+        t.function_enter(40, 0xa, 0x100);
+        t.flush_exit();
+        assert_eq!(t.last_flush_ns(), 40);
+        // an irq_work-only flush fires no event: a look saw the queue empty
+        t.drained_by(60);
+        assert_eq!(t.last_flush_ns(), 60);
+        assert_eq!(t.flush_view(|_| false).last_flush_ns, 60);
+        assert!(!t.flush_view(|_| false).in_flush);
+        // never backwards; a later flush seen by its event wins
+        t.drained_by(50);
+        assert_eq!(t.last_flush_ns(), 60);
+        t.function_enter(70, 0xb, 0x200);
+        assert_eq!(t.last_flush_ns(), 70);
     }
 
     #[test]

@@ -293,6 +293,12 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> bool
     }
     q.alive(now);
     let v = queue_view(sh, t);
+    if !v.queued {
+        // every push made a tick before this look was flushed, seen or not
+        if let Some(tg) = sh.target(t) {
+            tg.drained_by(now.saturating_sub(Param::Tick.ns()));
+        }
+    }
     if q.releasing(cpu) && (q.drop_if(cpu, v.queued) || !q.held_by(cpu)) {
         return false;
     }

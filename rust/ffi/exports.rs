@@ -154,7 +154,14 @@ pub(crate) extern "C" fn csdwatch_rs_flush_enter(
     );
 }
 
-/// Return of `__flush_smp_call_function_queue()` on `cpu`.
+/// A flush on `cpu` runs `func` from `csd` now (`csd_function_entry`).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_function_enter(cpu: u32, csd: *const c_void, func: c_ulong) {
+    hooks::function_enter(cpu, csd as usize, func as usize);
+}
+
+/// Return of `__flush_smp_call_function_queue()` on `cpu`, or the end of
+/// a function it ran (`csd_function_exit`).
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_flush_exit(cpu: u32) {
     hooks::flush_exit(cpu);

@@ -24,9 +24,15 @@ check "loads, and its load line says the hooks saw its own calls" eval \
 	'echo "$line" | grep -qE "hooks: (kprobes|tracepoints), each saw a cross call at load"'
 rmmod csdwatch
 
-# hook name, and the function the refusal must name
-for hk in 'single_entry:(__)?smp_call_function_single' queue:__smp_call_single_queue \
-	  flush:__flush_smp_call_function_queue return:'the return of' \
+# hook name, and the function (kprobes) or event (tracepoints) the
+# refusal must name, by the mode the load line above says is in use
+if echo "$line" | grep -q "hooks: tracepoints"; then
+	queue='the csd_queue_cpu event'; flush='the csd_function_entry event'
+else
+	queue=__smp_call_single_queue; flush=__flush_smp_call_function_queue
+fi
+for hk in 'single_entry:(__)?smp_call_function_single' "queue:$queue" \
+	  "flush:$flush" return:'the return of' \
 	  many_entry:smp_call_function_many_cond; do
 	h=${hk%%:*}; fn=${hk#*:}
 	dmesg_mark

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # hooks=auto|tracepoints|kprobes: each mode loads with the hooks it names
 # (the parameter reads them back, the load line says them, the kprobes
-# list shows the queue kprobe only with kprobes), sees cross calls, and
-# unloads leaving nothing; auto takes the tracepoints exactly when the
+# list shows the queue kprobe and the flush kretprobe only with kprobes),
+# sees cross calls, and unloads leaving nothing; auto takes the tracepoints exactly when the
 # kernel has the events (told by tracefs, not by csdwatch); a bad value is
 # refused and changes nothing. KTAP output.
 . /payload/ktap_helpers.sh
@@ -30,12 +30,13 @@ load_mode() {
 	got=$(cat /sys/module/csdwatch/parameters/hooks)
 	line=$(dmesg_new | grep -m1 'csdwatch: loaded:')
 	q=$(grep -c '__smp_call_single_queue' $KP)
+	fl=$(grep -c "__flush_smp_call_function_queue" $KP)
 	stats_mark; run load 2 300; w=$(delta waits)
-	ktap_print_msg "${*:-no hooks= (default)}: parameter reads '$got'; ${line##*; }; queue kprobe entries $q; waits +$w"
+	ktap_print_msg "${*:-no hooks= (default)}: parameter reads '$got'; ${line##*; }; queue kprobe entries $q, flush $fl; waits +$w"
 	rmmod csdwatch || return 1
 	case $want in
-	kprobes) [ "$q" -ge 1 ] || return 1 ;;
-	*) [ "$q" = 0 ] || return 1 ;;
+	kprobes) [ "$q" -ge 1 ] && [ "$fl" -ge 1 ] || return 1 ;;
+	*) [ "$q" = 0 ] && [ "$fl" = 0 ] || return 1 ;;
 	esac
 	[ "$got" = "$want" ] && echo "$line" | grep -q "hooks: $want, each saw" && [ "$w" -gt 0 ] &&
 		[ "$(wc -l < $KP)" = "$kp0" ]
