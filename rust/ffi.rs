@@ -69,6 +69,7 @@ mod c {
         pub(super) fn csdw_resend_ipi(cpu: u32);
         pub(super) fn csdw_pusher_pid() -> u32;
         pub(super) fn csdw_ipi_sends_seen() -> bool;
+        pub(super) fn csdw_sched_tick_hooked() -> bool;
         pub(super) fn csdw_pusher_desc(
             task: *const c_void,
             pid: u32,
@@ -194,6 +195,12 @@ pub(crate) fn resend_ipi(cpu: u32) {
 pub(crate) fn flush_missed() -> u64 {
     // SAFETY: reads two counters of a static kretprobe.
     unsafe { c::csdw_flush_missed() }
+}
+
+/// Is the scheduler tick hooked (`sched_tick`, optional)?
+pub(crate) fn sched_tick_hooked() -> bool {
+    // SAFETY: reads a flag set at load.
+    unsafe { c::csdw_sched_tick_hooked() }
 }
 
 /// The pid of the current task, for the record of a push

@@ -14,6 +14,7 @@
 //! watchdog.
 
 use crate::ffi;
+use crate::hooks_mode;
 use crate::kcompat::atomic::{
     ordering::{Acquire, Release},
     Atomic,
@@ -95,10 +96,63 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
         let now = ffi::now_ns();
         let queued = ffi::queue_head(target_cpu) != 0;
         record_push(sh, cpu, target_cpu, now, queued, false);
-        if !(sync && track_single(sh, cpu, target_cpu, csd, func)) {
+        let tracked = sync
+            && if hooks_mode::events() {
+                begin_single_at_push(sh, cpu, target_cpu, csd, func, now)
+            } else {
+                track_single(sh, cpu, target_cpu, csd, func)
+            };
+        if !tracked {
             push(sh, cpu, target_cpu, now, queued);
         }
     });
+}
+
+/// With the events: the push of a synchronous single call's csd begins
+/// its wait, ended by the target's [`function_exit`] (no probe on the
+/// waiter). False if not tracked.
+fn begin_single_at_push(
+    sh: &Shared,
+    cpu: u32,
+    target_cpu: u32,
+    csd: usize,
+    func: usize,
+    now: u64,
+) -> bool {
+    if stopping() || sh.target(target_cpu).is_none() {
+        return false;
+    }
+    let Some((_, me)) = this_cpu_watching(sh) else {
+        return false;
+    };
+    let nw = NewWait {
+        task: ffi::current_task(),
+        func,
+        info: 0,
+        csd,
+        cpu,
+        start_ns: now,
+    };
+    // +1 before the wait is visible: its end may come on any CPU at once
+    me.watch(1);
+    if sh.waits.begin_single_csd(&nw, target_cpu).is_some() {
+        sh.count(cpu, Stat::Waits);
+        me.expect_tick(now + Param::Tick.ns());
+        // The end comes on the target, which cannot cancel this CPU's
+        // timer: armed here, it would tick once after every wait, and a
+        // CPU that calls now and then would take an interrupt of ours per
+        // call. So this CPU's scheduler tick arms it for a wait still in
+        // flight there (watchdog::sched_tick); most waits end well before.
+        // Not where that tick may be stopped or is not hooked.
+        if !ffi::sched_tick_hooked() || ffi::nohz_full(cpu) {
+            ffi::watchdog_arm(now, Param::Tick.ns());
+        }
+        true
+    } else {
+        me.watch(-1);
+        Stat::Dropped.inc();
+        false
+    }
 }
 
 /// Make the pending wait of the current task live; false if not tracked.
@@ -327,8 +381,33 @@ pub(crate) fn function_enter(cpu: u32, csd: usize, func: usize) {
     });
 }
 
-/// `__flush_smp_call_function_queue()` return on `cpu`, or (events) the
-/// end of a function it ran.
+/// The function a flush on `cpu` ran from `csd` returned (the kernel's
+/// `csd_function_exit` event, hard IRQs off; for a synchronous csd, just
+/// before the unlock its waiter spins on): the flush record, and the end
+/// of the single call's wait on that csd, if one began at its push. The
+/// waiter's watchdog timer is not cancelled from here (another CPU's): it
+/// ticks once more, finds nothing, and stops.
+pub(crate) fn function_exit(cpu: u32, csd: usize) {
+    state::with(|sh| {
+        if let Some(t) = sh.target(cpu) {
+            t.flush_exit();
+        }
+        let Some(e) = sh.waits.end_csd(csd, ffi::now_ns) else {
+            return;
+        };
+        proof::saw(Hook::Return, 0, || e.task);
+        if let Some((watcher, start)) = e.freed {
+            let ns = e.now.saturating_sub(start);
+            Stat::LongestWaitUs.max(ns / 1000);
+            sh.histogram.record(e.sender, ns);
+            if let Some(t) = sh.target(watcher) {
+                t.watch(-1);
+            }
+        }
+    });
+}
+
+/// `__flush_smp_call_function_queue()` return on `cpu`.
 pub(crate) fn flush_exit(cpu: u32) {
     state::with(|sh| {
         if let Some(t) = sh.target(cpu) {

@@ -3,8 +3,10 @@
 //! Which hooks feed csdwatch (`hooks=`, a load parameter): the kernel's
 //! csd and ipi tracepoints for the pushes, the IPI sends and the functions
 //! a flush runs, where the kernel has them, or kprobes on the functions
-//! that make them (the flush: a kretprobe). The waiters' kretprobes are
-//! the same in both.
+//! that make them (the flush: a kretprobe). With the events a single
+//! call's wait begins at its push and ends at its function's exit event;
+//! with kprobes, at a kretprobe on the waiter. The many-CPU waiter's
+//! kretprobe is the same in both.
 //!
 //! `auto` (the default) takes the tracepoints when the kernel has every
 //! event csdwatch needs and kprobes otherwise; `tracepoints` refuses to
@@ -93,6 +95,11 @@ pub(crate) fn shown() -> Mode {
 /// Record the mode chosen at load (`hookup::select`).
 pub(crate) fn set_in_use(m: Mode) {
     IN_USE.store(m as u32, Relaxed);
+}
+
+/// Are the kernel's events in use (chosen at load)?
+pub(crate) fn events() -> bool {
+    IN_USE.load(Relaxed) == Mode::Tracepoints as u32
 }
 
 /// What `hooks=` asked for.

@@ -96,13 +96,13 @@ pub(crate) fn prove() -> Result<Proven> {
                     return Err(EIO);
                 }
             };
-            if proof::silent(call.required(), s).is_none()
+            if proof::silent(call.required(hooks_mode::events()), s).is_none()
                 && (ipi_seen || proof::has(s, Hook::IpiSend))
             {
                 break;
             }
         }
-        if let Some(h) = proof::silent(call.required(), s) {
+        if let Some(h) = proof::silent(call.required(hooks_mode::events()), s) {
             let events = hooks_mode::shown() == Mode::Tracepoints;
             let on = h.site(call, events);
             let events = events && on.ends_with("event");

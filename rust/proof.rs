@@ -29,7 +29,8 @@ pub(crate) enum Hook {
     /// `__flush_smp_call_function_queue` entry on the target, with the
     /// call's csd in its batch.
     Flush = 2,
-    /// The waiter's return (the kretprobe of the call being checked).
+    /// The waiter's return (the kretprobe of the call being checked), or
+    /// with the events the target's `csd_function_exit` ending its wait.
     Return = 3,
     /// Entry of `smp_call_function_many_cond` with `SCF_WAIT`.
     ManyEntry = 4,
@@ -72,6 +73,7 @@ impl Hook {
             (Hook::Queue, _) if events => "the csd_queue_cpu event",
             (Hook::Flush, _) if events => "the csd_function_entry event",
             (Hook::IpiSend, _) if events => "the ipi_send_cpu/ipi_send_cpumask events",
+            (Hook::Return, Call::Single) if events => "the csd_function_exit event",
             (Hook::SingleEntry, _) => SINGLE_FN,
             (Hook::Queue, _) => "__smp_call_single_queue",
             (Hook::Flush, _) => "__flush_smp_call_function_queue",
@@ -102,13 +104,16 @@ pub(crate) enum Call {
 }
 
 impl Call {
-    /// The hooks that must see this call.
-    pub(crate) const fn required(self) -> u32 {
-        match self {
-            Call::Single => {
+    /// The hooks that must see this call; `events`: with the kernel's
+    /// events a single call's wait begins at its push (no entry hook) and
+    /// ends at its function's exit event on the target.
+    pub(crate) const fn required(self, events: bool) -> u32 {
+        match (self, events) {
+            (Call::Single, false) => {
                 Hook::SingleEntry.bit() | Hook::Queue.bit() | Hook::Flush.bit() | Hook::Return.bit()
             }
-            Call::Many => Hook::ManyEntry.bit() | Hook::Flush.bit() | Hook::Return.bit(),
+            (Call::Single, true) => Hook::Queue.bit() | Hook::Flush.bit() | Hook::Return.bit(),
+            (Call::Many, _) => Hook::ManyEntry.bit() | Hook::Flush.bit() | Hook::Return.bit(),
         }
     }
 
@@ -214,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_silent_hook_is_named() {
-        let single = Call::Single.required();
+        let single = Call::Single.required(false);
         assert_eq!(silent(single, single), None);
         // more seen than required (the IPI hook) is fine
         assert_eq!(silent(single, single | Hook::IpiSend.bit()), None);
@@ -224,7 +229,23 @@ mod tests {
         );
         // the first in order when several are silent
         assert_eq!(silent(single, Hook::Return.bit()), Some(Hook::SingleEntry));
-        let many = Call::Many.required();
+        let many = Call::Many.required(false);
+        assert_eq!(many, Call::Many.required(true));
+        // with the events the single call has no entry hook
+        let ev = Call::Single.required(true);
+        assert_eq!(ev & Hook::SingleEntry.bit(), 0);
+        assert_eq!(
+            silent(ev, Hook::Queue.bit() | Hook::Flush.bit()),
+            Some(Hook::Return)
+        );
+        assert_eq!(
+            Hook::Return.site(Call::Single, true),
+            "the csd_function_exit event"
+        );
+        assert_eq!(
+            Hook::Return.site(Call::Many, true),
+            "the return of smp_call_function_many_cond"
+        );
         assert_eq!(
             silent(many, Hook::ManyEntry.bit() | Hook::Flush.bit()),
             Some(Hook::Return)

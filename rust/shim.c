@@ -1356,10 +1356,16 @@ static void csdw_tp_func_entry(void *data, smp_call_func_t func, call_single_dat
 		csdwatch_rs_function_enter(raw_smp_processor_id(), csd, (unsigned long)func);
 }
 
+/*
+ * Also the end of a single call's wait (with the events, no kretprobe sits
+ * on the waiter): for a synchronous csd it fires before csd_unlock(). Only
+ * the pointer goes on: an async csd, unlocked before its function ran, may
+ * be freed by now.
+ */
 static void csdw_tp_func_exit(void *data, smp_call_func_t func, call_single_data_t *csd)
 {
 	if (csd)
-		csdwatch_rs_flush_exit(raw_smp_processor_id());
+		csdwatch_rs_function_exit(raw_smp_processor_id(), csd);
 }
 
 /*
@@ -1537,6 +1543,11 @@ static struct kprobe csdw_kp_tick = {
 };
 static bool csdw_tick_probe_on;
 
+bool csdw_sched_tick_hooked(void)
+{
+	return READ_ONCE(csdw_tick_probe_on);
+}
+
 static bool csdw_probes_on;
 
 /* Probes that could not be entered for lack of a free instance. */
@@ -1667,10 +1678,13 @@ int csdw_probes_register(void)
 		if (ret)
 			goto fail_queue;
 	}
-	failed = csdw_rp_single.kp.symbol_name;
-	ret = csdw_register_anchored(&csdw_ar_single);
-	if (ret)
-		goto fail_single;
+	/* with the events a single call's wait ends at csd_function_exit */
+	if (!csdw_tp_mode) {
+		failed = csdw_rp_single.kp.symbol_name;
+		ret = csdw_register_anchored(&csdw_ar_single);
+		if (ret)
+			goto fail_single;
+	}
 	failed = csdw_rp_many.kp.symbol_name;
 	ret = csdw_register_anchored(&csdw_ar_many);
 	if (ret)
@@ -1686,7 +1700,8 @@ int csdw_probes_register(void)
 	return 0;
 
 fail_many:
-	csdw_unregister_anchored(&csdw_ar_single);
+	if (!csdw_tp_mode)
+		csdw_unregister_anchored(&csdw_ar_single);
 fail_single:
 	if (csdw_tp_mode) {
 		csdw_tps_unregister();
@@ -1715,8 +1730,8 @@ void csdw_probes_unregister(void)
 		unregister_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = false;
 	csdw_unregister_anchored(&csdw_ar_many);
-	csdw_unregister_anchored(&csdw_ar_single);
 	if (!csdw_tp_mode) {
+		csdw_unregister_anchored(&csdw_ar_single);
 		unregister_kprobe(&csdw_kp_queue);
 		csdw_unregister_anchored(&csdw_ar_flush);
 	}

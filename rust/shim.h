@@ -28,6 +28,7 @@ void csdwatch_rs_wait_exit(int slot);
 void csdwatch_rs_flush_enter(unsigned int cpu, const void *const *csds,
 			     const unsigned long *funcs, int n);
 void csdwatch_rs_function_enter(unsigned int cpu, const void *csd, unsigned long func);
+void csdwatch_rs_function_exit(unsigned int cpu, const void *csd);
 void csdwatch_rs_flush_exit(unsigned int cpu);
 u64 csdwatch_rs_tick(unsigned int cpu);
 bool csdwatch_rs_watching(unsigned int cpu);
@@ -38,6 +39,7 @@ int csdwatch_rs_rehome(unsigned int cpu);
 
 /* Implemented in shim.c. */
 void *csdw_lookup(const char *name);
+bool csdw_sched_tick_hooked(void);
 int csdw_stats_register(void);
 void csdw_stats_unregister(void);
 int csdw_resolve(void);

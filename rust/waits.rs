@@ -45,6 +45,9 @@ use kernel::prelude::*;
 pub(crate) const MIN_WAITS: usize = 64;
 /// Slots per possible CPU: one waiter spinning and one preempted (RT).
 pub(crate) const WAITS_PER_CPU: usize = 2;
+/// Slots a wait keyed by its csd may take, from its csd's home slot on
+/// (`hooks=tracepoints`): the target's end looks at these only.
+pub(crate) const CSD_PROBES: usize = 4;
 /// `target`/`blocked_on` when no CPU is meant.
 pub(crate) const NO_CPU: u32 = u32::MAX;
 
@@ -191,6 +194,62 @@ pub(crate) struct NewWait {
     pub start_ns: u64,
 }
 
+/// End the wait in `s` (of generation `gen` only, if given) at `now_ns`:
+/// see [`Waits::end`].
+fn end_slot(s: &Slot, gen: Option<u64>, now_ns: u64) -> Option<(u32, u64)> {
+    loop {
+        let w = s.word.load(Acquire);
+        if gen.is_some_and(|g| g != gen_of(w)) {
+            return None;
+        }
+        match State::of(w) {
+            State::Pending => {
+                // local or refused target: never went live
+                if s.word
+                    .cmpxchg(w, with_state(w, State::Free), Release)
+                    .is_ok()
+                {
+                    return None;
+                }
+            }
+            State::Live => {
+                // the watcher freed from: the one in the word swapped
+                let r = (watcher_of(w), s.start_ns.load(Relaxed));
+                if s.word
+                    .cmpxchg(w, with_state(w, State::Free), Release)
+                    .is_ok()
+                {
+                    return Some(r);
+                }
+            }
+            State::Stalled => {
+                s.end_ns.store(now_ns.max(1), Relaxed);
+                if s.word
+                    .cmpxchg(w, with_state(w, State::Ended), Release)
+                    .is_ok()
+                {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// What [`Waits::end_csd`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CsdEnd {
+    /// The waiting task (opaque).
+    pub task: usize,
+    /// CPU it was queued from.
+    pub sender: u32,
+    /// As [`Waits::end`]: the watcher and start time if the slot is free
+    /// again, `None` if the watchdog acted and now closes it.
+    pub freed: Option<(u32, u64)>,
+    /// When it ended.
+    pub now: u64,
+}
+
 /// A consistent copy of a wait, taken by the watchdog.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Snapshot {
@@ -245,7 +304,17 @@ impl Waits {
     }
 
     fn claim(&self, nw: &NewWait, state: State, target: u32) -> Option<usize> {
-        for i in self.ring(nw.task) {
+        self.claim_in(self.ring(nw.task), nw, state, target)
+    }
+
+    fn claim_in(
+        &self,
+        ring: impl Iterator<Item = usize>,
+        nw: &NewWait,
+        state: State,
+        target: u32,
+    ) -> Option<usize> {
+        for i in ring {
             let s = &self.slots[i];
             let w = s.word.load(Relaxed);
             if State::of(w) != State::Free {
@@ -306,6 +375,53 @@ impl Waits {
         true
     }
 
+    /// The csd of a `smp_call_function_single()` waiter is pushed onto
+    /// `target`'s queue (`hooks=tracepoints`: the `csd_queue_cpu` event,
+    /// before the node is added; no probe on the waiter): a live wait at
+    /// once, in one of the [`CSD_PROBES`] slots from its csd's home, where
+    /// the target's [`Waits::end_csd`] finds it. `None`: those are taken.
+    pub(crate) fn begin_single_csd(&self, nw: &NewWait, target: u32) -> Option<usize> {
+        self.claim_in(self.ring(nw.csd).take(CSD_PROBES), nw, State::Live, target)
+    }
+
+    /// A function run from `csd` returned on its target at `now_ns` (the
+    /// `csd_function_exit` event; for a synchronous csd it fires before
+    /// the unlock its waiter spins on). If a wait begun by
+    /// [`Waits::begin_single_csd`] has that csd, end it. Only the pointer
+    /// is compared: an async csd may be freed by now.
+    /// `now` is read only when one is found (the clock is most of what a
+    /// miss would cost: every async, remote-wakeup and many-CPU csd misses).
+    pub(crate) fn end_csd(&self, csd: usize, now: impl FnOnce() -> u64) -> Option<CsdEnd> {
+        let n = self.slots.len();
+        let mut i = home(csd, n);
+        for _ in 0..CSD_PROBES.min(n) {
+            let s = &self.slots[i];
+            i = if i + 1 == n { 0 } else { i + 1 };
+            // the csd first: one load tells most slots apart
+            if s.csd.load(Relaxed) != csd {
+                continue;
+            }
+            let w = s.word.load(Acquire);
+            if !matches!(State::of(w), State::Live | State::Stalled) || s.csd.load(Relaxed) != csd {
+                continue;
+            }
+            let (task, sender) = (s.task.load(Relaxed), s.sender.load(Relaxed));
+            smp_mb(Read);
+            // the fields read are those of the wait of generation gen_of(w)
+            if gen_of(s.word.load(Relaxed)) != gen_of(w) {
+                continue;
+            }
+            let end = now();
+            return Some(CsdEnd {
+                task,
+                sender,
+                freed: end_slot(s, Some(gen_of(w)), end),
+                now: end,
+            });
+        }
+        None
+    }
+
     /// A many-target waiter began: a live wait on the sender's csds.
     pub(crate) fn begin_many(&self, nw: &NewWait) -> Option<usize> {
         self.claim(nw, State::Live, NO_CPU)
@@ -316,41 +432,7 @@ impl Waits {
     /// about it (the slot is free again), `None` if the watchdog will close
     /// it or it never went live.
     pub(crate) fn end(&self, i: usize, now_ns: u64) -> Option<(u32, u64)> {
-        let s = self.slots.get(i)?;
-        loop {
-            let w = s.word.load(Acquire);
-            match State::of(w) {
-                State::Pending => {
-                    // local or refused target: never went live
-                    if s.word
-                        .cmpxchg(w, with_state(w, State::Free), Release)
-                        .is_ok()
-                    {
-                        return None;
-                    }
-                }
-                State::Live => {
-                    // the watcher freed from: the one in the word swapped
-                    let r = (watcher_of(w), s.start_ns.load(Relaxed));
-                    if s.word
-                        .cmpxchg(w, with_state(w, State::Free), Release)
-                        .is_ok()
-                    {
-                        return Some(r);
-                    }
-                }
-                State::Stalled => {
-                    s.end_ns.store(now_ns.max(1), Relaxed);
-                    if s.word
-                        .cmpxchg(w, with_state(w, State::Ended), Release)
-                        .is_ok()
-                    {
-                        return None;
-                    }
-                }
-                _ => return None,
-            }
-        }
+        end_slot(self.slots.get(i)?, None, now_ns)
     }
 
     /// A consistent copy of slot `i` if it holds a wait the watchdog cares
@@ -604,6 +686,50 @@ mod tests {
         assert_eq!(t.end(i, 200), Some((2, 100)));
         assert!(t.snapshot(i).is_none());
         assert_eq!(t.watched_by(2), 0);
+        assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_wait_begun_at_its_push_is_ended_by_its_csd() {
+        let t = table(4);
+        let w = |csd, task| NewWait { csd, ..nw(task, 1) };
+        let i = t.begin_single_csd(&w(0xc5d0, 7), 3).unwrap();
+        let s = t.snapshot(i).unwrap();
+        assert_eq!(
+            (s.kind, s.state, s.target, s.watcher),
+            (Kind::Single, State::Live, 3, 1)
+        );
+        assert_eq!(t.watched_by(1), 1);
+        // another csd's function (an async csd, a cfd csd) ends nothing
+        assert_eq!(t.end_csd(0xc5e0, || 150), None);
+        assert_eq!(
+            t.end_csd(0xc5d0, || 150),
+            Some(CsdEnd {
+                task: 7,
+                sender: 1,
+                freed: Some((1, 100)),
+                now: 150,
+            })
+        );
+        assert_eq!(t.in_flight(), 0);
+        // once: the csd's next run is not this wait's
+        assert_eq!(t.end_csd(0xc5d0, || 160), None);
+        // a stalled one is left for the watchdog to close
+        let j = t.begin_single_csd(&w(0xc5d0, 8), 2).unwrap();
+        let g = t.snapshot(j).unwrap().gen;
+        assert!(t.mark_stalled(j, g));
+        let e = t.end_csd(0xc5d0, || 170).unwrap();
+        assert_eq!((e.task, e.freed), (8, None));
+        assert_eq!(t.snapshot(j).unwrap().state, State::Ended);
+        assert_eq!(t.release_ended(j, g), Some(1));
+        // the csd's home and the slots after it are all it may take
+        for k in 0..CSD_PROBES {
+            assert!(t.begin_single_csd(&w(0xc5d0, 20 + k), 1).is_some());
+        }
+        assert!(t.begin_single_csd(&w(0xc5d0, 99), 1).is_none());
+        for _ in 0..CSD_PROBES {
+            assert!(t.end_csd(0xc5d0, || 200).is_some());
+        }
         assert_eq!(t.in_flight(), 0);
     }
 

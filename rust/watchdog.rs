@@ -150,7 +150,9 @@ fn stand_in(sh: &Shared, me: u32, now: u64) -> bool {
 /// tick stands in (and goes on standing in while a watcher is overdue).
 /// A CPU with nothing to watch takes no interrupt from this: the
 /// scheduler tick runs anyway. The look costs a scan of every CPU's
-/// record, every two ticks somewhere in the machine.
+/// record, every two ticks somewhere in the machine. A CPU that watches
+/// a wait here also arms its own watchdog, if not armed: with the events
+/// a single call's wait arms none at its push.
 pub(crate) fn sched_tick(cpu: u32) {
     state::with(|sh| sched_tick_with(sh, cpu));
 }
@@ -166,6 +168,11 @@ fn sched_tick_with(sh: &Shared, cpu: u32) {
         return;
     }
     let now = ffi::now_ns();
+    if me.watching() {
+        // a single call's wait begun here with the events armed nothing
+        // (hooks::begin_single_at_push): an armed timer is left as it is
+        ffi::watchdog_arm(now, Param::Tick.ns());
+    }
     let grace = stand_in_grace();
     let mut found = false;
     sh.stand_in_scan.run(now, 2 * Param::Tick.ns(), || {

@@ -10,8 +10,12 @@
 #       one piece out (a patched copy in a temp dir, never shipped; its
 #       load-time hook check is left out too, as it would refuse a build
 #       without one of its hooks):
-#         no_tracepoints  the csd_queue_cpu and ipi_send_* tracepoint probes
-#         no_flush_probe  the target-side __flush_smp_call_function_queue kretprobe
+#         no_tracepoints  every event probe (csd_queue_cpu, csd_function_*,
+#                         ipi_send_*): no push, flush or single wait is seen
+#         no_origin       the record of who pushed first (rust/origin.rs)
+#         no_ipi_events   what the ipi_send_* probes record (the events
+#                         still call them)
+#         no_flush_record what csd_function_entry records on the target
 #         no_anchor       the post_handlers and anchor kprobes that keep
 #                         kprobes on ftrace safe beside other probers
 #         no_timer        the watchdog timer's arm and cancel
@@ -93,9 +97,11 @@ for run in $RUNS; do
 	mv "$pl/run2.sh" "$pl/run.sh"
 	if [ "${ONLY:-}" = breakdown ]; then
 		variant_ko no_tracepoints 's/ret = csdw_tps_register(&failed);/ret = 0;/'
-		variant_ko no_flush_probe 's/ret = csdw_register_anchored(&csdw_ar_flush);/ret = 0;/; s/^\tcsdw_unregister_anchored(&csdw_ar_flush);/\t;/'
+		variant_ko no_origin '/^        record_push(sh, cpu, /d' rust/hooks.rs
+		variant_ko no_ipi_events 's/if (callback != csdw_cfsi || cpu >= nr_cpu_ids)$/if (1)/; s/if (callback != csdw_cfsi)$/if (1)/'
+		variant_ko no_flush_record 's/^\t\tcsdwatch_rs_function_enter(raw_smp_processor_id(), csd, (unsigned long)func);/\t\t;/'
 		variant_ko no_anchor 's/^#ifdef CONFIG_KPROBES_ON_FTRACE$/#if 0/'
-		variant_ko no_timer '/^void csdw_watchdog_arm(u64 delay_ns)$/,/^{$/ s/^{$/{ return;/; /^void csdw_watchdog_quiesce(void)$/,/^{$/ s/^{$/{ return;/'
+		variant_ko no_timer '/^void csdw_watchdog_arm(u64 now, u64 delay_ns)$/,/^{$/ s/^{$/{ return;/; /^void csdw_watchdog_quiesce(void)$/,/^{$/ s/^{$/{ return;/'
 		variant_ko per_wait_cancel 's/watcher == cpu \&\& !t.ended_in_burst(now, Param::Tick.ns())/watcher == cpu/' rust/hooks.rs
 	fi
 	append=""

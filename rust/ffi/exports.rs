@@ -160,8 +160,13 @@ pub(crate) extern "C" fn csdwatch_rs_function_enter(cpu: u32, csd: *const c_void
     hooks::function_enter(cpu, csd as usize, func as usize);
 }
 
-/// Return of `__flush_smp_call_function_queue()` on `cpu`, or the end of
-/// a function it ran (`csd_function_exit`).
+/// A function a flush on `cpu` ran from `csd` returned (`csd_function_exit`).
+#[no_mangle]
+pub(crate) extern "C" fn csdwatch_rs_function_exit(cpu: u32, csd: *const c_void) {
+    hooks::function_exit(cpu, csd as usize);
+}
+
+/// Return of `__flush_smp_call_function_queue()` on `cpu`.
 #[no_mangle]
 pub(crate) extern "C" fn csdwatch_rs_flush_exit(cpu: u32) {
     hooks::flush_exit(cpu);

@@ -25,16 +25,31 @@ check "loads, and its load line says the hooks saw its own calls" eval \
 rmmod csdwatch
 
 # hook name, and the function (kprobes) or event (tracepoints) the
-# refusal must name, by the mode the load line above says is in use
+# refusal must name, by the mode the load line above says is in use. With
+# the events a single call's wait begins at its push: no hook sits on its
+# entry, so blinding that name refuses nothing.
 if echo "$line" | grep -q "hooks: tracepoints"; then
-	queue='the csd_queue_cpu event'; flush='the csd_function_entry event'
+	single=none; queue='the csd_queue_cpu event'
+	flush='the csd_function_entry event'; ret='the csd_function_exit event'
 else
-	queue=__smp_call_single_queue; flush=__flush_smp_call_function_queue
+	single='(__)?smp_call_function_single'; queue=__smp_call_single_queue
+	flush=__flush_smp_call_function_queue; ret='the return of'
 fi
-for hk in 'single_entry:(__)?smp_call_function_single' "queue:$queue" \
-	  "flush:$flush" return:'the return of' \
+for hk in "single_entry:$single" "queue:$queue" "flush:$flush" "return:$ret" \
 	  many_entry:smp_call_function_many_cond; do
 	h=${hk%%:*}; fn=${hk#*:}
+	if [ "$fn" = none ]; then
+		dmesg_mark
+		if insmod $KO selftest_blind=$h; then
+			l=$(dmesg_new | grep -m1 'csdwatch: loaded:')
+			rmmod csdwatch
+			check "selftest_blind=$h: loads with the events (no hook on the single call's entry)" eval \
+				'echo "$l" | grep -q "hooks: tracepoints, each saw"'
+		else
+			ktap_test_fail "selftest_blind=$h: loads with the events (no hook on the single call's entry)"
+		fi
+		continue
+	fi
 	dmesg_mark
 	if insmod $KO selftest_blind=$h 2>/dev/null; then
 		rmmod csdwatch
