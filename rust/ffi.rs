@@ -70,6 +70,7 @@ mod c {
         pub(super) fn csdw_pusher_pid() -> u32;
         pub(super) fn csdw_ipi_sends_seen() -> bool;
         pub(super) fn csdw_sched_tick_hooked() -> bool;
+        pub(super) fn csdw_queue_holds(cpu: u32, node: *const c_void) -> bool;
         pub(super) fn csdw_pusher_desc(
             task: *const c_void,
             pid: u32,
@@ -195,6 +196,14 @@ pub(crate) fn resend_ipi(cpu: u32) {
 pub(crate) fn flush_missed() -> u64 {
     // SAFETY: reads two counters of a static kretprobe.
     unsafe { c::csdw_flush_missed() }
+}
+
+/// Is `node` on `cpu`'s call queue now? True also when that cannot be
+/// told (0, a walk too long or unreadable).
+pub(crate) fn queue_holds(cpu: u32, node: usize) -> bool {
+    // SAFETY: bounds-checked in C; the walk reads every node with
+    // get_kernel_nofault(), so any address is allowed.
+    unsafe { c::csdw_queue_holds(cpu, node as *const c_void) }
 }
 
 /// Is the scheduler tick hooked (`sched_tick`, optional)?

@@ -95,7 +95,7 @@ pub(crate) fn single_queue(target_cpu: u32, csd: usize, func: usize, sync: bool)
         }
         let now = ffi::now_ns();
         let queued = ffi::queue_head(target_cpu) != 0;
-        record_push(sh, cpu, target_cpu, now, queued, false);
+        record_push(sh, cpu, target_cpu, now, queued, csd, false);
         let tracked = sync
             && if hooks_mode::events() {
                 begin_single_at_push(sh, cpu, target_cpu, csd, func, now)
@@ -191,7 +191,9 @@ fn track_single(sh: &Shared, cpu: u32, target_cpu: u32, csd: usize, func: usize)
 /// (a remote wakeup, an irq_work), and (`cfd`) each remote online target
 /// of a `smp_call_function_many_cond()`: a call is about to be pushed on
 /// `target`'s queue. `watch`: no wait tracks it, so its queue is watched.
-pub(crate) fn queue_push(target: u32, watch: bool, cfd: bool) {
+/// `node`: what is pushed (0 for the kprobes' records at a cfd call's
+/// entry, which may push nothing).
+pub(crate) fn queue_push(target: u32, node: usize, watch: bool, cfd: bool) {
     state::with(|sh| {
         let cpu = ffi::this_cpu();
         if target == cpu {
@@ -199,7 +201,7 @@ pub(crate) fn queue_push(target: u32, watch: bool, cfd: bool) {
         }
         let now = ffi::now_ns();
         let queued = ffi::queue_head(target) != 0;
-        record_push(sh, cpu, target, now, queued, cfd);
+        record_push(sh, cpu, target, now, queued, node, cfd);
         if watch {
             push(sh, cpu, target, now, queued);
         }
@@ -208,27 +210,34 @@ pub(crate) fn queue_push(target: u32, watch: bool, cfd: bool) {
 
 /// Every push to another CPU: who made the first of an episode
 /// (crate::origin). Before the node is added, so "queue empty" means this
-/// push owes the IPI (`queued`: the queue holds a node). `cfd`: made at a
-/// `smp_call_function_many_cond()` entry, whose `cond_func` may yet leave
-/// `target` out.
-fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, queued: bool, cfd: bool) {
+/// push owes the IPI (`queued`: the queue holds a node). `node`: the node
+/// pushed. `cfd`: made at a `smp_call_function_many_cond()` entry, whose
+/// `cond_func` may yet leave `target` out.
+fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, queued: bool, node: usize, cfd: bool) {
     let (Some(o), Some(t)) = (sh.origins.get(target as usize), sh.target(target)) else {
         return;
     };
+    let mut served = t.last_flush_ns();
+    if queued {
+        let (at, first) = o.first_push();
+        // The recorded first push looks unflushed, but its node has left
+        // the queue: a flush took it that no hook saw (with the events,
+        // one that runs only irq_works fires none). Those nodes stand now
+        // with no push recorded.
+        if at > served && !ffi::queue_holds(target, first) {
+            served = now;
+        }
+    }
     let who = Pusher {
         cpu,
         task: ffi::current_task(),
         pid: ffi::pusher_pid(),
         cfd,
+        node,
     };
-    o.push(
-        queued,
-        t.last_flush_ns(),
-        now,
-        who,
-        ffi::flush_missed(),
-        |sender| ffi::cfd_stands(sender, target),
-    );
+    o.push(queued, served, now, who, ffi::flush_missed(), |sender| {
+        ffi::cfd_stands(sender, target)
+    });
 }
 
 /// The kernel sent `cpu` a call-function IPI (not one of csdwatch's own

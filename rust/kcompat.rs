@@ -7,22 +7,25 @@
 //! `KVec::push_within_capacity` (here [`filled`], which both crates can
 //! express).
 //!
-//! On 7.3 (the primary kernel) this module only re-exports the kernel's
-//! own. On 6.12 (`cfg(csdw_kernel_612)`, set by `Kbuild`) the atomics and
-//! barriers are the same API subset built on `core::sync::atomic`, which
-//! 6.12's Rust code uses itself, on the aligned 32- and 64-bit words
+//! The atomics and barriers are, on every kernel, the subset of the 7.3
+//! crate's API that csdwatch uses, built on `core::sync::atomic`. On 7.3
+//! the crate's own `Atomic` reaches every load and store through an out-
+//! of-line C helper (`rust/helpers/atomic.c`), inlined only in kernels
+//! built with `CONFIG_RUST_INLINE_HELPERS` (clang): on Debian's and the
+//! test kernels (GCC) each access on the csd hot path was a call. Inline,
+//! a single cross call costs 430 guest instructions less (2003 -> 1573;
+//! Documentation/performance.rst). 6.12's Rust code uses
+//! `core` atomics itself. They act on the aligned 32- and 64-bit words
 //! csdwatch shares with C and with itself: Relaxed, Acquire and Release
 //! map to their `core` namesakes (a plain access, `ldar`/`stlr` on
 //! arm64). A Full read-modify-write is LKMM's fully ordered one, a full
 //! barrier on both sides, which a `SeqCst` RMW alone is not on arm64
 //! (`ldaxr`/`stlxr` lets an earlier store pass a later load): it is the
 //! `SeqCst` RMW followed by a `SeqCst` fence (`dmb ish`), as the kernel's
-//! own LL/SC form ends in `dmb ish`. Callers write one code for both
-//! kernels; the 7.3 compiler checks the orderings (loads take Relaxed or
-//! Acquire, stores Relaxed or Release), the 6.12 shim only maps them.
-
-#[cfg(not(csdw_kernel_612))]
-pub(crate) use kernel::sync::{atomic, barrier};
+//! own LL/SC form ends in `dmb ish`. As in the 7.3 crate, loads take
+//! Relaxed or Acquire and stores Relaxed or Release, checked at compile
+//! time. csdwatch supports x86_64 and arm64 only (rust/arch/), where
+//! these are the instructions the kernel's C atomics use.
 
 /// A table sized at load from `nr_cpu_ids`: from `kvmalloc`, so that on a
 /// long-running, fragmented machine with thousands of possible CPUs (the
@@ -78,7 +81,6 @@ pub(crate) fn eopnotsupp() -> kernel::error::Error {
     return kernel::error::Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32));
 }
 
-#[cfg(csdw_kernel_612)]
 pub(crate) mod atomic {
     //! `kernel::sync::atomic`'s `Atomic<T>` for u32, u64, usize and i32.
 
@@ -116,6 +118,15 @@ pub(crate) mod atomic {
             const CORE: core::sync::atomic::Ordering = core::sync::atomic::Ordering::SeqCst;
             const FULL: bool = true;
         }
+
+        /// An ordering a load may take.
+        pub(crate) trait Load: Ordering {}
+        impl Load for Relaxed {}
+        impl Load for Acquire {}
+        /// An ordering a store may take.
+        pub(crate) trait Store: Ordering {}
+        impl Store for Relaxed {}
+        impl Store for Release {}
     }
     use ordering::Ordering;
 
@@ -221,15 +232,17 @@ pub(crate) mod atomic {
             self.0.get()
         }
 
-        /// Atomic load; `o` is Relaxed or Acquire (the 7.3 crate checks).
-        pub(crate) fn load<O: Ordering>(&self, _o: O) -> T {
+        /// Atomic load; `o` is Relaxed or Acquire.
+        #[inline(always)]
+        pub(crate) fn load<O: ordering::Load>(&self, _o: O) -> T {
             // SAFETY: `ptr()` points into `self`, aligned; atomic accesses
             // only (the type invariant).
             unsafe { T::load(self.ptr(), O::CORE) }
         }
 
-        /// Atomic store; `o` is Relaxed or Release (the 7.3 crate checks).
-        pub(crate) fn store<O: Ordering>(&self, v: T, _o: O) {
+        /// Atomic store; `o` is Relaxed or Release.
+        #[inline(always)]
+        pub(crate) fn store<O: ordering::Store>(&self, v: T, _o: O) {
             // SAFETY: as in `load`.
             unsafe { T::store(self.ptr(), v, O::CORE) }
         }
@@ -276,7 +289,6 @@ pub(crate) mod atomic {
     }
 }
 
-#[cfg(csdw_kernel_612)]
 pub(crate) mod barrier {
     //! `kernel::sync::barrier::smp_mb` with its Full, Read and Write
     //! orderings, as `core` fences. On x86_64 smp_rmb()/smp_wmb() are

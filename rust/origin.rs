@@ -46,6 +46,8 @@ pub(crate) struct Pusher {
     pub pid: u32,
     /// A `smp_call_function_many_cond()` target, seen at the call's entry.
     pub cfd: bool,
+    /// The node it pushed (0: not known, as for those entry records).
+    pub node: usize,
 }
 
 /// The first push of a target's current episode, as [`Origin::why`] sees it.
@@ -113,6 +115,8 @@ pub(crate) struct Origin {
     missed: Atomic<u64>,
     /// 1: the first push is a `smp_call_function_many_cond()` target's.
     cfd: Atomic<u32>,
+    /// The node the first push added (0: not known).
+    node: Atomic<usize>,
 }
 
 impl Origin {
@@ -128,7 +132,15 @@ impl Origin {
             polled_ns: Atomic::new(0),
             missed: Atomic::new(0),
             cfd: Atomic::new(0),
+            node: Atomic::new(0),
         }
+    }
+
+    /// When the first push of the episode was recorded (0: never), and
+    /// the node it added (0: not known); racy reads, for the pusher's
+    /// look at whether that node still stands.
+    pub(crate) fn first_push(&self) -> (u64, usize) {
+        (self.at_ns.load(Relaxed), self.node.load(Relaxed))
     }
 
     /// A push to this CPU is about to add its node (`queued`: the queue
@@ -160,6 +172,7 @@ impl Origin {
             return;
         }
         self.cfd.store(u32::from(who.cfd), Relaxed);
+        self.node.store(who.node, Relaxed);
         self.cpu.store(who.cpu, Relaxed);
         self.task.store(who.task, Relaxed);
         self.pid.store(pid, Relaxed);
@@ -215,6 +228,7 @@ impl Origin {
                 task: self.task.load(Relaxed),
                 pid,
                 cfd: self.cfd.load(Relaxed) != 0,
+                node: self.node.load(Relaxed),
             }),
         }
     }
@@ -283,13 +297,30 @@ mod tests {
         task: 0x1000,
         pid: 42,
         cfd: false,
+        node: 0xa0,
     };
     const Q: Pusher = Pusher {
         cpu: 2,
         task: 0x2000,
         pid: 7,
         cfd: false,
+        node: 0xb0,
     };
+
+    #[test]
+    fn the_first_push_keeps_its_node_an_unseen_one_none() {
+        let o = Origin::new();
+        assert_eq!(o.first_push(), (0, 0));
+        o.push(false, 0, 100, P, 0, |_| true);
+        assert_eq!(o.first_push(), (100, 0xa0));
+        o.push(true, 0, 150, Q, 0, |_| true); // P's node stands: kept
+        assert_eq!(o.first_push(), (100, 0xa0));
+        // served (here told by a later time, as a pusher that finds P's
+        // node gone from the queue tells it): what stands is unseen
+        o.push(true, 160, 170, Q, 0, |_| true);
+        assert_eq!(o.first_push(), (170, 0));
+        assert_eq!(o.first().1, First::Unseen);
+    }
 
     #[test]
     fn the_push_onto_an_empty_queue_owes_the_ipi() {
@@ -337,6 +368,7 @@ mod tests {
                 task: 0x3000,
                 pid: IN_IRQ,
                 cfd: false,
+                node: 0,
             },
             0,
             |_| true,

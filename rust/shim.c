@@ -826,6 +826,31 @@ void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 #define CSDW_BATCH	8	/* sync csds remembered per flush */
 #define CSDW_WALK_MAX	64	/* queue nodes looked at per flush */
 
+/*
+ * Is @node on @cpu's call queue now (rust/origin.rs: does the first push
+ * recorded still stand)? A walk from the head, each step read with
+ * get_kernel_nofault(): from another CPU the nodes may be taken, run and
+ * freed under it. At most CSDW_WALK_MAX steps; true also when it cannot
+ * tell (too long, unreadable, no node): the caller keeps what it knew.
+ */
+bool csdw_queue_holds(unsigned int cpu, const void *node)
+{
+	struct llist_node *n, *next;
+	int i;
+
+	if (cpu >= nr_cpu_ids || !node)
+		return true;
+	n = READ_ONCE(per_cpu_ptr(csdw_call_single_queue, cpu)->first);
+	for (i = 0; n && i < CSDW_WALK_MAX; i++) {
+		if (n == node)
+			return true;
+		if (get_kernel_nofault(next, &n->next))
+			return true;
+		n = next;
+	}
+	return i == CSDW_WALK_MAX;
+}
+
 struct csdw_slot_data { int slot; };
 
 /*
@@ -1081,7 +1106,7 @@ static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 		/* tracked: only who pushes first (rust/origin.rs) */
 		for_each_cpu_and(cpu, mask, cpu_online_mask)
 			if (cpu != this)
-				csdwatch_rs_queue_push(cpu, false, true);
+				csdwatch_rs_queue_push(cpu, NULL, false, true);
 		return 0;
 	}
 	/*
@@ -1092,7 +1117,7 @@ static int __csdw_many_entry(struct kretprobe_instance *ri, struct pt_regs *regs
 	 */
 	for_each_cpu_and(cpu, mask, cpu_online_mask)
 		if (cpu != this)
-			csdwatch_rs_queue_push(cpu, true, true);
+			csdwatch_rs_queue_push(cpu, NULL, true, true);
 	return 1;
 }
 
@@ -1122,7 +1147,7 @@ static int __csdw_queue_pre(struct kprobe *kp, struct pt_regs *regs)
 		csdwatch_rs_single_queue(cpu, csd, (unsigned long)csd->func,
 					 type == CSD_TYPE_SYNC);
 	} else {
-		csdwatch_rs_queue_push(cpu, true, false);
+		csdwatch_rs_queue_push(cpu, node, true, false);
 	}
 	return 0;
 }
@@ -1332,11 +1357,11 @@ static void csdw_tp_queue(void *data, const unsigned int cpu, unsigned long call
 			       this_cpu_read(csdw_many_func) == (unsigned long)func;
 
 		/* a real push (after cond_func): not a cfd entry record */
-		csdwatch_rs_queue_push(cpu, !tracked, false);
+		csdwatch_rs_queue_push(cpu, csd, !tracked, false);
 	} else if (type == CSD_TYPE_SYNC || type == CSD_TYPE_ASYNC) {
 		csdwatch_rs_single_queue(cpu, csd, (unsigned long)func, type == CSD_TYPE_SYNC);
 	} else {
-		csdwatch_rs_queue_push(cpu, true, false);
+		csdwatch_rs_queue_push(cpu, csd, true, false);
 	}
 	local_irq_restore(flags);
 }

@@ -19,7 +19,7 @@ const char *csdwatch_rs_hooks_name(void);
 int csdwatch_rs_single_enter(bool wait);
 void csdwatch_rs_single_queue(unsigned int cpu, const void *csd, unsigned long func, bool sync);
 int csdwatch_rs_many_enter(unsigned long func, unsigned long info);
-void csdwatch_rs_queue_push(unsigned int cpu, bool watch, bool cfd);
+void csdwatch_rs_queue_push(unsigned int cpu, const void *node, bool watch, bool cfd);
 void csdwatch_rs_ipi_sent(unsigned int cpu);
 void csdwatch_rs_ipi_not_needed(unsigned int cpu);
 void csdwatch_rs_histogram_reset(void);
@@ -40,6 +40,7 @@ int csdwatch_rs_rehome(unsigned int cpu);
 /* Implemented in shim.c. */
 void *csdw_lookup(const char *name);
 bool csdw_sched_tick_hooked(void);
+bool csdw_queue_holds(unsigned int cpu, const void *node);
 int csdw_stats_register(void);
 void csdw_stats_unregister(void);
 int csdw_resolve(void);

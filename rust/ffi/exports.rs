@@ -90,10 +90,16 @@ pub(crate) extern "C" fn csdwatch_rs_many_enter(func: c_ulong, info: c_ulong) ->
 
 /// A call is about to be pushed on `cpu`'s queue: `__smp_call_single_queue`
 /// entry for a node that is no csd (kprobe), or (`cfd`) a remote target of
-/// a `smp_call_function_many_cond()` (`watch`: no wait tracks it).
+/// a `smp_call_function_many_cond()` (`watch`: no wait tracks it). `node`:
+/// the node pushed (NULL for the kprobe's records at that call's entry).
 #[no_mangle]
-pub(crate) extern "C" fn csdwatch_rs_queue_push(cpu: u32, watch: bool, cfd: bool) {
-    hooks::queue_push(cpu, watch, cfd);
+pub(crate) extern "C" fn csdwatch_rs_queue_push(
+    cpu: u32,
+    node: *const c_void,
+    watch: bool,
+    cfd: bool,
+) {
+    hooks::queue_push(cpu, node as usize, watch, cfd);
 }
 
 /// The kernel sent `cpu` a call-function IPI (kprobes on the arch's send
