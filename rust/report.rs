@@ -225,7 +225,7 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
             pr_warn!("  first call queued from CPU {} in interrupt context\n", cpu)
         }
         First::Unseen => pr_warn!(
-            "  first call queued unseen (not through __smp_call_single_queue, or before csdwatch was loaded)\n"
+            "  first call queued unseen (no hook saw it pushed: before csdwatch was loaded, or not through the csd_queue_cpu event or __smp_call_single_queue)\n"
         ),
     }
 }
