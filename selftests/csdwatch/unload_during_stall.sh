@@ -64,11 +64,23 @@ dmesg_mark
 # ended the fault. Its length is only required to be half the spin: on a
 # loaded host the sender starts its call a few hundred ms into the spin
 # (1326 ms of 1500 measured).
-now_cs; t0=$now
-echo lost_ipi_hold > $D/run; rc=$?
-spin_until 150 $t0
-echo 1 > $D/stop
-ktap_print_msg "control: held for $(val sender0_longest_ms) ms, $(val sender0_calls) call(s), ended by $(val ended_by)"
+# A call of the kernel's own to CPU 1 in the hold's first instants flushes
+# the plant too, and the injector plants again (seen once in the x86_64
+# row of a loaded CI run: 3 calls, the last held 1491 ms): with csdwatch
+# not loaded, replants >= 1 is the injector's word that the kernel, not
+# the test, released a call. Such a run is made again, at most twice,
+# saying so; the checks below are the same for the run kept.
+n=0
+while :; do
+	now_cs; t0=$now
+	echo lost_ipi_hold > $D/run; rc=$?
+	spin_until 150 $t0
+	echo 1 > $D/stop
+	ktap_print_msg "control: held for $(val sender0_longest_ms) ms, $(val sender0_calls) call(s), $(val replants) replant(s), ended by $(val ended_by)"
+	[ $rc = 0 ] && [ "$(val sender0_calls)" != 1 ] && [ "$(val replants)" -ge 1 ] && [ $n -lt 2 ] || break
+	n=$((n + 1))
+	ktap_print_msg "control: the kernel flushed CPU 1 itself during the hold (the injector planted again $(val replants) time(s), csdwatch not loaded): run $n made again"
+done
 check "control: without csdwatch the waiter stays stuck until stop" eval \
 	'[ $rc = 0 ] && [ "$(val ended_by)" = stop ] && [ "$(val sender0_calls)" = 1 ] &&
 	 [ "$(val sender0_longest_ms)" -ge 750 ] && all_ran_once && [ "$(val stale_ran)" = 1 ]'
