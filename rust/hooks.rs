@@ -228,14 +228,22 @@ fn record_push(sh: &Shared, cpu: u32, target: u32, now: u64, queued: bool, node:
             served = now;
         }
     }
-    let who = Pusher {
+    let who = || Pusher {
         cpu,
         task: ffi::current_task(),
         pid: ffi::pusher_pid(),
         cfd,
         node,
     };
-    o.push(queued, served, now, who, ffi::flush_missed(), |sender| {
+    // with the events every flush is seen: none is missed
+    let missed = || {
+        if hooks_mode::events() {
+            0
+        } else {
+            ffi::flush_missed()
+        }
+    };
+    o.push(queued, served, now, who, missed, |sender| {
         ffi::cfd_stands(sender, target)
     });
 }

@@ -155,14 +155,16 @@ impl Origin {
         queued: bool,
         last_flush_ns: u64,
         now: u64,
-        who: Pusher,
-        missed: u64,
+        who: impl FnOnce() -> Pusher,
+        missed: impl FnOnce() -> u64,
         stands: impl FnOnce(u32) -> bool,
     ) {
-        let (who, pid) = if !queued {
-            (who, who.pid)
+        // Most pushes find the episode's first push recorded and return
+        // here: `who` and `missed` are only asked once a record is due.
+        let seen = if !queued {
+            true
         } else if self.at_ns.load(Relaxed) <= last_flush_ns || self.left_out(stands) {
-            (Pusher::default(), UNSEEN)
+            false
         } else {
             return; // the episode's first push is recorded
         };
@@ -171,6 +173,13 @@ impl Origin {
         if s & 1 != 0 || self.seq.cmpxchg(s, s + 1, Full).is_err() {
             return;
         }
+        let (who, pid) = if seen {
+            let w = who();
+            (w, w.pid)
+        } else {
+            (Pusher::default(), UNSEEN)
+        };
+        let missed = missed();
         self.cfd.store(u32::from(who.cfd), Relaxed);
         self.node.store(who.node, Relaxed);
         self.cpu.store(who.cpu, Relaxed);
@@ -311,13 +320,13 @@ mod tests {
     fn the_first_push_keeps_its_node_an_unseen_one_none() {
         let o = Origin::new();
         assert_eq!(o.first_push(), (0, 0));
-        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(false, 0, 100, || P, || 0, |_| true);
         assert_eq!(o.first_push(), (100, 0xa0));
-        o.push(true, 0, 150, Q, 0, |_| true); // P's node stands: kept
+        o.push(true, 0, 150, || Q, || 0, |_| true); // P's node stands: kept
         assert_eq!(o.first_push(), (100, 0xa0));
         // served (here told by a later time, as a pusher that finds P's
         // node gone from the queue tells it): what stands is unseen
-        o.push(true, 160, 170, Q, 0, |_| true);
+        o.push(true, 160, 170, || Q, || 0, |_| true);
         assert_eq!(o.first_push(), (170, 0));
         assert_eq!(o.first().1, First::Unseen);
     }
@@ -325,8 +334,8 @@ mod tests {
     #[test]
     fn the_push_onto_an_empty_queue_owes_the_ipi() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0, |_| true);
-        o.push(true, 0, 150, Q, 0, |_| true); // finds P's call: not the first
+        o.push(false, 0, 100, || P, || 0, |_| true);
+        o.push(true, 0, 150, || Q, || 0, |_| true); // finds P's call: not the first
         assert_eq!(
             o.why(0, 1100, 0, |_| true),
             Why::NotSent {
@@ -339,7 +348,7 @@ mod tests {
     #[test]
     fn an_ipi_after_the_first_push_was_sent_and_not_taken() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(false, 0, 100, || P, || 0, |_| true);
         o.ipi_sent(110);
         assert_eq!(
             o.why(50, 1110, 0, |_| true),
@@ -352,7 +361,7 @@ mod tests {
         // an IPI before the push was for an earlier episode
         let o = Origin::new();
         o.ipi_sent(90);
-        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(false, 0, 100, || P, || 0, |_| true);
         assert!(matches!(o.why(0, 200, 0, |_| true), Why::NotSent { .. }));
     }
 
@@ -363,14 +372,14 @@ mod tests {
             false,
             0,
             100,
-            Pusher {
+            || Pusher {
                 cpu: 5,
                 task: 0x3000,
                 pid: IN_IRQ,
                 cfd: false,
                 node: 0,
             },
-            0,
+            || 0,
             |_| true,
         );
         assert_eq!(
@@ -385,7 +394,7 @@ mod tests {
     #[test]
     fn a_flush_missed_since_the_push_makes_it_unsure() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 7, |_| true);
+        o.push(false, 0, 100, || P, || 7, |_| true);
         assert_eq!(o.why(0, 200, 8, |_| true), Why::Unsure);
         assert!(matches!(o.why(0, 200, 7, |_| true), Why::NotSent { .. }));
     }
@@ -393,7 +402,7 @@ mod tests {
     #[test]
     fn a_call_no_probe_saw_is_unseen() {
         let o = Origin::new();
-        o.push(true, 0, 100, Q, 0, |_| true); // the queue already held something
+        o.push(true, 0, 100, || Q, || 0, |_| true); // the queue already held something
         assert_eq!(
             o.why(0, 300, 0, |_| true),
             Why::NotSent {
@@ -406,12 +415,12 @@ mod tests {
     #[test]
     fn a_flush_ends_the_episode() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(false, 0, 100, || P, || 0, |_| true);
         o.ipi_sent(110);
         // the target flushed at 120: the record is of a served episode
         assert_eq!(o.why(120, 500, 0, |_| true), Why::Unknown);
         // the next push onto the empty queue starts a new one
-        o.push(false, 120, 200, Q, 0, |_| true);
+        o.push(false, 120, 200, || Q, || 0, |_| true);
         assert_eq!(
             o.why(120, 300, 0, |_| true),
             Why::NotSent {
@@ -421,8 +430,8 @@ mod tests {
         );
         // one onto a queue refilled unseen after that flush: unseen
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0, |_| true);
-        o.push(true, 120, 200, Q, 0, |_| true);
+        o.push(false, 0, 100, || P, || 0, |_| true);
+        o.push(true, 120, 200, || Q, || 0, |_| true);
         assert_eq!(
             o.why(120, 300, 0, |_| true),
             Why::NotSent {
@@ -436,7 +445,7 @@ mod tests {
     #[test]
     fn a_target_polling_in_idle_needed_no_ipi() {
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0, |_| true);
+        o.push(false, 0, 100, || P, || 0, |_| true);
         // the kernel set the target's need-resched flag instead of an IPI
         o.ipi_not_needed(101);
         assert_eq!(
@@ -448,7 +457,7 @@ mod tests {
             }
         );
         // a polling wake of an earlier episode tells nothing of this one
-        o.push(false, 150, 400, Q, 0, |_| true);
+        o.push(false, 150, 400, || Q, || 0, |_| true);
         assert_eq!(
             o.why(150, 500, 0, |_| true),
             Why::NotSent {
@@ -465,12 +474,12 @@ mod tests {
         // write into P's record
         let o = Origin::new();
         o.seq.store(1, Relaxed);
-        o.push(false, 0, 100, Q, 0, |_| true);
+        o.push(false, 0, 100, || Q, || 0, |_| true);
         assert_eq!(o.at_ns.load(Relaxed), 0);
         assert_eq!(o.cpu.load(Relaxed), 0);
         // P done: the next episode's first push records again
         o.seq.store(2, Relaxed);
-        o.push(false, 0, 200, Q, 0, |_| true);
+        o.push(false, 0, 200, || Q, || 0, |_| true);
         assert_eq!(
             o.why(0, 300, 0, |_| true),
             Why::NotSent {
@@ -486,14 +495,21 @@ mod tests {
         // cond_func then left this CPU out: P's csd for it never stood
         let c = Pusher { cfd: true, ..P };
         let o = Origin::new();
-        o.push(false, 0, 100, c, 0, |_| true);
+        o.push(false, 0, 100, || c, || 0, |_| true);
         assert_eq!(o.why(0, 300, 0, |_| false), Why::Unknown);
         // a call no probe saw, then Q's push onto it: unseen, not P's
         let asked = core::cell::Cell::new(u32::MAX);
-        o.push(true, 0, 200, Q, 0, |s| {
-            asked.set(s);
-            false
-        });
+        o.push(
+            true,
+            0,
+            200,
+            || Q,
+            || 0,
+            |s| {
+                asked.set(s);
+                false
+            },
+        );
         assert_eq!(asked.get(), P.cpu);
         assert_eq!(
             o.why(0, 300, 0, |_| false),
@@ -504,8 +520,8 @@ mod tests {
         );
         // while P's csd stands, P's push is the first
         let o = Origin::new();
-        o.push(false, 0, 100, c, 0, |_| true);
-        o.push(true, 0, 200, Q, 0, |_| true);
+        o.push(false, 0, 100, || c, || 0, |_| true);
+        o.push(true, 0, 200, || Q, || 0, |_| true);
         assert_eq!(
             o.why(0, 300, 0, |_| true),
             Why::NotSent {
@@ -520,8 +536,8 @@ mod tests {
             false
         };
         let o = Origin::new();
-        o.push(false, 0, 100, P, 0, ask);
-        o.push(true, 0, 200, Q, 0, ask);
+        o.push(false, 0, 100, || P, || 0, ask);
+        o.push(true, 0, 200, || Q, || 0, ask);
         assert!(matches!(o.why(0, 300, 0, ask), Why::NotSent { .. }));
         assert!(!asked.get());
     }

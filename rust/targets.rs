@@ -117,19 +117,15 @@ impl Target {
     /// The CPU entered its csd flush at `now`, about to run the synchronous
     /// csds `batch` (csd, function), oldest first. Only on that CPU.
     pub(crate) fn flush_enter(&self, now: u64, batch: impl Iterator<Item = (usize, usize)>) {
-        self.seq.add(1u64, Relaxed);
-        smp_mb(Write);
-        let mut n = 0;
-        for (k, (csd, f)) in batch.take(BATCH).enumerate() {
-            self.batch_csd[k].store(csd, Relaxed);
-            self.batch_fn[k].store(f, Relaxed);
-            n = k + 1;
-        }
-        self.batch_n.store(n as u32, Relaxed);
-        self.last_flush_ns.store(now, Relaxed);
-        self.in_flush.store(1, Relaxed);
-        smp_mb(Write);
-        self.seq.add(1u64, Relaxed);
+        self.write_flush(now, || {
+            let mut n = 0;
+            for (k, (csd, f)) in batch.take(BATCH).enumerate() {
+                self.batch_csd[k].store(csd, Relaxed);
+                self.batch_fn[k].store(f, Relaxed);
+                n = k + 1;
+            }
+            n as u32
+        });
     }
 
     /// The CPU's flush starts running `func` from `csd` at `now` (the
@@ -142,11 +138,22 @@ impl Target {
     /// a push landing in a flush's tail looks served until the next look
     /// finds the queue still holding it (queues.rs `seen_ns`).
     pub(crate) fn function_enter(&self, now: u64, csd: usize, func: usize) {
+        self.write_flush(now, || {
+            self.batch_csd[0].store(csd, Relaxed);
+            self.batch_fn[0].store(func, Relaxed);
+            RUNNING
+        });
+    }
+
+    /// The seqcount writer of both flush entries: `batch` stores the
+    /// batch and returns its `batch_n`; the flush is marked entered at
+    /// `now`. Only on this CPU, hard IRQs off: one writer at a time.
+    #[inline(always)]
+    fn write_flush(&self, now: u64, batch: impl FnOnce() -> u32) {
         self.seq.add(1u64, Relaxed);
         smp_mb(Write);
-        self.batch_csd[0].store(csd, Relaxed);
-        self.batch_fn[0].store(func, Relaxed);
-        self.batch_n.store(RUNNING, Relaxed);
+        let n = batch();
+        self.batch_n.store(n, Relaxed);
         self.last_flush_ns.store(now, Relaxed);
         self.in_flush.store(1, Relaxed);
         smp_mb(Write);
