@@ -23,6 +23,7 @@ use kernel::prelude::*;
 mod clones;
 mod debugfs;
 mod detector;
+mod events;
 mod ffi;
 mod histogram;
 mod hooks;

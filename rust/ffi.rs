@@ -71,6 +71,36 @@ mod c {
         pub(super) fn csdw_ipi_sends_seen() -> bool;
         pub(super) fn csdw_sched_tick_hooked() -> bool;
         pub(super) fn csdw_queue_holds(cpu: u32, node: *const c_void) -> bool;
+        pub(super) fn csdw_trace_stall(
+            waiter: c_int,
+            target: c_int,
+            func: c_ulong,
+            class: c_int,
+            age_us: u64,
+            ipi_sent: c_int,
+            pusher_pid: c_int,
+            resends: u32,
+        );
+        pub(super) fn csdw_trace_resend(
+            waiter: c_int,
+            target: c_int,
+            func: c_ulong,
+            class: c_int,
+            age_us: u64,
+            ipi_sent: c_int,
+            pusher_pid: c_int,
+            resends: u32,
+        );
+        pub(super) fn csdw_trace_recovered(
+            waiter: c_int,
+            target: c_int,
+            func: c_ulong,
+            class: c_int,
+            age_us: u64,
+            ipi_sent: c_int,
+            pusher_pid: c_int,
+            resends: u32,
+        );
         pub(super) fn csdw_pusher_desc(
             task: *const c_void,
             pid: u32,
@@ -196,6 +226,42 @@ pub(crate) fn resend_ipi(cpu: u32) {
 pub(crate) fn flush_missed() -> u64 {
     // SAFETY: reads two counters of a static kretprobe.
     unsafe { c::csdw_flush_missed() }
+}
+
+/// Emit csdwatch's trace event `ev`: 0 `stall`, 1 `resend`, anything
+/// else `recovered` (crate::events::Event; fields as
+/// rust/csdwatch_trace.h declares them).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn trace_event(
+    ev: u32,
+    waiter: i32,
+    target: i32,
+    func: usize,
+    class: i32,
+    age_us: u64,
+    ipi_sent: i32,
+    pusher_pid: i32,
+    resends: u32,
+) {
+    let f = match ev {
+        0 => c::csdw_trace_stall,
+        1 => c::csdw_trace_resend,
+        _ => c::csdw_trace_recovered,
+    };
+    // SAFETY: plain values only; trace_events.c writes them to the ring
+    // buffer if the event is on (no sleeping lock: any context).
+    unsafe {
+        f(
+            waiter,
+            target,
+            func as c_ulong,
+            class,
+            age_us,
+            ipi_sent,
+            pusher_pid,
+            resends,
+        )
+    }
 }
 
 /// Is `node` on `cpu`'s call queue now? True also when that cannot be

@@ -8,6 +8,7 @@
 //! field.
 
 use crate::detector::Class;
+use crate::events;
 use crate::ffi;
 use crate::hooks;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
@@ -160,16 +161,10 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
         pr_warn!("  ipi: not known (the IPI send functions could not be probed)\n");
         return;
     }
-    let (Some(o), Some(tg)) = (sh.origins.get(t as usize), sh.target(t)) else {
+    let Some(why) = events::why_now(sh, t) else {
         return;
     };
-    let stands = |sender| ffi::cfd_stands(sender, t);
-    let first = match o.why(
-        tg.last_flush_ns(),
-        ffi::now_ns(),
-        ffi::flush_missed(),
-        stands,
-    ) {
+    let first = match why {
         Why::Unsure => {
             pr_warn!("  ipi: not known (a flush went unseen since the first push: its entry probe was skipped)\n");
             return;

@@ -37,6 +37,14 @@ void csdwatch_rs_cpu_online(unsigned int cpu);
 void csdwatch_rs_cpu_offline(unsigned int cpu);
 int csdwatch_rs_rehome(unsigned int cpu);
 
+/* Implemented in trace_events.c: csdwatch's trace events (csdwatch_trace.h). */
+void csdw_trace_stall(int waiter, int target, unsigned long func, int class,
+		      u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
+void csdw_trace_resend(int waiter, int target, unsigned long func, int class,
+		       u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
+void csdw_trace_recovered(int waiter, int target, unsigned long func, int class,
+			  u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
+
 /* Implemented in shim.c. */
 void *csdw_lookup(const char *name);
 bool csdw_sched_tick_hooked(void);

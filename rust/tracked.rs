@@ -5,6 +5,7 @@
 //! `ffi::WatcherCells`).
 
 use crate::detector::{Class, Evidence, Wait};
+use crate::events::Origin;
 use crate::stats::Stat;
 use crate::waits::NO_CPU;
 
@@ -34,6 +35,10 @@ pub(crate) struct Tracked {
     pub stalled: bool,
     /// Counted in a `stalls_*` counter.
     pub counted: bool,
+    /// Its target's first standing call, as the trace events tell it:
+    /// read when the watchdog first acts on the wait (by the time it ends,
+    /// the target has flushed and the record tells nothing).
+    pub origin: Origin,
 }
 
 impl Tracked {
@@ -59,6 +64,7 @@ impl Tracked {
             reported: Class::None,
             stalled: false,
             counted: false,
+            origin: Origin::UNKNOWN,
         }
     }
 
@@ -93,10 +99,11 @@ impl Tracked {
         Some((t, self.since, fresh))
     }
 
-    /// Count the stall once, under its class.
-    pub(crate) fn count(&mut self) {
+    /// Count the stall once, under its class: true the one time it is
+    /// counted.
+    pub(crate) fn count(&mut self) -> bool {
         if self.counted {
-            return;
+            return false;
         }
         self.counted = true;
         match self.class {
@@ -106,6 +113,7 @@ impl Tracked {
             Class::TargetOffline => Stat::StallsTargetOffline.inc(),
             Class::None => self.counted = false,
         }
+        self.counted
     }
 }
 

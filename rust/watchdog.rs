@@ -8,6 +8,7 @@
 //! a wait (see shim.c): an idle CPU gets no tick from csdwatch.
 
 use crate::detector::{Class, TargetSample, Thresholds, Wait};
+use crate::events::{self, Event, EventClass, Fields};
 use crate::ffi;
 use crate::hooks;
 use crate::params::Param;
@@ -342,6 +343,7 @@ fn act_on_queue(sh: &Shared, q: &QueueWatch, t: u32, look: Look, now: u64, th: &
                 if resends > 0 {
                     Stat::QueueRecoveries.inc();
                 }
+                queue_event(sh, Event::Recovered, t, now.saturating_sub(since), resends);
                 report::queue_flushed(
                     t,
                     q.kick_cpu(),
@@ -362,6 +364,7 @@ fn act_on_queue(sh: &Shared, q: &QueueWatch, t: u32, look: Look, now: u64, th: &
             let report_due = th.report_ns != 0 && age_ns >= th.report_ns;
             if (resend || report_due) && q.begin_episode(since) {
                 Stat::QueueStalls.inc();
+                queue_event(sh, Event::Stall, t, age_ns, 0);
             }
             let mut resends = 0;
             if resend {
@@ -371,6 +374,7 @@ fn act_on_queue(sh: &Shared, q: &QueueWatch, t: u32, look: Look, now: u64, th: &
                 Stat::QueueResends.inc();
                 Stat::IpisResent.inc();
                 resends = q.count_resend();
+                queue_event(sh, Event::Resend, t, age_ns, resends);
             }
             if report_due && q.first_report() {
                 report::queue_stuck(sh, t, q.kick_cpu(), age_ns, resends);
@@ -392,6 +396,7 @@ fn sweep_queues(sh: &Shared, now: u64, resend_ns: u64) {
                     ffi::resend_ipi(cpu);
                     Stat::QueueResends.inc();
                     Stat::IpisResent.inc();
+                    queue_event(sh, Event::Resend, cpu, age_ns, 0);
                 }
             }
         }
@@ -449,13 +454,20 @@ fn tick_one(
     if !sh.waits.mark_stalled(i, s.gen) {
         return true; // the waiter returned meanwhile
     }
+    if !tr.stalled {
+        tr.origin = events::Origin::of(sh, t);
+    }
     tr.stalled = true;
+    let age = now.saturating_sub(since);
     if act.resend {
         resend(sh, t, now);
         tr.resends += 1;
+        wait_event(Event::Resend, s, t, tr, age);
     }
     if report {
-        tr.count();
+        if tr.count() {
+            wait_event(Event::Stall, s, t, tr, age);
+        }
         report::stall(sh, i, s, t, tr, &flush, now);
     }
     if panic {
@@ -464,13 +476,56 @@ fn tick_one(
     true
 }
 
+/// Trace event `ev` of wait `s`, blocked on `t` for `age` ns (crate::events).
+fn wait_event(ev: Event, s: &Snapshot, t: u32, tr: &Tracked, age: u64) {
+    events::emit(
+        ev,
+        &Fields {
+            waiter: Some(s.sender),
+            target: t,
+            func: s.func,
+            class: EventClass::of(tr.class),
+            age_ns: age,
+            origin: tr.origin,
+            resends: tr.resends,
+        },
+    );
+}
+
+/// Trace event `ev` of `t`'s queue, stalled `age` ns with nobody waiting
+/// on it (crate::events). Its first pusher is read now: by the queue's
+/// flush the record tells nothing any more.
+fn queue_event(sh: &Shared, ev: Event, t: u32, age: u64, resends: u32) {
+    let origin = match ev {
+        Event::Recovered => events::Origin::UNKNOWN,
+        _ => events::Origin::of(sh, t),
+    };
+    events::emit(
+        ev,
+        &Fields {
+            waiter: None,
+            target: t,
+            func: 0,
+            class: EventClass::UnwaitedQueue,
+            age_ns: age,
+            origin,
+            resends,
+        },
+    );
+}
+
 /// A wait the watchdog acted on has ended: count it, say so, free its slot.
 fn finish(sh: &Shared, i: usize, s: &Snapshot, tr: &mut Tracked) {
     let waited = s.end_ns.saturating_sub(s.start_ns);
     Stat::LongestWaitUs.max(waited / 1000);
     // a wait that ended quietly was counted by its waiter (hooks::wait_exit)
     sh.histogram.record(s.sender, waited);
-    tr.count();
+    if tr.count() {
+        wait_event(Event::Stall, s, tr.target, tr, waited);
+    }
+    if tr.counted {
+        wait_event(Event::Recovered, s, tr.target, tr, waited);
+    }
     let recovered = tr.class == Class::LostIpi && tr.resends > 0;
     if recovered {
         Stat::Recoveries.inc();

@@ -75,7 +75,7 @@ guest_boot() {
 }
 
 # the result documents every guest run of the suite must print
-expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram kunit-csdwatch_tracked kunit-csdwatch_origin kunit-csdwatch_proof kunit-csdwatch_hooks_mode"
+expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram kunit-csdwatch_tracked kunit-csdwatch_origin kunit-csdwatch_proof kunit-csdwatch_hooks_mode kunit-csdwatch_events"
 for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
 
 # The results of guest run NAME (console $results/NAME-console.log, QEMU

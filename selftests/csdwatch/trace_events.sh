@@ -1,0 +1,76 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# csdwatch's own trace events (tracefs events/csdwatch/: stall, resend,
+# recovered), enabled through tracefs as perf or bpftrace would: a lost IPI
+# (plant=unsent: the kernel sent no IPI, the planter's pid is known from the
+# injector) rescued by a resend, then a target with IRQs off. Each event's
+# fields are checked against the injector's result, and the number of
+# events against csdwatch's counters over the same runs. KTAP output.
+. /payload/ktap_helpers.sh
+. /payload/lib/csdwatch.sh
+T=/sys/kernel/tracing
+[ -d $T/events ] || T=/sys/kernel/debug/tracing
+E=$T/events/csdwatch
+DUR=1500
+
+ktap_print_header
+if [ ! -d $T/events ]; then
+	ktap_set_plan 1
+	ktap_test_skip "no tracefs in this kernel (CONFIG_TRACING off): no trace events to test"
+	ktap_finished
+fi
+ktap_set_plan 8
+load_both || ktap_exit_fail_msg "insmod failed"
+check "the events are in tracefs while csdwatch is loaded" \
+	eval '[ -d $E/stall ] && [ -d $E/resend ] && [ -d $E/recovered ]'
+check "their format has every field" eval \
+	'for e in stall resend recovered; do for w in waiter target func class age_us ipi_sent pusher_pid resends; do grep -q "field:.* $w;" $E/$e/format || exit 1; done; done'
+echo 0 > $T/tracing_on; echo > $T/trace
+echo 1 > $E/enable; echo 1 > $T/tracing_on
+
+# field VALUE of event line $1: "waiter=0 target=1 ..."
+fld() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
+
+# 1. a lost IPI nobody sent, rescued by a resend
+settled; stats_mark
+echo unsent > $D/plant
+run_standing "lost IPI" lost_ipi 1 $DUR || ktap_print_msg "lost IPI: the plant did not stand"
+echo raw > $D/plant
+sleep 0.3 # the waiter's watchdog closes a wait it acted on a tick after it ended
+tr=$(grep -E ' (stall|resend|recovered): ' $T/trace)
+w=$(val sender0_cpu)
+ktap_print_msg "lost IPI: waiter CPU $w, stall $(val sender0_stall_ms) ms, planter pid $(val planter_pid); events:"
+echo "$tr" | sed 's/^ *//' | while read -r l; do ktap_print_msg "  $l"; done
+rs=$(echo "$tr" | grep " resend: waiter=$w target=1 " | head -1)
+st=$(echo "$tr" | grep " stall: waiter=$w target=1 " | head -1)
+rc=$(echo "$tr" | grep " recovered: waiter=$w target=1 " | head -1)
+check "resend: waiter, target, func count_fn, class lost_ipi, no IPI sent, the planter's pid" eval \
+	'[ -n "$rs" ] && [ "$(fld "$rs" func)" = "count_fn" ] && [ "$(fld "$rs" class)" = lost_ipi ] && [ "$(fld "$rs" ipi_sent)" = 0 ] && [ "$(fld "$rs" pusher_pid)" = "$(val planter_pid)" ]'
+check "stall and recovered: the same wait, recovered after at least one resend, aged within the injector's stall" eval \
+	'[ -n "$st" ] && [ -n "$rc" ] && [ "$(fld "$st" class)" = lost_ipi ] && [ "$(fld "$rc" resends)" -ge 1 ] && [ "$(fld "$rc" age_us)" -le $(( ($(val sender0_stall_ms) + 1) * 1000 )) ] && [ "$(fld "$rc" pusher_pid)" = "$(val planter_pid)" ]'
+n_rs=$(echo "$tr" | grep -c " resend: ")
+n_st=$(echo "$tr" | grep -c " stall: ")
+all=$(( $(delta stalls_lost_ipi) + $(delta stalls_irqs_off) + $(delta stalls_slow_handler) + $(delta stalls_target_offline) + $(delta queue_stalls) ))
+ktap_print_msg "events: resend $n_rs, stall $n_st; counters: ipis_resent +$(delta ipis_resent), stalls +$all"
+check "one resend event per IPI resent, one stall event per stall counted" eval \
+	'[ "$n_rs" = "$(delta ipis_resent)" ] && [ "$n_st" = "$all" ]'
+
+# 2. a target with hard IRQs off: classed so, nothing resent to it
+echo > $T/trace
+settled; stats_mark
+run irqs_off 1 $DUR || ktap_print_msg "irqs_off: run failed, err=$(val err)"
+sleep 0.3
+tr=$(grep -E ' (stall|resend|recovered): ' $T/trace)
+w=$(val sender0_cpu)
+ktap_print_msg "irqs_off: waiter CPU $w, stall $(val sender0_stall_ms) ms; events:"
+echo "$tr" | sed 's/^ *//' | while read -r l; do ktap_print_msg "  $l"; done
+st=$(echo "$tr" | grep " stall: waiter=$w target=1 " | head -1)
+check "IRQs off: a stall event of class irqs_off for the waiter and CPU 1, func count_fn" eval \
+	'[ -n "$st" ] && [ "$(fld "$st" class)" = irqs_off ] && [ "$(fld "$st" func)" = count_fn ]'
+check "IRQs off: a recovered event when the target let it run" eval \
+	'echo "$tr" | grep " recovered: waiter=$w target=1 " | grep -q "class=irqs_off"'
+echo 0 > $E/enable
+[ -n "$DIAG" ] && diagnose
+unload_both
+check "unload: the events leave tracefs with the module" eval '[ ! -d $E ]'
+ktap_finished
