@@ -64,6 +64,8 @@ mod c {
         pub(super) fn csdw_backtrace_later(cpu: u32, on: c_int);
         pub(super) fn csdw_nmi_deaf(cpu: u32) -> bool;
         pub(super) fn csdw_show_irq_regs();
+        pub(super) fn csdw_print_lock(flags: *mut c_ulong) -> bool;
+        pub(super) fn csdw_print_unlock(flags: c_ulong);
         pub(super) fn csdw_panic(owner: u32, target: u32, ms: u64, class: *const c_char);
         pub(super) fn csdw_arch_irq_count(cpu: u32) -> u64;
         pub(super) fn csdw_resend_ipi(cpu: u32);
@@ -489,6 +491,41 @@ pub(crate) fn show_interrupted_regs() {
     // SAFETY: called from the watchdog's hard-IRQ callback, where
     // get_irq_regs() is this interrupt's saved registers.
     unsafe { c::csdw_show_irq_regs() }
+}
+
+/// Held while one multi-line report prints: no other CPU's report, NMI
+/// backtrace or stack dump lands between its lines (the printk cpu-sync
+/// lock, waited for at most 10 ms; shim.c `csdw_print_lock`).
+pub(crate) struct PrintGroup {
+    flags: c_ulong,
+    held: bool,
+}
+
+impl PrintGroup {
+    /// Take the lock (or not, after 10 ms: [`PrintGroup::held`] says).
+    pub(crate) fn begin() -> Self {
+        let mut flags: c_ulong = 0;
+        // SAFETY: `flags` is a valid place for the saved IRQ state; when
+        // this returns false nothing is held and IRQs are as they were.
+        let held = unsafe { c::csdw_print_lock(&mut flags) };
+        PrintGroup { flags, held }
+    }
+
+    /// The lock was taken: the report prints in one piece.
+    pub(crate) fn held(&self) -> bool {
+        self.held
+    }
+}
+
+impl Drop for PrintGroup {
+    fn drop(&mut self) {
+        if self.held {
+            // SAFETY: taken by `begin()` on this CPU (a guard is never
+            // sent elsewhere: it holds IRQs off), released once here with
+            // the flags it saved.
+            unsafe { c::csdw_print_unlock(self.flags) }
+        }
+    }
 }
 
 /// Ask for an NMI backtrace of `cpu`: sent at once where the arch can

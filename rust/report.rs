@@ -82,6 +82,7 @@ fn print(
     tr.reports += 1;
     tr.reported = tr.class;
     Stat::Reports.inc();
+    let group = ffi::PrintGroup::begin();
     let ev = &tr.ev;
     let task = ffi::task_info(s.task);
     let owner = task.running_cpu.unwrap_or(s.sender);
@@ -94,6 +95,9 @@ fn print(
     );
     if held > 0 {
         pr_warn!("  ({} earlier reports held back by the rate limit)\n", held);
+    }
+    if !group.held() {
+        pr_warn!("  (printed without the printk lock: another CPU held it 10 ms; lines may interleave)\n");
     }
     match task.running_cpu {
         Some(c) => pr_warn!(
@@ -149,7 +153,12 @@ fn print(
         );
         return;
     }
-    stacks(sh, s, t, &task);
+    let asked = stacks(sh, s, t, &task);
+    // the report ends here: the backtraces it announced print after it
+    drop(group);
+    for (cpu, on) in asked.into_iter().flatten() {
+        ffi::backtrace_later(cpu, on);
+    }
 }
 
 /// The `ipi:` line (crate::origin): whether an IPI was sent to `t` after
@@ -233,7 +242,15 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
 /// target prints its own stack; elsewhere csdwatch's thread sends it after
 /// this tick (shim.c), on a CPU that no wait ties up (`on`): this CPU is
 /// usually the owner, spinning with preemption off until the stall ends.
-fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
+/// Returns the NMI backtraces it announced (CPU, thread CPU), for the
+/// caller to ask for once the report is printed.
+fn stacks(
+    sh: &Shared,
+    s: &Snapshot,
+    t: u32,
+    task: &ffi::TaskInfo,
+) -> [Option<(u32, Option<u32>)>; 2] {
+    let mut asked = [None, None];
     let nmi = ffi::no_nmi();
     let on = hooks::heir(ffi::this_cpu(), ffi::nr_cpu_ids(), ffi::cpu_online, |c| {
         c == t || sh.waits.tied_up(c)
@@ -245,7 +262,7 @@ fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
         }
         (Some(c), None) => {
             pr_warn!("  owner stack: in the NMI backtrace of CPU {} below\n", c);
-            ffi::backtrace_later(c, on);
+            asked[0] = Some((c, on));
         }
         (Some(c), Some(why)) => {
             pr_warn!(
@@ -270,10 +287,11 @@ fn stacks(sh: &Shared, s: &Snapshot, t: u32, task: &ffi::TaskInfo) {
         ),
         None => {
             pr_warn!("  target stack: in the NMI backtrace of CPU {} below\n", t);
-            ffi::backtrace_later(t, on);
+            asked[1] = Some((t, on));
         }
         Some(why) => pr_warn!("  target stack: not available: {}\n", why),
     }
+    asked
 }
 
 /// `panic_ms` reached: print the splat (no rate limit) and panic.
@@ -346,6 +364,7 @@ pub(crate) fn queue_stuck(sh: &Shared, t: u32, pusher: u32, age: u64, resends: u
         return;
     };
     Stat::Reports.inc();
+    let group = ffi::PrintGroup::begin();
     let head = ffi::queue_head_call(t);
     pr_warn!(
         "CPU {}: call queue not flushed for {} ms (first call since its last flush queued by CPU {}; newest: {}); target interrupts: {}; IPI resends so far: {}\n",
@@ -361,6 +380,9 @@ pub(crate) fn queue_stuck(sh: &Shared, t: u32, pusher: u32, age: u64, resends: u
             "  ({} earlier queue messages held back by the rate limit)\n",
             held
         );
+    }
+    if !group.held() {
+        pr_warn!("  (printed without the printk lock: another CPU held it 10 ms; lines may interleave)\n");
     }
     ipi(sh, t, true, 0);
 }

@@ -594,6 +594,36 @@ void csdw_show_irq_regs(void)
 }
 
 /*
+ * One report, one piece: held while a multi-line report (and the stacks in
+ * it) prints, the printk cpu-sync lock keeps other CPUs' reports, NMI
+ * backtraces and dump_stack()s from landing between its lines. C, because
+ * printk_cpu_sync_get_irqsave() is a macro. Unlike that macro, the wait is
+ * bounded: a CPU that took the lock and then stopped (IRQs and NMIs off in
+ * a dump, or halted) must not hang the watchdog, so after 10 ms the report
+ * prints without it and says so. Reentrant on one CPU, as the kernel's.
+ */
+#define CSDW_PRINT_WAIT_US 10000
+bool csdw_print_lock(unsigned long *flags)
+{
+	int us;
+
+	local_irq_save(*flags);
+	for (us = 0; us < CSDW_PRINT_WAIT_US; us++) {
+		if (__printk_cpu_sync_try_get())
+			return true;
+		udelay(1);
+	}
+	local_irq_restore(*flags);
+	return false;
+}
+
+void csdw_print_unlock(unsigned long flags)
+{
+	__printk_cpu_sync_put();
+	local_irq_restore(flags);
+}
+
+/*
  * NMI backtraces. Where the arch can send one without waiting for the
  * answer (x86: csdwatch's own NMI handler), the watchdog sends it at once.
  * Elsewhere they are sent from a thread, never from the watchdog timer: the

@@ -76,6 +76,8 @@ void csdw_symbol(char *buf, size_t len, unsigned long addr);
 void csdw_queue_head_desc(unsigned int cpu, char *buf, size_t len);
 void csdw_show_task(const void *task);
 void csdw_show_irq_regs(void);
+bool csdw_print_lock(unsigned long *flags);
+void csdw_print_unlock(unsigned long flags);
 struct pt_regs;
 void csdw_show_regs(struct pt_regs *regs);
 void csdw_backtrace_later(unsigned int cpu, int on);

@@ -69,11 +69,17 @@ static int csdw_nmi(unsigned int type, struct pt_regs *regs)
 {
 	struct csdw_nmi_ask *a = this_cpu_ptr(&csdw_nmi_ask);
 	int sent = atomic_read(&a->sent);
+	unsigned long flags;
+	bool one_piece;
 
 	if (atomic_read(&a->taken) == sent)
 		return NMI_DONE;	/* none of ours in flight */
+	/* after the report that asked for it, not among its lines */
+	one_piece = csdw_print_lock(&flags);
 	pr_warn("csdwatch: NMI backtrace for cpu %d\n", smp_processor_id());
 	csdw_show_regs(regs);
+	if (one_piece)
+		csdw_print_unlock(flags);
 	/* taken first: a new ask (the stamp cleared) finds this one done */
 	atomic_set(&a->taken, sent);
 	smp_mb__after_atomic();

@@ -13,7 +13,7 @@
 DUR=6000
 
 ktap_print_header
-ktap_set_plan 10
+ktap_set_plan 12
 load_both || ktap_exit_fail_msg "insmod failed"
 # Where the arch's backtrace waits for the answer (arm64), it is sent by
 # csdwatch's thread on a CPU that answers. It must run then, not after the
@@ -87,6 +87,28 @@ else
 	check "NMI backtrace not sent: none expected on this kernel, fallback stated" eval \
 		'[ $nmi = 0 ] && echo "$new" | grep -q "stack: not available:"'
 	ktap_test_skip "no backtrace sent (the kernel has no NMIs for it), so none to time"
+fi
+# One piece: the first report, from its first line (the documented regex)
+# to its target-stack line, is printed by one CPU with no other line between
+# (printk's caller field, CONFIG_PRINTK_CALLER: every line the same; a
+# kernel without it, as Debian's: no other report's or backtrace's first
+# line between); the NMI backtrace it asked for comes after that line.
+RE='csdwatch: CPU ([0-9]+)(: call queue not flushed for ([0-9]+) ms| stalled ([0-9]+) ms in csd_lock_wait\(\) for CPU ([0-9]+): (lost IPI|target IRQs off|slow handler|target offline))'
+# (the regex through the environment: awk -v would take its backslashes)
+piece=$(echo "$new" | RE=$RE awk '
+	BEGIN { re = ENVIRON["RE"] }
+	function caller(l,  i) { i = index(l, "]["); if (!i) return ""; l = substr(l, i + 2); return substr(l, 1, index(l, "]") - 1) }
+	!on && $0 ~ re && /for CPU 1: target IRQs off/ { on = 1; c = caller($0); n = 0; next }
+	on { n++; if (c != "" ? caller($0) != c : ($0 ~ re || /NMI backtrace for cpu/)) bad++ }
+	on && /csdwatch:   target stack:/ { print n, bad + 0, c; exit }')
+ktap_print_msg "first report: $piece (lines, lines from another caller, caller)"
+check "the first line matches the documented regex, and the report is one piece" eval \
+	'[ -n "$piece" ] && [ "$(echo "$piece" | cut -d" " -f2)" = 0 ] && [ "$(echo "$piece" | cut -d" " -f1)" -ge 4 ]'
+if [ $nmi = 1 ] && echo "$new" | grep -q "csdwatch: NMI backtrace for cpu 1"; then
+	check "the NMI backtrace follows the report, not inside it" eval \
+		'echo "$new" | awk "/target stack: in the NMI backtrace of CPU 1 below/ { t = NR } /csdwatch: NMI backtrace for cpu 1/ && !b { b = NR } END { exit !(t && b > t) }"'
+else
+	ktap_test_skip "no csdwatch NMI backtrace of CPU 1 in this run (arch: the kernel's or the thread's), nothing to order"
 fi
 check "a final line says it ended" eval \
 	'echo "$new" | grep -q "csdwatch: CPU [0-9]* -> CPU 1 stall ended after [0-9]* ms: waiter released (target IRQs off"'
