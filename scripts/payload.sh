@@ -6,7 +6,8 @@
 # With CSDWATCH_PREBUILT=D, the modules are taken from D instead (and
 # D/kernel/{torture,scftorture}.ko if there).
 # DIR gets csdwatch.ko, csd_inject.ko, kprobe_neighbour.ko, run.sh, lib/ (selftest helpers),
-# selftests/csdwatch/ and the kernel's ktap_helpers.sh.
+# selftests/csdwatch/, the kernel's ktap_helpers.sh and csdwatch-prom.sh (the
+# Prometheus exporter, for selftests/csdwatch/prometheus_export.sh).
 . "$(dirname "$0")/env.sh"
 arch=${1:?arch}; pl=${2:?dir}; run=${3:?run script}; blog=${4:-/dev/null}
 mkdir -p "$pl/selftests"
@@ -36,3 +37,4 @@ rm -f "$pl/hooks"
 cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
 cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
 cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
+cp "$CSDWATCH_TOP/scripts/csdwatch-prom.sh" "$pl/"

@@ -146,6 +146,17 @@ for arch in $arches; do
 		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" $((900 * tmo_x))
 	log "$arch: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$arch" "$qrc"
+	# Prometheus (x86_64): selftest prometheus_export's export, through
+	# promtool and a node_exporter on this host
+	if [ "$arch" = x86_64 ]; then
+		set +e
+		prom=$(bash "$CSDWATCH_TOP/scripts/prometheus-check.sh" "$results/$arch-console.log" 2>&1)
+		set -e
+		echo "$prom" | grep -v '^ok - ' | sed "s/^/$arch-prometheus: /" || true
+		po=$(echo "$prom" | grep -c '^ok - ' || true); pn=$(echo "$prom" | grep -c '^not ok - ' || true)
+		[ $((po + pn)) -gt 0 ] || pn=1
+		p=$((${p:-0} + po)); f=$((${f:-0} + pn))
+	fi
 	# big machine (x86_64): NR_CPUS=8192 kernel, 16 vCPUs
 	if [ "$arch" = x86_64 ]; then
 		side_boot "$arch-big" big-guest.sh 16 $((900 * tmo_x)) \

@@ -71,6 +71,30 @@ if kernel_make_args x86_64 | grep -q '^LLVM=' || kernel_make_args arm64 | grep -
 			>>"$CSDWATCH_CACHE/apt.log" 2>&1 || { tail -20 "$CSDWATCH_CACHE/apt.log"; die "apt-get install (llvm) failed"; }
 	fi
 fi
+# scripts/prometheus-check.sh: promtool (package prometheus) and
+# prometheus-node-exporter, which the check starts itself on a port of its
+# own. The packages' services are kept from starting while they install
+# (a policy-rc.d that says no, unless the machine has one already) and
+# are stopped and disabled after, if systemd runs them.
+prom_pkgs="prometheus prometheus-node-exporter"
+# shellcheck disable=SC2086
+if ! dpkg-query -W -f='${Status}\n' $prom_pkgs 2>/dev/null | grep -c 'ok installed' | grep -qx 2; then
+	log "apt-get install $prom_pkgs (promtool, node_exporter: scripts/prometheus-check.sh; services left off)"
+	[ $updated = 1 ] || { apt-get update -qq; updated=1; }
+	prc=/usr/sbin/policy-rc.d; own_prc=
+	if [ ! -e $prc ]; then printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; own_prc=1; fi
+	set +e
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $prom_pkgs \
+		>>"$CSDWATCH_CACHE/apt.log" 2>&1
+	arc=$?
+	set -e
+	[ -z "$own_prc" ] || rm -f $prc
+	[ $arc = 0 ] || { tail -20 "$CSDWATCH_CACHE/apt.log"; die "apt-get install (prometheus) failed"; }
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus.service prometheus-node-exporter.service >/dev/null 2>&1 || true
+	fi
+fi
 
 mkdir -p "$TOOLS_DIR" "$CSDWATCH_CACHE/src"
 
