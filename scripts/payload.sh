@@ -7,7 +7,8 @@
 # D/kernel/{torture,scftorture}.ko if there).
 # DIR gets csdwatch.ko, csd_inject.ko, kprobe_neighbour.ko, run.sh, lib/ (selftest helpers),
 # selftests/csdwatch/, the kernel's ktap_helpers.sh and csdwatch-prom.sh (the
-# Prometheus exporter, for selftests/csdwatch/prometheus_export.sh).
+# Prometheus exporter, for selftests/csdwatch/prometheus_export.sh) and
+# csdwatch-canary.sh (for selftests/csdwatch/canary.sh).
 . "$(dirname "$0")/env.sh"
 arch=${1:?arch}; pl=${2:?dir}; run=${3:?run script}; blog=${4:-/dev/null}
 mkdir -p "$pl/selftests"
@@ -38,3 +39,4 @@ cp -r "$CSDWATCH_TOP/selftests/lib" "$pl/"
 cp -r "$CSDWATCH_TOP/selftests/csdwatch" "$pl/selftests/"
 cp "$SRC_DIR/tools/testing/selftests/kselftest/ktap_helpers.sh" "$pl/"
 cp "$CSDWATCH_TOP/scripts/csdwatch-prom.sh" "$pl/"
+cp "$CSDWATCH_TOP/scripts/csdwatch-canary.sh" "$pl/"
