@@ -41,9 +41,9 @@ clean:
 	$(KMAKE) clean
 
 fmt:
-	rustfmt --edition 2021 rust/*.rs rust/ffi/*.rs
+	rustfmt --edition 2021 rust/*.rs
 
 fmtcheck:
-	rustfmt --edition 2021 --check rust/*.rs rust/ffi/*.rs
+	rustfmt --edition 2021 --check rust/*.rs
 
 .PHONY: all modules install modules_install clean fmt fmtcheck

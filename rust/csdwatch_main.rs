@@ -24,6 +24,7 @@ mod clones;
 mod debugfs;
 mod detector;
 mod events;
+mod exports;
 mod ffi;
 mod histogram;
 mod hooks;

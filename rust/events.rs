@@ -10,7 +10,6 @@
 use crate::detector::Class;
 use crate::ffi;
 use crate::origin::{First, Why};
-use crate::state::Shared;
 
 /// The `class` field (csdwatch_trace.h CSDW_TRACE_CLASSES: the numbers are
 /// ABI).
@@ -72,9 +71,10 @@ impl Origin {
         }
     }
 
-    /// `t`'s first standing call, now.
-    pub(crate) fn of(sh: &Shared, t: u32) -> Self {
-        let Some(why) = why_now(sh, t) else {
+    /// From what the origin record tells now (`None`: no record), as
+    /// far as this kernel lets csdwatch see IPI sends.
+    pub(crate) fn of(why: Option<Why>) -> Self {
+        let Some(why) = why else {
             return Origin::UNKNOWN;
         };
         let mut got = Origin::from_why(why);
@@ -83,18 +83,6 @@ impl Origin {
         }
         got
     }
-}
-
-/// What the origin record tells of `t`'s first standing call now (the
-/// reports' `ipi:` line and the events' fields).
-pub(crate) fn why_now(sh: &Shared, t: u32) -> Option<Why> {
-    let (o, tg) = (sh.origins.get(t as usize)?, sh.target(t)?);
-    Some(o.why(
-        tg.last_flush_ns(),
-        ffi::now_ns(),
-        ffi::flush_missed(),
-        |sender| ffi::cfd_stands(sender, t),
-    ))
 }
 
 /// Which event (the numbers are ffi::trace_event's).

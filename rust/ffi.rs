@@ -4,7 +4,7 @@
 //! rust/arch/*.c) goes through this module, and every `unsafe` of the
 //! module is here. This file holds the direction Rust -> C (the rest of the
 //! crate sees safe functions with the contract written on each) and the
-//! module's own kernel-object wrappers; `ffi/exports.rs` holds C -> Rust,
+//! module's own kernel-object wrappers; `exports.rs` holds C -> Rust,
 //! the entry points the shim calls, which dispatch to `hooks`, `watchdog`,
 //! `params` and `stats`. So this file depends on nothing above it.
 
@@ -20,8 +20,6 @@ use kernel::alloc::AllocError;
 use kernel::error::to_result;
 use kernel::ffi::c_char;
 use kernel::prelude::*;
-
-mod exports;
 
 mod c {
     use core::ffi::{c_int, c_ulong, c_void};
@@ -224,6 +222,12 @@ pub(crate) fn resend_ipi(cpu: u32) {
     unsafe { c::csdw_resend_ipi(cpu) }
 }
 
+/// Probe hits the kprobes machinery skipped (stats/dropped).
+pub(crate) fn probes_missed() -> u64 {
+    // SAFETY: reads counters of static kretprobes.
+    unsafe { c::csdw_probes_missed() }
+}
+
 /// Flushes, on any CPU, whose entry probe was skipped so far.
 pub(crate) fn flush_missed() -> u64 {
     // SAFETY: reads two counters of a static kretprobe.
@@ -231,7 +235,7 @@ pub(crate) fn flush_missed() -> u64 {
 }
 
 /// Emit csdwatch's trace event `ev`: 0 `stall`, 1 `resend`, anything
-/// else `recovered` (crate::events::Event; fields as
+/// else `recovered` (the events module's numbering; fields as
 /// rust/csdwatch_trace.h declares them).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn trace_event(

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What the probes on the csd path do (called through rust/ffi.rs from the
+//! What the probes on the csd path do (called through rust/exports.rs from the
 //! handlers in shim.c).
 //!
 //! Sender side: a synchronous wait is recorded in the wait table when it

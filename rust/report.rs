@@ -8,7 +8,6 @@
 //! field.
 
 use crate::detector::Class;
-use crate::events;
 use crate::ffi;
 use crate::hooks;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
@@ -161,6 +160,18 @@ fn print(
     }
 }
 
+/// What the origin record tells of `t`'s first standing call now (the
+/// `ipi:` line, and the trace events' fields).
+pub(crate) fn why_now(sh: &Shared, t: u32) -> Option<Why> {
+    let (o, tg) = (sh.origins.get(t as usize)?, sh.target(t)?);
+    Some(o.why(
+        tg.last_flush_ns(),
+        ffi::now_ns(),
+        ffi::flush_missed(),
+        |sender| ffi::cfd_stands(sender, t),
+    ))
+}
+
 /// The `ipi:` line (crate::origin): whether an IPI was sent to `t` after
 /// its first standing call was queued, and who queued that call. `stack`:
 /// also print that task's stack if it is not running (and is not `owner`,
@@ -170,7 +181,7 @@ fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
         pr_warn!("  ipi: not known (the IPI send functions could not be probed)\n");
         return;
     }
-    let Some(why) = events::why_now(sh, t) else {
+    let Some(why) = why_now(sh, t) else {
         return;
     };
     let first = match why {

@@ -2,7 +2,8 @@
 /*
  * csdwatch C shim: only what Rust cannot express against the 7.3 kernel
  * crate. Each piece says why it is C. Everything here is called from, or
- * calls into, rust/ffi.rs, the one FFI boundary of the module.
+ * calls into, rust/ffi.rs and rust/exports.rs, the one FFI boundary of the
+ * module.
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The functions that cross the Rust/C boundary of csdwatch, both ways.
- * Rust side: rust/ffi.rs (declares the csdw_* ones, defines csdwatch_rs_*).
+ * Rust side: rust/ffi.rs declares the csdw_* ones, rust/exports.rs defines
+ * the csdwatch_rs_* ones.
  */
 #ifndef CSDWATCH_SHIM_H
 #define CSDWATCH_SHIM_H
@@ -10,7 +11,7 @@
 
 struct cpumask;
 
-/* Implemented in Rust (rust/ffi.rs). */
+/* Implemented in Rust (rust/exports.rs). */
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);
 unsigned int csdwatch_rs_param_get(unsigned int id);
 unsigned long long csdwatch_rs_stat(unsigned int id);

@@ -455,7 +455,7 @@ fn tick_one(
         return true; // the waiter returned meanwhile
     }
     if !tr.stalled {
-        tr.origin = events::Origin::of(sh, t);
+        tr.origin = events::Origin::of(report::why_now(sh, t));
     }
     tr.stalled = true;
     let age = now.saturating_sub(since);
@@ -498,7 +498,7 @@ fn wait_event(ev: Event, s: &Snapshot, t: u32, tr: &Tracked, age: u64) {
 fn queue_event(sh: &Shared, ev: Event, t: u32, age: u64, resends: u32) {
     let origin = match ev {
         Event::Recovered => events::Origin::UNKNOWN,
-        _ => events::Origin::of(sh, t),
+        _ => events::Origin::of(report::why_now(sh, t)),
     };
     events::emit(
         ev,

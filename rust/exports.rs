@@ -2,9 +2,11 @@
 
 //! C calls Rust: the entry points of the shim's probes, timers, hotplug
 //! callbacks and sysfs files (declared in shim.h). Each turns C's types
-//! into Rust's and dispatches; part of the FFI boundary (`super`).
+//! into Rust's and dispatches: the other half of the FFI boundary
+//! (`ffi.rs` is Rust -> C). A file of its own, at the top of the crate:
+//! it calls down into every layer, while `ffi.rs` stays below them all.
 
-use super::c;
+use crate::ffi;
 use crate::params::{self, Param};
 use crate::{hooks, stats, watchdog};
 use core::ffi::{c_int, c_ulong, c_void};
@@ -57,9 +59,7 @@ pub(crate) extern "C" fn csdwatch_rs_stat(id: u32) -> u64 {
     }
     let v = stats::Stat::from_id(id).map_or(0, crate::state::stat);
     if id == stats::Stat::Dropped as u32 {
-        // SAFETY: csdw_probes_missed() reads counters of static kretprobes.
-        let missed = unsafe { c::csdw_probes_missed() };
-        return v + missed;
+        return v + ffi::probes_missed();
     }
     v
 }
