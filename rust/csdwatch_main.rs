@@ -106,6 +106,7 @@ impl kernel::Module for Csdwatch {
             mode.name(),
             proven.as_str()
         );
+        ffi::lockdown_note();
         Ok(Csdwatch {
             probes: Some(probes),
             _watchdogs: watchdogs,

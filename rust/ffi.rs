@@ -64,6 +64,7 @@ mod c {
         pub(super) fn csdw_show_irq_regs();
         pub(super) fn csdw_print_lock(flags: *mut c_ulong) -> bool;
         pub(super) fn csdw_print_unlock(flags: c_ulong);
+        pub(super) fn csdw_lockdown_note();
         pub(super) fn csdw_panic(owner: u32, target: u32, ms: u64, class: *const c_char);
         pub(super) fn csdw_arch_irq_count(cpu: u32) -> u64;
         pub(super) fn csdw_resend_ipi(cpu: u32);
@@ -495,6 +496,12 @@ pub(crate) fn show_interrupted_regs() {
     // SAFETY: called from the watchdog's hard-IRQ callback, where
     // get_irq_regs() is this interrupt's saved registers.
     unsafe { c::csdw_show_irq_regs() }
+}
+
+/// Say at load what kernel lockdown refuses csdwatch (shim.c).
+pub(crate) fn lockdown_note() {
+    // SAFETY: no arguments; asks the LSM and prints, process context.
+    unsafe { c::csdw_lockdown_note() }
 }
 
 /// Held while one multi-line report prints: no other CPU's report, NMI

@@ -35,6 +35,7 @@
 #include <linux/delay.h>
 #include <linux/irq_work.h>
 #include <linux/preempt.h>
+#include <linux/security.h>
 #include <asm/irq_regs.h>
 #include <linux/ktime.h>
 #include <linux/pid.h>
@@ -592,6 +593,21 @@ void csdw_show_regs(struct pt_regs *regs)
 void csdw_show_irq_regs(void)
 {
 	csdw_show_regs(get_irq_regs());
+}
+
+/*
+ * Kernel lockdown (Secure Boot) at its confidentiality level closes tracefs,
+ * perf and BPF's kernel reads: csdwatch loads and works, but its trace
+ * events cannot be read. Said once at load (the lockdown LSM also logs its
+ * own "use of tracefs is restricted" line for this check). C, because
+ * security_locked_down() is a static inline without CONFIG_SECURITY. At
+ * the integrity level nothing csdwatch offers is refused: its debugfs file
+ * is read-only, its parameters are not "unsafe" ones.
+ */
+void csdw_lockdown_note(void)
+{
+	if (security_locked_down(LOCKDOWN_TRACEFS))
+		pr_notice("csdwatch: kernel lockdown (confidentiality): tracefs, perf and BPF are closed, so the csdwatch:* trace events cannot be read; /sys/module/csdwatch/stats, its parameters and debugfs csdwatch/wait_histogram still can\n");
 }
 
 /*

@@ -78,6 +78,7 @@ void csdw_queue_head_desc(unsigned int cpu, char *buf, size_t len);
 void csdw_show_task(const void *task);
 void csdw_show_irq_regs(void);
 bool csdw_print_lock(unsigned long *flags);
+void csdw_lockdown_note(void);
 void csdw_print_unlock(unsigned long flags);
 struct pt_regs;
 void csdw_show_regs(struct pt_regs *regs);

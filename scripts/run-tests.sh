@@ -108,14 +108,20 @@ guest_result() {
 # $results/NAME.log): selftests/GUEST on QEMU -smp SMP within TIMEOUT s;
 # the result documents DOCS it must print are added to p, f and s.
 side_boot() {
-	local name=$1 guest=$2 smp=$3 tmo=$4 log rc sum line
+	local name=$1 guest=$2 smp=$3 tmo=$4 log
 	shift 4
 	log=$results/$name.log
 	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$results/$name-payload" \
 		"$CSDWATCH_TOP/selftests/$guest" "$results/$arch-build.log"
 	guest_boot "$log" env CSDWATCH_SMP="$smp" \
 		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$results/$name-payload" "$log" "$tmo"
-	rc=$qrc
+	side_result "$name" "$log" "$qrc" "$@"
+}
+# The result of side guest run NAME (console LOG, QEMU verdict RC): the
+# documents DOCS... it must print are added to p, f and s.
+side_result() {
+	local name=$1 log=$2 rc=$3 sum line
+	shift 3
 	set +e
 	sum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$log" "$name" "$results/$name-ktap" "$@")
 	set -e
@@ -286,6 +292,31 @@ for arch in ${STOCK_ARCHES-x86_64}; do
 		grep -q '^dkms: [0-9]* passed' "$results/dkms.log" || dk_f=$((dk_f + 1))
 		total_f=$((total_f + dk_f))
 	fi
+done
+# Secure Boot: the lockdown variant (scripts/kconfig/lockdown.config: module
+# signing, the lockdown LSM), booted with lockdown=integrity
+# module.sig_enforce=1; csdwatch and csd_inject signed with that kernel's
+# build key, csdwatch also unsigned (selftests/lockdown-guest.sh). x86_64
+# (LOCKDOWN_ARCHES to change; empty to skip); a kernel of its own, so
+# prepared by scripts/matrix.sh.
+for arch in ${LOCKDOWN_ARCHES-x86_64}; do
+	name=$arch-lockdown
+	row_ready "$name" kernel_built CSDWATCH_VARIANT=lockdown "$arch" || continue
+	lk=$(CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch")
+	pl=$results/$name-payload
+	CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
+		"$CSDWATCH_TOP/selftests/lockdown-guest.sh" "$results/$name-build.log"
+	cp "$pl/csdwatch.ko" "$pl/csdwatch-unsigned.ko"
+	for m in csdwatch csd_inject; do
+		"$lk/scripts/sign-file" sha256 "$lk/certs/signing_key.pem" "$lk/certs/signing_key.x509" "$pl/$m.ko"
+	done
+	log "$name: booting with lockdown=integrity module.sig_enforce=1"
+	p=0; f=0; s=0
+	guest_boot "$results/$name.log" env CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/scripts/qemu-run.sh" \
+		"$arch" "$pl" "$results/$name.log" 300 "lockdown=integrity module.sig_enforce=1"
+	side_result "$name" "$results/$name.log" "$qrc" lockdown-secure_boot
+	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
+	total_p=$((total_p + ${p:-0})); total_f=$((total_f + ${f:-1})); total_s=$((total_s + ${s:-0}))
 done
 # host side: the reST documentation parses cleanly (docutils, errors fail)
 python3 -c 'import docutils' 2>/dev/null || python3 -m pip install -q docutils >/dev/null 2>&1 || true
