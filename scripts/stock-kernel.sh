@@ -39,7 +39,7 @@ ver=$(apt-cache madison "linux-image-$flavour" 2>/dev/null |
 	awk -v p="$KERNEL_UPSTREAM-" '$3 ~ "^"p && /trixie-backports/ {print $3; exit}'); }
 [ -n "$ver" ] || die "no linux-image-$flavour $KERNEL_UPSTREAM-* in trixie-backports"
 release=$(apt-cache depends "linux-image-$flavour:$darch=$ver" 2>/dev/null |
-	sed -n "s/.*Depends: linux-image-\([0-9].*-$flavour\)$/\1/p" | head -1)
+	sed -n "s/.*Depends: linux-image-\([0-9].*-$flavour\)\(:$darch\)\{0,1\}$/\1/p" | head -1)
 [ -n "$release" ] || die "cannot tell the release of linux-image-$flavour=$ver"
 
 # What the trixie root holds (the user's install list; see README).
@@ -48,8 +48,18 @@ python3 kmod cpio xz-utils rustc rust-src bindgen libclang-19-dev
 linux-headers-$release linux-source-$KERNEL_SERIES dkms"
 # cross: the arm64 compiler; native: Debian 13's own 6.12 rt kernel headers
 # too, a kernel without Rust for DKMS to skip (scripts/dkms-test.sh)
+# The headers of another arch's kernel do not install in this root (their
+# kbuild tools are that arch's binaries, and rust-kdir.sh builds its own):
+# their files are unpacked into it instead (below).
+cross_hdrs=
 if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
-	pkgs="$pkgs gcc-14-aarch64-linux-gnu"
+	# Debian's arm64 config says its compiler links programs (CC_CAN_LINK:
+	# the arm64 libc) and builds the 32-bit compat vDSO (COMPAT_VDSO: an
+	# armhf compiler, CROSS_COMPILE_COMPAT below); without them
+	# olddefconfig would turn both off and rust-kdir.sh refuses
+	pkgs="${pkgs/linux-headers-$release /} gcc-14-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf"
+	cross_hdrs="linux-headers-$release:$darch=$ver $(apt-cache depends "linux-headers-$release:$darch=$ver" 2>/dev/null |
+		sed -n 's/.*Depends: <\{0,1\}\(linux-headers-[^:>]*-common\)[:>].*/\1/p' | head -1)=$ver"
 else
 	pkgs="$pkgs linux-headers-$flavour"
 fi
@@ -86,11 +96,19 @@ if [ ! -e "$dir/.done" ]; then
 		"deb $mirror trixie main" \
 		"deb $mirror trixie-backports main" \
 		>"$dir/mmdebstrap.log" 2>&1 || { tail -20 "$dir/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
+	if [ -n "$cross_hdrs" ]; then
+		tmp=$(mktemp -d); chmod 755 "$tmp"
+		# shellcheck disable=SC2086
+		(cd "$tmp" && apt-get download -qq $cross_hdrs 2>/dev/null) || die "cannot download $cross_hdrs"
+		for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$root"; done
+		rm -rf "$tmp"
+	fi
 	log "stock $arch: root in $((SECONDS - start)) s; building the Rust artifacts (scripts/rust-kdir.sh)"
 	mkdir -p "$root/usr/local/bin"
 	cp "$CSDWATCH_TOP/scripts/rust-kdir.sh" "$root/usr/local/bin/"
 	cross=()
-	[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && cross=(CROSS_COMPILE=aarch64-linux-gnu-)
+	[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] &&
+		cross=(CROSS_COMPILE=aarch64-linux-gnu- CROSS_COMPILE_COMPAT=arm-linux-gnueabihf-)
 	in_root env "${cross[@]}" bash /usr/local/bin/rust-kdir.sh "/usr/src/linux-headers-$release" \
 		>"$dir/rust-kdir.out" 2>&1 || { cat "$dir/rust-kdir.out" >&2; die "rust-kdir.sh failed"; }
 	# the image, from the package the user's linux-image-rt-* depends on
