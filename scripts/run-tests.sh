@@ -332,6 +332,11 @@ PY
 	then echo "docs: ok - ${doc##*/} parses"; total_p=$((total_p + 1))
 	else echo "docs: not ok - ${doc##*/}: $(head -3 "$results/docs.log")"; total_f=$((total_f + 1)); fi
 done
+# host side: every repository path README.md and Documentation name exists
+while read -r line; do
+	echo "docs: $line"
+	case $line in ok*) total_p=$((total_p + 1)) ;; *) total_f=$((total_f + 1)) ;; esac
+done < <(python3 "$CSDWATCH_TOP/scripts/doc_paths.py" "$CSDWATCH_TOP" "$SRC_DIR" || true)
 echo "results: $results"
 echo "($total_s skipped)"
 echo "$total_p passed, $total_f failed"
