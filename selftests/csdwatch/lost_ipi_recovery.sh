@@ -30,12 +30,23 @@ load_both || ktap_exit_fail_msg "insmod failed"
 # host stall excuses, each queued function running exactly once, is
 # judged on every run; the other checks judge the last one.
 frozen=$(cat $P/irq_frozen_ms); n=0; once=1
+# The rescue is the waits' watchdogs' (recoveries), or the queue side's
+# when a call of the kernel's that nobody waits on queued on CPU 1 behind
+# the stale csd first and its watch resent before the waits' watchdogs
+# did (queue_recoveries, wait resends none; seen on Linux 6.12 in 2 runs
+# of 2). Either releases the waiters; the counters must tell which.
+by_queue() { [ "$(delta recoveries)" = 0 ] && [ "$(delta queue_recoveries)" -ge 1 ]; }
 counters_agree() {
 	r=$(delta recoveries); s=$(delta ipis_resent); l=$(delta stalls_lost_ipi)
-	[ "$r" -ge 1 ] && [ "$r" -le 4 ] && [ "$l" -ge 1 ] && [ "$l" -ge $((r - 1)) ] && [ "$l" -le $((r + 1)) ] && [ "$s" -ge "$r" ]
+	if by_queue; then
+		q=$(delta queue_recoveries)
+		[ "$q" -le 4 ] && [ "$(delta queue_resends)" -ge "$q" ] && [ "$l" -le 1 ]
+	else
+		[ "$r" -ge 1 ] && [ "$r" -le 4 ] && [ "$l" -ge 1 ] && [ "$l" -ge $((r - 1)) ] && [ "$l" -le $((r + 1)) ] && [ "$s" -ge "$r" ]
+	fi
 }
 silent() {
-	dmesg_new | grep -q "csdwatch: recovered .* lost IPI" && ! dmesg_new | grep -A3 "in csd_lock_wait() for CPU" | grep -q "function: count_fn"
+	dmesg_new | grep -q -E "csdwatch: recovered .* (lost IPI|stuck call queue)" && ! dmesg_new | grep -A3 "in csd_lock_wait() for CPU" | grep -q "function: count_fn"
 }
 while :; do
 	stats_mark
@@ -61,7 +72,7 @@ check "every waiter released before half the fault ($((DUR / 2)) ms)" all_stalls
 check "each queued function ran once (waiters and the stale csd), in every run ($((n + 1)))" \
 	eval '[ $once = 1 ] && all_ran_once && [ "$(val stale_ran)" = 1 ]'
 r=$(delta recoveries); s=$(delta ipis_resent); l=$(delta stalls_lost_ipi)
-ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l reports +$(delta reports)"
+ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l reports +$(delta reports) queue_recoveries +$(delta queue_recoveries) queue_resends +$(delta queue_resends); rescued by the $(by_queue && echo "queue side" || echo "waits' watchdogs")"
 # At most one recovery per wait: the 2 waiters, plus the kernel's own
 # waited cross-calls to CPU 1 that queued behind the stale csd before the
 # resend flushed it (one was seen on the 16-vCPU KASAN kernel, where that
@@ -72,12 +83,12 @@ ktap_print_msg "counters: recoveries +$r ipis_resent +$s stalls_lost_ipi +$l rep
 # last read and recover after (x86_64-nohz, loaded CI: a CPU 3 -> CPU 0
 # TLB flush recovered after 38 ms around the mark: recoveries +2,
 # stalls_lost_ipi +1). So the two agree within 1, as in queue_rescue.
-check "counters agree: 1..4 recoveries (2 waiters, 2 kernel calls), each a lost-IPI stall (within 1) with a resend" \
+check "counters agree: 1..4 recoveries (2 waiters, 2 kernel calls), each a lost-IPI stall (within 1) with a resend, or the queue side's 1..4, each with its resend" \
 	counters_agree
 # Reports on the kernel's own calls are not this test's: a host that
 # leaves a vCPU unrun for report_ms stalls one for real (seen with 16
 # vCPUs on 2 busy cores: a 1 s TLB flush, rightly reported).
-check "recovered silently: no report on the waiters' count_fn, one summary line" silent
+check "recovered silently: no report on the waiters' count_fn, one summary line (lost IPIs or stuck queues)" silent
 [ -n "$DIAG" ] && diagnose
 check "unload" unload_both
 ktap_finished
