@@ -19,6 +19,26 @@ emit() {
 	"$@" 2>&1 | sed "s/^/KTAP|$doc|/"
 }
 
+# Kernels with jump labels (Debian's) rewrite a tracepoint's call sites when
+# its first probe comes and its last goes: csdwatch's ~60 loads in this run
+# would rewrite the csd and ipi events' sites ~60 times each, under
+# cross-call load, and QEMU's multi-threaded TCG then now and then runs a
+# stale translation of such a site (scripts/qemu-defects.sh: 3 of 4 boots
+# of Debian's stock kernel in one loaded CI pair crashed so, in churn and
+# cfd_reuse). ftrace's own probes on those events, with the ring buffer
+# off, keep the sites enabled for the whole run; csdwatch's loads then only
+# add and remove probes. Kernels without jump labels (the test kernels)
+# rewrite nothing either way.
+tr=/sys/kernel/tracing
+[ -d $tr/events ] || tr=/sys/kernel/debug/tracing
+if [ -d $tr/events/csd ]; then
+	echo 0 > $tr/tracing_on
+	for e in csd ipi/ipi_send_cpu ipi/ipi_send_cpumask sched/sched_wake_idle_without_ipi; do
+		[ -e $tr/events/$e/enable ] && echo 1 > $tr/events/$e/enable
+	done
+	echo "csdwatch-guest: csd and ipi event sites held enabled (tracing off)"
+fi
+
 # KUnit: the suites run when the module loads (CONFIG_KUNIT=y); their
 # results stay in debugfs until it unloads.
 if insmod /payload/csdwatch.ko; then

@@ -8,13 +8,17 @@
 # events against csdwatch's counters over the same runs. KTAP output.
 . /payload/ktap_helpers.sh
 . /payload/lib/csdwatch.sh
-T=/sys/kernel/tracing
-[ -d $T/events ] || T=/sys/kernel/debug/tracing
-E=$T/events/csdwatch
+TR=/sys/kernel/tracing
+[ -d $TR/events ] || TR=/sys/kernel/debug/tracing
+E=$TR/events/csdwatch
+# a trace instance of its own: its own buffer, events and tracing_on, so
+# whatever the top-level buffer records (guest-run.sh keeps the csd events
+# on there, with tracing off) neither fills nor is touched by this test
+T=$TR/instances/csdwatch_test
 DUR=1500
 
 ktap_print_header
-if [ ! -d $T/events ]; then
+if [ ! -d $TR/events ]; then
 	ktap_set_plan 1
 	ktap_test_skip "no tracefs in this kernel (CONFIG_TRACING off): no trace events to test"
 	ktap_finished
@@ -25,7 +29,8 @@ check "the events are in tracefs while csdwatch is loaded" \
 	eval '[ -d $E/stall ] && [ -d $E/resend ] && [ -d $E/recovered ]'
 check "their format has every field" eval \
 	'for e in stall resend recovered; do for w in waiter target func class age_us ipi_sent pusher_pid resends; do grep -q "field:.* $w;" $E/$e/format || exit 1; done; done'
-echo 1 > $E/enable; echo 1 > $T/tracing_on
+rmdir $T 2>/dev/null; mkdir $T
+echo 1 > $T/events/csdwatch/enable; echo 1 > $T/tracing_on
 
 # field VALUE of event line $1: "waiter=0 target=1 ..."
 fld() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
@@ -90,7 +95,7 @@ check "IRQs off: a stall event of class irqs_off for the waiter and CPU 1, func 
 	'[ -n "$st" ] && [ "$(fld "$st" class)" = irqs_off ] && [ "$(fld "$st" func)" = count_fn ]'
 check "IRQs off: a recovered event when the target let it run" eval \
 	'echo "$tr" | grep " recovered: waiter=$w target=1 " | grep -q "class=irqs_off"'
-echo 0 > $E/enable
+echo 0 > $T/events/csdwatch/enable; rmdir $T
 [ -n "$DIAG" ] && diagnose
 unload_both
 check "unload: the events leave tracefs with the module" eval '[ ! -d $E ]'
