@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build csdwatch.ko the way kernel people expect:
-#   make                                  against the cached guest kernel (scripts/build-kernel.sh)
+#   make                                  against the cached guest kernel (selftests/harness/build-kernel.sh)
 #   make ARCH=arm64                       same, arm64 guest kernel (cross-compiled)
 #   make KDIR=/lib/modules/$(uname -r)/build
 #   make KDIR=/path/to/build ARCH=arm64   any Rust-enabled kernel build tree
@@ -18,7 +18,7 @@ CROSS_COMPILE ?= aarch64-linux-gnu-
 endif
 endif
 ifeq ($(KDIR),)
-KDIR := $(shell bash $(CURDIR)/scripts/kdir.sh $(ARCH))
+KDIR := $(shell bash $(CURDIR)/selftests/harness/kdir.sh $(ARCH))
 endif
 
 # a build dir made by scripts/rust-kdir.sh names its kernel's C compiler
@@ -29,7 +29,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) ARCH=$(ARCH) CROSS_COMPILE=$(CROSS_COMPIL
 all: modules
 
 modules:
-	@test -n "$(KDIR)" || { echo "no KDIR: run scripts/setup.sh && scripts/build-kernel.sh $(ARCH), or pass KDIR="; exit 1; }
+	@test -n "$(KDIR)" || { echo "no KDIR: run selftests/harness/setup.sh && selftests/harness/build-kernel.sh $(ARCH), or pass KDIR="; exit 1; }
 	$(KMAKE) modules
 
 # the kernel's modules_install for an external module: INSTALL_MOD_DIR

@@ -6,10 +6,10 @@
 #   scripts/run-tests.sh            both arches, then the tickless, 6.12 LTS
 #                                   and Debian stock kernel runs (x86_64);
 #                                   the last two only once prepared
-#                                   (CSDWATCH_ROWS=all, scripts/matrix.sh)
+#                                   (CSDWATCH_ROWS=all, selftests/harness/matrix.sh)
 #   ARCHES=x86_64 scripts/run-tests.sh
 #   ARCHES= TICKLESS_ARCHES= LTS_ARCHES= STOCK_ARCHES= ...   (empty: skip that run)
-. "$(dirname "$0")/env.sh"
+. "$(dirname "$0")/../selftests/harness/env.sh"
 arches=${ARCHES-x86_64 arm64}
 # one directory per run, unique even for two runs started in the same
 # second (two guests writing one console log splice each other's output)
@@ -17,16 +17,16 @@ mkdir -p "$CSDWATCH_CACHE/results"
 results=$(mktemp -d "$CSDWATCH_CACHE/results/$(date +%Y%m%d-%H%M%S)-XXXX")
 chmod 755 "$results"
 
-bash "$CSDWATCH_TOP/scripts/setup.sh"
+bash "$CSDWATCH_TOP/selftests/harness/setup.sh"
 # The first arch's kernel now. The other arches' and the tickless ones are
 # built beside the first guests, at nice 19, so that a fresh run spends the
 # CPU a TCG guest leaves idle (its sleeps) on them rather than building
 # them one after the other; whatever needs one of them before it is done
 # waits for it (build-kernel.sh's lock). The suite is run repeatedly
 # beside a kernel build at nice 0 to show it passes on a loaded host
-# (scripts/ci-repeat.sh --load), so a nice 19 one is no new condition.
+# (selftests/harness/ci-repeat.sh --load), so a nice 19 one is no new condition.
 first=${arches%% *}
-[ -z "$first" ] || bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$first" >/dev/null
+[ -z "$first" ] || bash "$CSDWATCH_TOP/selftests/harness/build-kernel.sh" "$first" >/dev/null
 later=   # VARIANT:ARCH ...
 for arch in ${arches#"$first"}; do later="$later $CSDWATCH_VARIANT:$arch"; done
 for arch in ${TICKLESS_ARCHES-x86_64}; do later="$later nohz:$arch"; done
@@ -34,7 +34,7 @@ bg=
 if [ -n "$later" ]; then
 	# its own session, so that an early exit stops make and its children
 	setsid bash -c 'for k in $1; do
-		CSDWATCH_VARIANT=${k%%:*} nice -n 19 bash "$0/scripts/build-kernel.sh" "${k##*:}" >/dev/null || true
+		CSDWATCH_VARIANT=${k%%:*} nice -n 19 bash "$0/selftests/harness/build-kernel.sh" "${k##*:}" >/dev/null || true
 	done' "$CSDWATCH_TOP" "$later" >"$results/later-kernels.log" 2>&1 &
 	bg=$!
 fi
@@ -57,13 +57,13 @@ console_tail() {
 
 # Boot a guest: "$@" is the qemu-run.sh command whose console is LOG; sets
 # qrc. Up to two reruns, each only for a known QEMU TCG defect
-# (scripts/qemu-defects.sh: a signature the guest cannot produce itself);
+# (selftests/harness/qemu-defects.sh: a signature the guest cannot produce itself);
 # each crashed console is kept as LOG with -qemu-N before .log. Two: on
 # Debian's stock kernel the stale-translation defect struck the csd_queue_cpu
 # tracepoint's patched branch in 3 of 4 boots of one loaded CI pair (the
 # suite loads and unloads csdwatch, so toggles it, about 60 times under
 # cross-call load), twice in one run.
-. "$CSDWATCH_TOP/scripts/qemu-defects.sh"
+. "$CSDWATCH_TOP/selftests/harness/qemu-defects.sh"
 guest_boot() {
 	local log=$1 try why
 	shift
@@ -80,7 +80,7 @@ guest_boot() {
 
 # the result documents every guest run of the suite must print
 expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram kunit-csdwatch_tracked kunit-csdwatch_origin kunit-csdwatch_proof kunit-csdwatch_hooks_mode kunit-csdwatch_events"
-for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftest-$(basename "$t" .sh)"; done
+for t in $(sed -n 's/^TEST_PROGS += //p' "$CSDWATCH_TOP/selftests/csdwatch/Makefile"); do expected="$expected selftest-${t%.sh}"; done
 
 # The results of guest run NAME (console $results/NAME-console.log, QEMU
 # verdict QRC): prints what failed, sets p, f, s (passed, failed, skipped).
@@ -88,7 +88,7 @@ for t in "$CSDWATCH_TOP"/selftests/csdwatch/*.sh; do expected="$expected selftes
 guest_result() {
 	local name=$1 qrc=$2 docs=${3:-$expected} summary line
 	set +e
-	summary=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" \
+	summary=$(python3 "$CSDWATCH_TOP/selftests/harness/ktap_summary.py" "$SRC_DIR" \
 		"$results/$name-console.log" "$name" "$results/$name-ktap" $docs)
 	set -e
 	echo "$summary" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
@@ -109,16 +109,16 @@ guest_result() {
 }
 
 # A boot of its own for ARCH beside the suite, as guest run NAME (console
-# $results/NAME.log): selftests/GUEST on QEMU -smp SMP within TIMEOUT s;
+# $results/NAME.log): selftests/harness/guest/GUEST on QEMU -smp SMP within TIMEOUT s;
 # the result documents DOCS it must print are added to p, f and s.
 side_boot() {
 	local name=$1 guest=$2 smp=$3 tmo=$4 log
 	shift 4
 	log=$results/$name.log
-	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$results/$name-payload" \
-		"$CSDWATCH_TOP/selftests/$guest" "$results/$arch-build.log"
+	bash "$CSDWATCH_TOP/selftests/harness/payload.sh" "$arch" "$results/$name-payload" \
+		"$CSDWATCH_TOP/selftests/harness/guest/$guest" "$results/$arch-build.log"
 	guest_boot "$log" env CSDWATCH_SMP="$smp" \
-		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$results/$name-payload" "$log" "$tmo"
+		bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$results/$name-payload" "$log" "$tmo"
 	side_result "$name" "$log" "$qrc" "$@"
 }
 # The result of side guest run NAME (console LOG, QEMU verdict RC): the
@@ -127,7 +127,7 @@ side_result() {
 	local name=$1 log=$2 rc=$3 sum line
 	shift 3
 	set +e
-	sum=$(python3 "$CSDWATCH_TOP/scripts/ktap_summary.py" "$SRC_DIR" "$log" "$name" "$results/$name-ktap" "$@")
+	sum=$(python3 "$CSDWATCH_TOP/selftests/harness/ktap_summary.py" "$SRC_DIR" "$log" "$name" "$results/$name-ktap" "$@")
 	set -e
 	echo "$sum" | grep -v ": [0-9]* passed, 0 failed" | grep -v "^$name: [0-9]" || true
 	line=$(echo "$sum" | tail -1)
@@ -147,20 +147,20 @@ for arch in $arches; do
 	tmo_x=$(kernel_timeout_x "$arch")
 	log "$arch: building csdwatch and csd_inject"
 	pl=$results/$arch-payload
-	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/guest-run.sh" \
+	bash "$CSDWATCH_TOP/selftests/harness/payload.sh" "$arch" "$pl" "$CSDWATCH_TOP/selftests/harness/guest/guest-run.sh" \
 		"$results/$arch-build.log"
 
 	log "$arch: booting QEMU (log: $results/$arch-console.log)"
 	start=$SECONDS
 	guest_boot "$results/$arch-console.log" \
-		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" $((900 * tmo_x))
+		bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$pl" "$results/$arch-console.log" $((900 * tmo_x))
 	log "$arch: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$arch" "$qrc"
 	# Prometheus (x86_64): selftest prometheus_export's export, through
 	# promtool and a node_exporter on this host
 	if [ "$arch" = x86_64 ]; then
 		set +e
-		prom=$(bash "$CSDWATCH_TOP/scripts/prometheus-check.sh" "$results/$arch-console.log" 2>&1)
+		prom=$(bash "$CSDWATCH_TOP/selftests/harness/prometheus-check.sh" "$results/$arch-console.log" 2>&1)
 		set -e
 		echo "$prom" | grep -v '^ok - ' | sed "s/^/$arch-prometheus: /" || true
 		po=$(echo "$prom" | grep -c '^ok - ' || true); pn=$(echo "$prom" | grep -c '^not ok - ' || true)
@@ -177,10 +177,10 @@ for arch in $arches; do
 	side_boot "$arch-sockets" sockets-guest.sh 4,sockets=4 $((300 * tmo_x)) sockets-lost_wakeup
 	# panic_ms gets a boot of its own: it ends the guest by design
 	plp=$results/$arch-panic-payload
-	bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/panic-guest.sh" \
+	bash "$CSDWATCH_TOP/selftests/harness/payload.sh" "$arch" "$plp" "$CSDWATCH_TOP/selftests/harness/guest/panic-guest.sh" \
 		"$results/$arch-build.log"
 	set +e
-	bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$plp" "$results/$arch-panic.log" 300 >/dev/null
+	bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$plp" "$results/$arch-panic.log" 300 >/dev/null
 	prc=$?
 	set -e
 	pline=$(grep -o 'Kernel panic - not syncing: csdwatch: CPU [0-9]* waited [0-9]* ms for CPU 1 (target IRQs off): panic_ms reached' \
@@ -202,16 +202,16 @@ suite_on() {
 	local arch=$1 name=$2 envs=$3 docs=$4 start
 	log "$name: building its kernel, csdwatch and csd_inject"
 	# shellcheck disable=SC2086
-	env $envs bash "$CSDWATCH_TOP/scripts/setup.sh"
+	env $envs bash "$CSDWATCH_TOP/selftests/harness/setup.sh"
 	# shellcheck disable=SC2086
-	env $envs bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch" >/dev/null
+	env $envs bash "$CSDWATCH_TOP/selftests/harness/build-kernel.sh" "$arch" >/dev/null
 	pl=$results/$name-payload
 	# shellcheck disable=SC2086
-	env $envs bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
-		"$CSDWATCH_TOP/selftests/guest-run.sh" "$results/$name-build.log"
+	env $envs bash "$CSDWATCH_TOP/selftests/harness/payload.sh" "$arch" "$pl" \
+		"$CSDWATCH_TOP/selftests/harness/guest/guest-run.sh" "$results/$name-build.log"
 	start=$SECONDS
 	# shellcheck disable=SC2086
-	guest_boot "$results/$name-console.log" env $envs bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" \
+	guest_boot "$results/$name-console.log" env $envs bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$pl" \
 		"$results/$name-console.log" 900
 	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$name" "$qrc" "$docs"
@@ -223,25 +223,25 @@ suite_on() {
 # prepare on 2 cores: with them a fresh run would not end within the 60
 # minutes CI gives it. Such a row runs when what it needs is in the cache
 # (CI's own machine keeps it), is prepared too with CSDWATCH_ROWS=all
-# (scripts/matrix.sh), and is otherwise skipped with a line that says so.
+# (selftests/harness/matrix.sh), and is otherwise skipped with a line that says so.
 # row_ready NAME CMD...: CMD tells whether NAME's kernel is prepared.
 row_ready() {
 	local name=$1
 	shift
 	if [ "${CSDWATCH_ROWS:-}" = all ] || "$@" >/dev/null 2>&1; then return 0; fi
-	echo "$name: skipped - its kernel is not prepared in $CSDWATCH_CACHE (a fresh run leaves it out to end within 60 min); bash scripts/matrix.sh prepares and runs it"
+	echo "$name: skipped - its kernel is not prepared in $CSDWATCH_CACHE (a fresh run leaves it out to end within 60 min); bash selftests/harness/matrix.sh prepares and runs it"
 	total_s=$((total_s + 1))
 	return 1
 }
 # kernel_built ENV ARCH: the kernel of ENV (VAR=value ...) and ARCH is built
 kernel_built() {
 	# shellcheck disable=SC2086
-	[ -n "$(env $1 bash "$CSDWATCH_TOP/scripts/kdir.sh" "$2")" ]
+	[ -n "$(env $1 bash "$CSDWATCH_TOP/selftests/harness/kdir.sh" "$2")" ]
 }
 # the documents of a run without KUnit suites (a kernel without CONFIG_KUNIT,
 # or whose kernel crate has no kunit_tests: they are compiled out)
 selftests_only=$(printf '%s\n' $expected | grep -v '^kunit-' | tr '\n' ' ')
-# The tickless variant (scripts/kconfig/nohz.config, booted nohz_full=1-3):
+# The tickless variant (selftests/harness/kconfig/nohz.config, booted nohz_full=1-3):
 # the kernel distro RT images resemble (NO_HZ_FULL). x86_64
 # (TICKLESS_ARCHES to change; empty to skip).
 # It runs csdwatch with hooks=kprobes: the fallback a kernel without the
@@ -259,29 +259,29 @@ for arch in ${LTS_ARCHES-x86_64}; do
 	suite_on "$arch" "$arch-6.12" CSDWATCH_KERNEL=6.12 "$selftests_only"
 done
 # Debian's stock RT kernel, the exact binary of linux-image-rt-* in
-# trixie-backports (scripts/stock-kernel.sh): csdwatch built as README tells
+# trixie-backports (selftests/harness/stock-kernel.sh): csdwatch built as README tells
 # a Debian 13 user to, loaded into that kernel, the whole selftest suite
 # (it has no KUnit: the suites are compiled out). x86_64 and arm64 (built
-# on an x86_64 host with Debian's cross compilers, scripts/stock-kernel.sh);
+# on an x86_64 host with Debian's cross compilers, selftests/harness/stock-kernel.sh);
 # STOCK_ARCHES to change, empty to skip.
 for arch in ${STOCK_ARCHES-x86_64 arm64}; do
 	name=$arch-stock
-	row_ready "$name$([ "$arch" = x86_64 ] && echo " (and DKMS)")" bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch" ready || continue
+	row_ready "$name$([ "$arch" = x86_64 ] && echo " (and DKMS)")" bash "$CSDWATCH_TOP/selftests/harness/stock-kernel.sh" "$arch" ready || continue
 	log "$name: Debian's linux-image-rt kernel, csdwatch built for it"
 	start=$SECONDS
-	bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch" >/dev/null
+	bash "$CSDWATCH_TOP/selftests/harness/stock-kernel.sh" "$arch" >/dev/null
 	mods=$results/$name-modules
-	bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch" build "$mods" 2>"$results/$name-build.log" ||
+	bash "$CSDWATCH_TOP/selftests/harness/stock-kernel.sh" "$arch" build "$mods" 2>"$results/$name-build.log" ||
 		{ cat "$results/$name-build.log"; echo "$name: not ok - csdwatch build for the stock kernel"; total_f=$((total_f + 1)); continue; }
 	log "$name: prepared and built in $((SECONDS - start)) s"
-	sdir=$(bash "$CSDWATCH_TOP/scripts/stock-kernel.sh" "$arch")
+	sdir=$(bash "$CSDWATCH_TOP/selftests/harness/stock-kernel.sh" "$arch")
 	pl=$results/$name-payload
-	CSDWATCH_PREBUILT=$mods bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
-		"$CSDWATCH_TOP/selftests/guest-run.sh"
+	CSDWATCH_PREBUILT=$mods bash "$CSDWATCH_TOP/selftests/harness/payload.sh" "$arch" "$pl" \
+		"$CSDWATCH_TOP/selftests/harness/guest/guest-run.sh"
 	start=$SECONDS
 	# arm64 under TCG runs the suite about 1.5 times slower
 	guest_boot "$results/$name-console.log" env CSDWATCH_IMAGE="$sdir/vmlinuz" \
-		bash "$CSDWATCH_TOP/scripts/qemu-run.sh" "$arch" "$pl" "$results/$name-console.log" \
+		bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$pl" "$results/$name-console.log" \
 		$([ "$arch" = arm64 ] && echo 1500 || echo 900)
 	log "$name: guest ran $((SECONDS - start)) s, verdict $qrc"
 	guest_result "$name" "$qrc" "$selftests_only"
@@ -291,7 +291,7 @@ for arch in ${STOCK_ARCHES-x86_64 arm64}; do
 	# trixie's own 6.12 rt kernel (no Rust)
 	if [ "$arch" = x86_64 ]; then
 		set +e
-		bash "$CSDWATCH_TOP/scripts/dkms-test.sh" "$arch" > "$results/dkms.log" 2>&1
+		bash "$CSDWATCH_TOP/selftests/harness/dkms-test.sh" "$arch" > "$results/dkms.log" 2>&1
 		set -e
 		grep '^dkms: \(not \)\?ok' "$results/dkms.log" || tail -5 "$results/dkms.log"
 		total_p=$((total_p + $(grep -c '^dkms: ok' "$results/dkms.log" || true)))
@@ -300,26 +300,26 @@ for arch in ${STOCK_ARCHES-x86_64 arm64}; do
 		total_f=$((total_f + dk_f))
 	fi
 done
-# Secure Boot: the lockdown variant (scripts/kconfig/lockdown.config: module
+# Secure Boot: the lockdown variant (selftests/harness/kconfig/lockdown.config: module
 # signing, the lockdown LSM), booted with lockdown=integrity
 # module.sig_enforce=1; csdwatch and csd_inject signed with that kernel's
-# build key, csdwatch also unsigned (selftests/lockdown-guest.sh). x86_64
+# build key, csdwatch also unsigned (selftests/harness/guest/lockdown-guest.sh). x86_64
 # (LOCKDOWN_ARCHES to change; empty to skip); a kernel of its own, so
-# prepared by scripts/matrix.sh.
+# prepared by selftests/harness/matrix.sh.
 for arch in ${LOCKDOWN_ARCHES-x86_64}; do
 	name=$arch-lockdown
 	row_ready "$name" kernel_built CSDWATCH_VARIANT=lockdown "$arch" || continue
-	lk=$(CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/scripts/build-kernel.sh" "$arch")
+	lk=$(CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/selftests/harness/build-kernel.sh" "$arch")
 	pl=$results/$name-payload
-	CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/scripts/payload.sh" "$arch" "$pl" \
-		"$CSDWATCH_TOP/selftests/lockdown-guest.sh" "$results/$name-build.log"
+	CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/selftests/harness/payload.sh" "$arch" "$pl" \
+		"$CSDWATCH_TOP/selftests/harness/guest/lockdown-guest.sh" "$results/$name-build.log"
 	cp "$pl/csdwatch.ko" "$pl/csdwatch-unsigned.ko"
 	for m in csdwatch csd_inject; do
 		"$lk/scripts/sign-file" sha256 "$lk/certs/signing_key.pem" "$lk/certs/signing_key.x509" "$pl/$m.ko"
 	done
 	log "$name: booting with lockdown=integrity module.sig_enforce=1"
 	p=0; f=0; s=0
-	guest_boot "$results/$name.log" env CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/scripts/qemu-run.sh" \
+	guest_boot "$results/$name.log" env CSDWATCH_VARIANT=lockdown bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" \
 		"$arch" "$pl" "$results/$name.log" 300 "lockdown=integrity module.sig_enforce=1"
 	side_result "$name" "$results/$name.log" "$qrc" lockdown-secure_boot
 	echo "$name: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
@@ -340,7 +340,7 @@ done
 while read -r line; do
 	echo "docs: $line"
 	case $line in ok*) total_p=$((total_p + 1)) ;; *) total_f=$((total_f + 1)) ;; esac
-done < <(python3 "$CSDWATCH_TOP/scripts/doc_paths.py" "$CSDWATCH_TOP" "$SRC_DIR" || true)
+done < <(python3 "$CSDWATCH_TOP/selftests/harness/doc_paths.py" "$CSDWATCH_TOP" "$SRC_DIR" || true)
 echo "results: $results"
 echo "($total_s skipped)"
 echo "$total_p passed, $total_f failed"

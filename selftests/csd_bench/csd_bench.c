@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * csd_bench: cross-call round trips to measure what a watcher costs
- * (scripts/bench.sh). Benchmark-only; it does not depend on csdwatch and
+ * (selftests/harness/bench.sh). Benchmark-only; it does not depend on csdwatch and
  * injects no fault. Control is debugfs, /sys/kernel/debug/csd_bench/:
  *
  *   sender       CPU the calls are made from             (default 0)
@@ -162,5 +162,5 @@ static void __exit csd_bench_exit(void)
 
 module_init(csd_bench_init);
 module_exit(csd_bench_exit);
-MODULE_DESCRIPTION("Cross-call round-trip benchmark for csdwatch's scripts/bench.sh");
+MODULE_DESCRIPTION("Cross-call round-trip benchmark for csdwatch's selftests/harness/bench.sh");
 MODULE_LICENSE("GPL");

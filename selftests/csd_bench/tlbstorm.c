@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tlbstorm: a user program heavy in TLB shootdowns (scripts/bench.sh).
+ * tlbstorm: a user program heavy in TLB shootdowns (selftests/harness/bench.sh).
  *
  *   tlbstorm MS [CPUS]
  *

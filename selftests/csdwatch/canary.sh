@@ -6,7 +6,7 @@
 # synchronize_rcu_expedited()) rescued, and unloads what it loaded; with
 # --control (no csdwatch) the same faults make it say FAIL. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 C="sh /payload/csdwatch-canary.sh --ko /payload/csdwatch.ko --injector /payload/csd_inject.ko"
 
 ktap_print_header

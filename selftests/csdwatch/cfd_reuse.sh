@@ -21,7 +21,7 @@
 # skipped, on the kernel's version (uname -r), not on csdwatch's own
 # numbers: on 7.x the premise must hold. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=3000
 T=1
 PREMISE_MS=600

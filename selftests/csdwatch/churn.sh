@@ -10,10 +10,10 @@
 # sleep-in-atomic report and no stall report; nothing left registered; on
 # a kernel with kmemleak, nothing left unreferenced; idle afterwards, no
 # watchdog left ticking.
-# CI runs a short churn (defaults); scripts/soak.sh sets CHURN_RELOADS=200
+# CI runs a short churn (defaults); selftests/harness/soak.sh sets CHURN_RELOADS=200
 # CHURN_HOTPLUG=100. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 RELOADS=${CHURN_RELOADS:-8}
 HOTPLUG=${CHURN_HOTPLUG:-4}
 KP=/sys/kernel/debug/kprobes/list

@@ -8,7 +8,7 @@
 # blinded IPI-send hook (optional) loads with a warning; an unknown name
 # is refused as bad input. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 KO=/payload/csdwatch.ko
 KP=/sys/kernel/debug/kprobes/list
 

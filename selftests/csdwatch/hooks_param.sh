@@ -7,7 +7,7 @@
 # kernel has the events (told by tracefs, not by csdwatch); a bad value is
 # refused and changes nothing. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 KO=/payload/csdwatch.ko
 KP=/sys/kernel/debug/kprobes/list
 BB="/bin/busybox insmod"	# not the row's wrapper (guest-run.sh): no hooks= added

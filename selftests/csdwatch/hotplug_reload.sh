@@ -8,7 +8,7 @@
 # hotplug runs under the load scenario, whose waits are ordinary ones.)
 # KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 CPU3=/sys/devices/system/cpu/cpu3/online
 
 ktap_print_header

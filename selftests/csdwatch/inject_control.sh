@@ -8,7 +8,7 @@
 # cross-call afterwards. If a scenario stops hanging (e.g. the target
 # flushes its queue by itself), its test fails. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 REPORT_MS=1000			# csdwatch's default report_ms (params.rs)
 DUR=2500			# > 2 x REPORT_MS
 MIN_STALL=$((2 * REPORT_MS))
@@ -45,7 +45,7 @@ scenario() { # name senders
 	# tickless kernel, cpu0 called after 2528 ms) waited on nothing: that
 	# run tested nothing, so it is run again, at most twice. So is a
 	# lost_ipi run whose stale csd the kernel itself ran before the
-	# deadline, as run_standing (lib/csdwatch.sh) does: an unrelated IPI
+	# deadline, as run_standing (lib.sh) does: an unrelated IPI
 	# to the target flushes its whole queue (seen once, the waiters
 	# released after 13 and 16 ms, 3 s after csdwatch's rmmod, whose
 	# probes the kprobe optimizer turns back with an IPI to every CPU).

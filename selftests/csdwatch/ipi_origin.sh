@@ -24,7 +24,7 @@
 # With csdwatch at its defaults, unsent and dropped are rescued long
 # before the deadline (a resend does not care why). KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 T=1
 

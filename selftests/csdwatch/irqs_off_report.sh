@@ -7,7 +7,7 @@
 # pseudo-NMI) or the stated reason it is not available; a final line says
 # when it ended. No resend storm at a target that cannot take it. KTAP.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 # The fault lasts 6 s: the first report comes at 1 s, and the NMI
 # backtrace must find the spinner with IRQs off.
 DUR=6000

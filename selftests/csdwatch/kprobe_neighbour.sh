@@ -10,7 +10,7 @@
 # control, the kernel bug without csdwatch, is kprobe_neighbour_control.sh
 # (it breaks the kernel's kprobe accounting, so it runs last). KTAP.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 NB=/payload/kprobe_neighbour.ko
 KP=/sys/kernel/debug/kprobes/list
 SITES='__flush_smp_call_function_queue|__smp_call_single_queue|smp_call_function_single|smp_call_function_many_cond|sched_tick|send_call_func|send_call_function'

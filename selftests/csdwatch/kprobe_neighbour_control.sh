@@ -18,7 +18,7 @@
 # csdw_ftrace_check()): on the broken kernel it must refuse to load,
 # saying why, and leave nothing registered. KTAP.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 NB=/payload/kprobe_neighbour.ko
 KP=/sys/kernel/debug/kprobes/list
 

@@ -6,7 +6,7 @@
 # (one summary line instead). The control (inject_control.sh) shows the
 # same fault hanging until the deadline without csdwatch. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=3000
 
 ktap_print_header

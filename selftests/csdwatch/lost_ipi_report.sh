@@ -5,7 +5,7 @@
 # (target taking interrupts, csd flush not entered since the csd was
 # queued, its queue not empty). KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 
 ktap_print_header

@@ -15,7 +15,7 @@
 # in a guest whose CPUs share one (the main suite's) it is skipped.
 # KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 T=1
 F=/sys/kernel/debug/sched/features

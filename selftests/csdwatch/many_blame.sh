@@ -12,7 +12,7 @@
 #   csdwatch at its defaults: released long before the deadline.
 # KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 T=2
 

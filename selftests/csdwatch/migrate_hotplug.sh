@@ -7,7 +7,7 @@
 # 2000 ms) must keep the wait, tracked by task and csd, hand it to another
 # CPU's watchdog, report it from there and say when it ended. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 CPU3=/sys/devices/system/cpu/cpu3/online
 
 ktap_print_header

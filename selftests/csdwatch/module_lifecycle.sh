@@ -3,7 +3,7 @@
 # Load and unload csdwatch; check modinfo fields, sysfs, and that unload
 # leaves nothing behind. Runs in the guest; KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh	# insmod(): the row's hooks=
+. "$(dirname "$0")/lib.sh"	# insmod(): the row's hooks=
 KO=/payload/csdwatch.ko
 SYS=/sys/module/csdwatch
 

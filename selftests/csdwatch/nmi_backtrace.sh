@@ -14,7 +14,7 @@
 #     unregisters the handler, no unknown NMI after.
 # The guest staying up is itself the check of the panic. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 SYS=/proc/sys/kernel/unknown_nmi_panic
 
 ktap_print_header

@@ -9,7 +9,7 @@
 # host cores): measured 19 per 4767 waits (0.4%); allowed here 5 per 100.
 # KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=4000
 
 ktap_print_header

@@ -3,7 +3,7 @@
 # Tunables: written at run time, bad values refused with EINVAL and a log
 # line, old value kept; values given at insmod are taken. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh	# insmod(): the row's hooks=
+. "$(dirname "$0")/lib.sh"	# insmod(): the row's hooks=
 KO=/payload/csdwatch.ko
 P=/sys/module/csdwatch/parameters
 

@@ -9,10 +9,10 @@
 # by rename; given CSDWATCH_SYSFS it reads a snapshot. Values are compared
 # with the files read just before and after, never with constants.
 # The snapshot and its export are printed as "# snap: " and "# prom: "
-# lines: scripts/prometheus-check.sh takes them from the console and runs
+# lines: selftests/harness/prometheus-check.sh takes them from the console and runs
 # promtool and node_exporter on them on the host. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 X=/payload/csdwatch-prom.sh
 H=/sys/kernel/debug/csdwatch/wait_histogram
 R=$P/wait_histogram_reset
@@ -215,7 +215,7 @@ fi
 CSDWATCH_SYSFS=$SNAP sh $X > $W/snap.prom; rc=$?
 check "a snapshot (CSDWATCH_SYSFS): exit 0, exactly its values exported, stats and histogram" eval \
 	'[ $rc = 0 ] && stats_match $W/snap.prom $W/snap-stats $W/snap-stats && $hcheck'
-# for the host (scripts/prometheus-check.sh): the snapshot, then its export
+# for the host (selftests/harness/prometheus-check.sh): the snapshot, then its export
 sed 's/^/# snap: stats /' $W/snap-stats
 echo "# snap: hooks $(cat $SNAP/module/csdwatch/parameters/hooks)"
 [ -e $H ] && sed 's/^/# snap: hist /' $SNAP/kernel/debug/csdwatch/wait_histogram

@@ -9,7 +9,7 @@
 # defaults: the work runs long before it, every function once, and the
 # queue-side counters say it was the queue watch that resent. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 SCENARIOS="lost_ipi_async lost_ipi_rcu"
 

@@ -8,9 +8,9 @@
 # which a host-descheduled vCPU causes: bound 5 per 100 waits, as in
 # ordinary_load). scftorture itself must end in SUCCESS (every invoked
 # function ran, none twice), and no warning, lockdep or KASAN report.
-# CI runs 20 s; scripts/soak.sh sets SCF_SECS=600. KTAP output.
+# CI runs 20 s; selftests/harness/soak.sh sets SCF_SECS=600. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 SECS=${SCF_SECS:-20}
 
 ktap_print_header

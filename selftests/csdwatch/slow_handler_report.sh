@@ -5,7 +5,7 @@
 # no IPI is resent (the target is already in its flush), every function
 # runs once. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 
 ktap_print_header

@@ -7,7 +7,7 @@
 # fields are checked against the injector's result, and the number of
 # events against csdwatch's counters over the same runs. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 TR=/sys/kernel/tracing
 [ -d $TR/events ] || TR=/sys/kernel/debug/tracing
 E=$TR/events/csdwatch

@@ -27,11 +27,11 @@
 # of a task whose memory CPU 1 maps waits for a TLB flush of CPU 1. So this
 # test runs on CPUs 2-3 and, while such a stall may stand, polls with shell
 # builtins only (no fork). Its bounds stay below the guest's soft-lockup
-# and RCU-stall panics (20 s of a CPU stuck, scripts/qemu-run.sh): the
+# and RCU-stall panics (20 s of a CPU stuck, selftests/harness/qemu-run.sh): the
 # fault's own deadline ends it after HOLD_MS at the latest, however stuck
 # this script is. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 KP=/sys/kernel/debug/kprobes/list
 EXIT_BOUND_CS=1000	# csdwatch's exit() under the fault, in 1/100 s (TCG: ~1 s)
 RMMOD_BOUND_CS=2000	# rmmod's return once the fault is stopped

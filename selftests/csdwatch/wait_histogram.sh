@@ -8,7 +8,7 @@
 # changes nothing. Counts are compared with csdwatch's own waits counter
 # and the injector's stall times, never with a clock. KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 H=/sys/kernel/debug/csdwatch/wait_histogram
 R=/sys/module/csdwatch/parameters/wait_histogram_reset
 

@@ -17,7 +17,7 @@
 #     stand-in nothing reports it.
 # KTAP output.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=2500
 T=1
 

@@ -18,7 +18,7 @@
 # rust/shim.c, csdw_watchdog_arm(), taken out; the senders also made 8x
 # fewer calls). The bound is 1 stand-in per 100 waited calls. KTAP.
 . /payload/ktap_helpers.sh
-. /payload/lib/csdwatch.sh
+. "$(dirname "$0")/lib.sh"
 DUR=3000
 
 ktap_print_header
