@@ -6,7 +6,7 @@
  * probes come and go (and, on x86, while the kprobe optimizer turns them
  * into jumps and back). Independent of csdwatch: the control used for the
  * int3 crash at rmmod (a stale translation of multi-threaded TCG,
- * selftests/investigations/qemu-xmc.sh; Documentation/csdwatch.rst, Testing). A kprobe core
+ * selftests/investigations/qemu-xmc.sh; Documentation/testing.rst, "QEMU's own defects"). A kprobe core
  * or emulator race shows as an "Oops: int3" here without csdwatch.
  * selftests/investigations/kprobe-churn.sh boots it; not run by CI.
  *
