@@ -647,11 +647,15 @@ impl<T> WatcherCells<T> {
 /// A module-lifetime object that hooks, timers and sysfs reach without an
 /// argument (see `state.rs`).
 ///
-/// Invariant: `ptr` is 0 or the address of a `T` leaked from a `KBox` by
-/// [`Global::install`]; it is reset to 0 and the box freed only when the
-/// [`Installed`] guard drops, which the module does after every context
-/// that calls [`Global::with`] has stopped for good (probes unregistered,
-/// watchdog timers and report work cancelled, sysfs files removed).
+/// # Invariants
+///
+/// - `ptr` is 0 or the address of a `T` leaked from a `KBox` by
+///   [`Global::install`], installed at most once.
+/// - It is reset to 0, and the box freed, only when the [`Installed`] guard
+///   drops, which the module does after every context that calls
+///   [`Global::with`] has stopped for good (probes unregistered, watchdog
+///   timers and report work cancelled, sysfs files removed).
+/// - No `&T` outlives a [`Global::with`] call, so none survives the free.
 pub(crate) struct Global<T> {
     ptr: Atomic<usize>,
     _owns: PhantomData<T>,
