@@ -78,6 +78,8 @@ struct Csdwatch {
 
 impl kernel::Module for Csdwatch {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // before any hook or timer reads a tunable
+        params::settle();
         ffi::resolve()?;
         if let Some(c) = clones::find_clone(&clones::PROBED, ffi::has_symbol) {
             pr_err!(

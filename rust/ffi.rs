@@ -25,7 +25,20 @@ mod c {
     use core::ffi::{c_int, c_ulong, c_void};
     use kernel::ffi::c_char;
 
+    /// `struct csdw_param_spec` (shim.h): one row of `CSDW_PARAMS`.
+    #[repr(C)]
+    pub(super) struct ParamSpec {
+        pub(super) name: *const c_char,
+        pub(super) def: u32,
+        pub(super) min: u32,
+        pub(super) max: u32,
+        pub(super) zero_off: bool,
+    }
+
     extern "C" {
+        pub(super) fn csdw_param_spec(id: u32) -> *const ParamSpec;
+        #[cfg(csdw_kunit)]
+        pub(super) fn csdw_stat_name(id: u32) -> *const c_char;
         pub(super) fn csdw_stats_register() -> c_int;
         pub(super) fn csdw_stats_unregister();
         pub(super) fn csdw_resolve() -> c_int;
@@ -122,6 +135,70 @@ mod c {
 // ---------------------------------------------------------------------
 // Rust calls C.
 // ---------------------------------------------------------------------
+
+/// A tunable's default and accepted range (all in ms), as shim.h's table
+/// `CSDW_PARAMS` states them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ParamSpec {
+    /// Value at load.
+    pub(crate) default: u32,
+    /// Smallest accepted value.
+    pub(crate) min: u32,
+    /// Largest accepted value.
+    pub(crate) max: u32,
+    /// 0 is also accepted, meaning "off" (even when `min` is above it).
+    pub(crate) zero_off: bool,
+}
+
+/// The row of `CSDW_PARAMS` in shim.h, `None` past the table.
+fn param_row(id: u32) -> Option<&'static c::ParamSpec> {
+    // SAFETY: csdw_param_spec() has no precondition; it returns NULL or a
+    // pointer into shim.c's csdw_param_specs, a static const array of
+    // `struct csdw_param_spec` (laid out as `c::ParamSpec`, `#[repr(C)]`)
+    // that lives as long as the module and is never written.
+    unsafe { c::csdw_param_spec(id).as_ref() }
+}
+
+/// The default and range of tunable `id` (the table's row `id`), `None`
+/// past the table. Any context.
+pub(crate) fn param_spec(id: u32) -> Option<ParamSpec> {
+    param_row(id).map(|r| ParamSpec {
+        default: r.def,
+        min: r.min,
+        max: r.max,
+        zero_off: r.zero_off,
+    })
+}
+
+/// The name shim.h's table gives tunable `id`, `None` past the table.
+#[cfg(csdw_kunit)]
+pub(crate) fn param_name(id: u32) -> Option<&'static str> {
+    let r = param_row(id)?;
+    // SAFETY: a row's name is a string literal (`#name` in shim.c).
+    Some(
+        unsafe { crate::kcompat::cstr_at(r.name) }
+            .to_str()
+            .unwrap_or("?"),
+    )
+}
+
+/// The name of the `stats/` file that shows counter `id`, `None` if none
+/// does.
+#[cfg(csdw_kunit)]
+pub(crate) fn stat_name(id: u32) -> Option<&'static str> {
+    // SAFETY: no precondition; returns NULL or the name of one of shim.c's
+    // static attributes, a string literal.
+    let p = unsafe { c::csdw_stat_name(id) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL: a NUL-terminated string literal, as above.
+    Some(
+        unsafe { crate::kcompat::cstr_at(p) }
+            .to_str()
+            .unwrap_or("?"),
+    )
+}
 
 /// Monotonic ns, the same clock on every CPU; safe in any context (NMI too).
 pub(crate) fn now_ns() -> u64 {

@@ -9,106 +9,64 @@
 
 use kernel::prelude::*;
 
+use crate::ffi;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 
-/// One tunable: its sysfs name, default and accepted range.
-pub(crate) struct Spec {
-    /// File name under `parameters/`.
-    pub name: &'static str,
-    /// Value at load.
-    pub default: u32,
-    /// Smallest accepted value.
-    pub min: u32,
-    /// Largest accepted value.
-    pub max: u32,
-    /// 0 is also accepted, meaning "off" (even when `min` is above it).
-    pub zero_off: bool,
-}
+/// One tunable's default and accepted range, from shim.h's table.
+pub(crate) type Spec = ffi::ParamSpec;
 
-impl Spec {
-    /// The default in ns (all values are in ms).
-    pub(crate) fn default_ns(&self) -> u64 {
-        u64::from(self.default) * 1_000_000
-    }
-}
-
-/// Tunables by id (all values in ms); the id is what the C shim passes back (`csdw_param_ids`
-/// in shim.c lists them in this order).
+/// Tunables by id (all values in ms). Each is stated once, in shim.h's
+/// `CSDW_PARAMS` (name, default, range, description), whose row order is
+/// the id the C shim passes back; this mirrors the ids and names, and the
+/// KUnit suite checks the two agree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Param {
-    /// Resend the call-function IPI to a wait this old (ms, 0 = never).
+    /// `resend_ms`: resend the call-function IPI to a wait this old (0 = never).
     Resend = 0,
-    /// First stall report after this long (ms, 0 = never).
+    /// `report_ms`: first stall report after this long (0 = never).
     Report = 1,
-    /// Panic once a stall lasts this long (ms, 0 = off).
+    /// `panic_ms`: panic once a stall lasts this long (0 = off).
     Panic = 2,
-    /// A target whose interrupt count stays still this long has IRQs off (ms).
+    /// `irq_frozen_ms`: a target whose interrupt count stays still this long
+    /// has IRQs off.
     IrqFrozen = 3,
-    /// Watchdog timer period while a wait is in flight (ms).
+    /// `tick_ms`: watchdog timer period while a wait is in flight.
     Tick = 4,
 }
 
 /// Number of tunables.
 pub(crate) const NR_PARAMS: usize = 5;
 
-/// The specs, indexed by `Param as usize`.
-pub(crate) const SPECS: [Spec; NR_PARAMS] = [
-    Spec {
-        name: "resend_ms",
-        default: 20,
-        min: 0,
-        max: 60_000,
-        zero_off: true,
-    },
-    Spec {
-        name: "report_ms",
-        default: 1000,
-        min: 0,
-        max: 600_000,
-        zero_off: true,
-    },
-    Spec {
-        // Floor: a cross-CPU call that waits half a second is far past any
-        // legitimate latency, while host steal time in a VM or an SMI can
-        // stretch a healthy one to tens of ms: panicking below that would
-        // take a production machine down for noise.
-        name: "panic_ms",
-        default: 0,
-        min: 500,
-        max: 3_600_000,
-        zero_off: true,
-    },
-    Spec {
-        name: "irq_frozen_ms",
-        default: 20,
-        min: 1,
-        max: 60_000,
-        zero_off: false,
-    },
-    Spec {
-        name: "tick_ms",
-        default: 5,
-        min: 1,
-        max: 1000,
-        zero_off: false,
-    },
+/// Every tunable, in id order.
+const ALL: [Param; NR_PARAMS] = [
+    Param::Resend,
+    Param::Report,
+    Param::Panic,
+    Param::IrqFrozen,
+    Param::Tick,
 ];
-
-// Every default within its range, checked when the module is built.
+// each tunable at its id: checked when the module is built
 const _: () = {
     let mut i = 0;
     while i < NR_PARAMS {
-        let s = &SPECS[i];
-        assert!(s.min <= s.default || (s.zero_off && s.default == 0));
-        assert!(s.default <= s.max);
+        assert!(ALL[i] as usize == i);
         i += 1;
     }
-    // The contract: resend in tens of ms at most, report <= 1 s, no panic.
-    assert!(SPECS[Param::Resend as usize].default <= 100);
-    assert!(SPECS[Param::Report as usize].default <= 1000);
-    assert!(SPECS[Param::Panic as usize].default == 0);
 };
+
+/// What [`Param::spec`] gives for an id shim.h's table lacks (none: the
+/// KUnit suite checks every id has its row): no value accepted.
+const MISSING: Spec = Spec {
+    default: 0,
+    min: 1,
+    max: 0,
+    zero_off: false,
+};
+
+/// A value never set: the default (shim.h's table) stands. Above every
+/// `max`, so never a value a tunable takes.
+const UNSET: u32 = u32::MAX;
 
 /// A set of tunable values: the module's live one ([`VALUES`]), or a
 /// test's own.
@@ -117,18 +75,26 @@ pub(crate) struct Values([Atomic<u32>; NR_PARAMS]);
 impl Values {
     /// Every tunable at its default.
     pub(crate) const fn new() -> Self {
-        Values([
-            Atomic::new(SPECS[0].default),
-            Atomic::new(SPECS[1].default),
-            Atomic::new(SPECS[2].default),
-            Atomic::new(SPECS[3].default),
-            Atomic::new(SPECS[4].default),
-        ])
+        Values([const { Atomic::new(UNSET) }; NR_PARAMS])
     }
 
     /// The value of `p`.
     pub(crate) fn get(&self, p: Param) -> u32 {
-        self.0[p as usize].load(Relaxed)
+        match self.0[p as usize].load(Relaxed) {
+            UNSET => p.spec().default,
+            v => v,
+        }
+    }
+
+    /// Store its default in every tunable still unset, so that [`get`]
+    /// reads one word without calling into C; a value set meanwhile
+    /// stays.
+    ///
+    /// [`get`]: Values::get
+    fn settle(&self) {
+        for p in ALL {
+            let _ = self.0[p as usize].cmpxchg(UNSET, p.spec().default, Relaxed);
+        }
     }
 
     /// Set `p` to `v` if valid; on a bad value log why and keep the old one.
@@ -142,7 +108,7 @@ impl Values {
             Err(e) => {
                 pr_warn!(
                     "{}={} refused: must be {}{}..={}, kept {}\n",
-                    s.name,
+                    p.name(),
                     v,
                     if s.zero_off && s.min > 0 {
                         "0 (off) or "
@@ -159,25 +125,35 @@ impl Values {
     }
 }
 
-/// The values hooks, timers and sysfs use.
+/// The values hooks, timers and sysfs use. Values given at load are set
+/// before module init runs; the others read as their defaults.
 static VALUES: Values = Values::new();
 
 impl Param {
     /// The tunable with id `id`, if there is one.
     pub(crate) fn from_id(id: u32) -> Option<Param> {
-        Some(match id {
-            0 => Param::Resend,
-            1 => Param::Report,
-            2 => Param::Panic,
-            3 => Param::IrqFrozen,
-            4 => Param::Tick,
-            _ => return None,
-        })
+        ALL.get(id as usize).copied()
     }
 
-    /// Its spec.
-    pub(crate) fn spec(self) -> &'static Spec {
-        &SPECS[self as usize]
+    /// Its file name under `parameters/` (shim.h's table names it too).
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Param::Resend => "resend_ms",
+            Param::Report => "report_ms",
+            Param::Panic => "panic_ms",
+            Param::IrqFrozen => "irq_frozen_ms",
+            Param::Tick => "tick_ms",
+        }
+    }
+
+    /// Its default and range, from shim.h's table.
+    pub(crate) fn spec(self) -> Spec {
+        ffi::param_spec(self as u32).unwrap_or(MISSING)
+    }
+
+    /// Its default in ns.
+    pub(crate) fn default_ns(self) -> u64 {
+        u64::from(self.spec().default) * 1_000_000
     }
 
     /// Its current value.
@@ -189,6 +165,12 @@ impl Param {
     pub(crate) fn ns(self) -> u64 {
         u64::from(self.get()) * 1_000_000
     }
+}
+
+/// Module init, before any hook or timer reads a value: every tunable not
+/// set at load takes its default.
+pub(crate) fn settle() {
+    VALUES.settle();
 }
 
 /// Why a value was refused.
@@ -222,14 +204,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_round_trip_and_match_specs() {
+    fn ids_round_trip() {
         for id in 0..NR_PARAMS as u32 {
             let p = Param::from_id(id).unwrap();
             assert_eq!(p as u32, id);
         }
         assert!(Param::from_id(NR_PARAMS as u32).is_none());
-        assert_eq!(Param::Resend.spec().name, "resend_ms");
-        assert_eq!(Param::Tick.spec().name, "tick_ms");
+    }
+
+    #[test]
+    fn c_table_agrees() {
+        // shim.h's CSDW_PARAMS, the one statement of each tunable, and this
+        // mirror: the same names at the same ids, and as many rows as ids
+        for p in ALL {
+            assert_eq!(ffi::param_name(p as u32), Some(p.name()));
+            assert!(ffi::param_spec(p as u32).is_some());
+        }
+        assert_eq!(ffi::param_name(NR_PARAMS as u32), None);
+        assert!(ffi::param_spec(NR_PARAMS as u32).is_none());
+        // the ABI, as Documentation/csdwatch.rst documents it: defaults
+        // and accepted ranges
+        let spec = |p: Param| {
+            let s = p.spec();
+            (s.default, s.min, s.max, s.zero_off)
+        };
+        assert_eq!(spec(Param::Resend), (20, 0, 60_000, true));
+        assert_eq!(spec(Param::Report), (1000, 0, 600_000, true));
+        assert_eq!(spec(Param::Panic), (0, 500, 3_600_000, true));
+        assert_eq!(spec(Param::IrqFrozen), (20, 1, 60_000, false));
+        assert_eq!(spec(Param::Tick), (5, 1, 1000, false));
+    }
+
+    #[test]
+    fn unset_reads_as_default_and_settles() {
+        let v = Values::new();
+        assert_eq!(v.get(Param::Report), 1000);
+        assert_eq!(v.set(Param::Report, 700), Ok(()));
+        v.settle();
+        assert_eq!(v.get(Param::Report), 700);
+        assert_eq!(v.get(Param::Tick), 5);
+        for p in ALL {
+            assert!(v.0[p as usize].load(Relaxed) != UNSET);
+        }
     }
 
     #[test]

@@ -44,11 +44,50 @@
 #include "shim.h"
 
 /*
- * Run-time tunables. C because module_param_cb() is a macro that emits a
- * struct kernel_param into the __param section; the kernel crate's
- * module! parameters have perm 0 and no getter in 7.3. Values and
- * validation live in Rust (rust/params.rs); ids follow params::Param.
+ * Run-time tunables, made from CSDW_PARAMS in shim.h. C because
+ * module_param_cb() is a macro that emits a struct kernel_param into the
+ * __param section; the kernel crate's module! parameters have perm 0 and
+ * no getter in 7.3. Values and validation live in Rust (rust/params.rs),
+ * which reads the defaults and ranges through csdw_param_spec().
  */
+enum csdw_param_id {
+#define CSDW_PARAM_ID(name, ...) CSDW_PARAM_##name,
+	CSDW_PARAMS(CSDW_PARAM_ID)
+#undef CSDW_PARAM_ID
+	CSDW_NR_PARAMS
+};
+
+/*
+ * Checked when the module is built: every default within its range, every
+ * max below U32_MAX (rust/params.rs's UNSET), and the contract: resend in
+ * tens of ms at most, report <= 1 s, no panic.
+ */
+#define CSDW_PARAM_CHECK(name, def, min, max, zero_off, ...)			\
+	static_assert(((def) >= (min) || ((zero_off) && (def) == 0)) && (def) <= (max), \
+		      #name "'s default is outside its range");			\
+	static_assert((max) < U32_MAX, #name "'s max is U32_MAX, params.rs's UNSET");
+CSDW_PARAMS(CSDW_PARAM_CHECK)
+#undef CSDW_PARAM_CHECK
+#define CSDW_PARAM_DEF(name, def, ...) CSDW_DEFAULT_##name = (def),
+enum { CSDW_PARAMS(CSDW_PARAM_DEF) };
+#undef CSDW_PARAM_DEF
+static_assert(CSDW_DEFAULT_resend_ms <= 100 && CSDW_DEFAULT_report_ms <= 1000 &&
+	      CSDW_DEFAULT_panic_ms == 0);
+
+static const struct csdw_param_spec csdw_param_specs[] = {
+#define CSDW_PARAM_SPEC(_name, _def, _min, _max, _zero_off, ...)		\
+	[CSDW_PARAM_##_name] = { .name = #_name, .def = (_def), .min = (_min),	\
+				 .max = (_max), .zero_off = (_zero_off) },
+	CSDW_PARAMS(CSDW_PARAM_SPEC)
+#undef CSDW_PARAM_SPEC
+};
+
+/* The row of tunable @id, NULL past the table. */
+const struct csdw_param_spec *csdw_param_spec(unsigned int id)
+{
+	return id < CSDW_NR_PARAMS ? &csdw_param_specs[id] : NULL;
+}
+
 static int csdw_param_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int id = (unsigned long)kp->arg, v;
@@ -72,15 +111,13 @@ static const struct kernel_param_ops csdw_param_ops = {
 	.get = csdw_param_get,
 };
 
-#define CSDW_PARAM(name, id, desc)					\
-	module_param_cb(name, &csdw_param_ops, (void *)(unsigned long)(id), 0644); \
-	MODULE_PARM_DESC(name, desc)
-
-CSDW_PARAM(resend_ms, 0, "Resend the call-function IPI to a wait this old (ms, 0 = never; default 20)");
-CSDW_PARAM(report_ms, 1, "Report a stalled wait this old (ms, 0 = never; default 1000)");
-CSDW_PARAM(panic_ms, 2, "Panic once a stall lasts this long (ms, 0 = off; default 0)");
-CSDW_PARAM(irq_frozen_ms, 3, "Interrupt count still this long means target IRQs off (ms; default 20)");
-CSDW_PARAM(tick_ms, 4, "Watchdog period while a wait is in flight (ms; default 5)");
+/* The description states the default: "what (unit; default N)". */
+#define CSDW_PARAM_CB(name, def, min, max, zero_off, what, unit)		\
+	module_param_cb(name, &csdw_param_ops,					\
+			(void *)(unsigned long)CSDW_PARAM_##name, 0644);	\
+	MODULE_PARM_DESC(name, what " (" unit "; default " __stringify(def) ")");
+CSDW_PARAMS(CSDW_PARAM_CB)
+#undef CSDW_PARAM_CB
 
 /*
  * hooks=auto|tracepoints|kprobes, at load only (0444); reading it shows
@@ -109,11 +146,18 @@ module_param_cb(hooks, &csdw_hooks_ops, NULL, 0444);
 MODULE_PARM_DESC(hooks, "Hooks for pushes and IPI sends: auto (the kernel's csd/ipi tracepoints if it has them, else kprobes), tracepoints, kprobes; load only");
 
 /*
- * Counters: /sys/module/csdwatch/stats/<name>, one value per file. C
- * because the kernel crate has no sysfs/kobject attribute abstraction in
- * 7.3 and struct attribute_group is built with macros. Ids follow
- * stats::Stat in rust/stats.rs.
+ * Counters: /sys/module/csdwatch/stats/<name>, one value per file, made
+ * from CSDW_STATS in shim.h. C because the kernel crate has no
+ * sysfs/kobject attribute abstraction in 7.3 and struct attribute_group
+ * is built with macros. Ids follow stats::Stat in rust/stats.rs.
  */
+enum csdw_stat_id {
+#define CSDW_STAT_ID(name) CSDW_STAT_##name,
+	CSDW_STATS(CSDW_STAT_ID)
+#undef CSDW_STAT_ID
+	CSDW_NR_STATS
+};
+
 /*
  * Files under the module's kobject are shown through module_sysfs_ops,
  * which call a struct module_attribute, not a kobj_attribute.
@@ -136,50 +180,18 @@ static ssize_t csdw_stat_show(CSDW_MODATTR *a,
 	return sysfs_emit(buf, "%llu\n", csdwatch_rs_stat(s->id));
 }
 
-#define CSDW_STAT(_name, _id)						\
+#define CSDW_STAT_ATTR(_name)						\
 	static struct csdw_stat_attr csdw_stat_##_name = {		\
 		.attr = __ATTR(_name, 0444, csdw_stat_show, NULL),	\
-		.id = _id,						\
-	}
-
-CSDW_STAT(waits, 0);
-CSDW_STAT(stalls_lost_ipi, 1);
-CSDW_STAT(stalls_irqs_off, 2);
-CSDW_STAT(stalls_slow_handler, 3);
-CSDW_STAT(stalls_target_offline, 4);
-CSDW_STAT(ipis_resent, 5);
-CSDW_STAT(recoveries, 6);
-CSDW_STAT(reports, 7);
-CSDW_STAT(longest_wait_us, 8);
-CSDW_STAT(in_flight, 9);
-CSDW_STAT(dropped, 10);
-CSDW_STAT(watchdog_ticks, 11);
-CSDW_STAT(idle_ticks, 12);
-CSDW_STAT(queue_stalls, 13);
-CSDW_STAT(queue_recoveries, 14);
-CSDW_STAT(queue_watches, 15);
-CSDW_STAT(queue_resends, 16);
-CSDW_STAT(stand_ins, 17);
+		.id = CSDW_STAT_##_name,				\
+	};
+CSDW_STATS(CSDW_STAT_ATTR)
+#undef CSDW_STAT_ATTR
 
 static struct attribute *csdw_stat_attrs[] = {
-	&csdw_stat_waits.attr.attr,
-	&csdw_stat_stalls_lost_ipi.attr.attr,
-	&csdw_stat_stalls_irqs_off.attr.attr,
-	&csdw_stat_stalls_slow_handler.attr.attr,
-	&csdw_stat_stalls_target_offline.attr.attr,
-	&csdw_stat_ipis_resent.attr.attr,
-	&csdw_stat_recoveries.attr.attr,
-	&csdw_stat_reports.attr.attr,
-	&csdw_stat_longest_wait_us.attr.attr,
-	&csdw_stat_in_flight.attr.attr,
-	&csdw_stat_dropped.attr.attr,
-	&csdw_stat_watchdog_ticks.attr.attr,
-	&csdw_stat_idle_ticks.attr.attr,
-	&csdw_stat_queue_stalls.attr.attr,
-	&csdw_stat_queue_recoveries.attr.attr,
-	&csdw_stat_queue_watches.attr.attr,
-	&csdw_stat_queue_resends.attr.attr,
-	&csdw_stat_stand_ins.attr.attr,
+#define CSDW_STAT_PTR(_name) &csdw_stat_##_name.attr.attr,
+	CSDW_STATS(CSDW_STAT_PTR)
+#undef CSDW_STAT_PTR
 	NULL,
 };
 
@@ -187,6 +199,17 @@ static const struct attribute_group csdw_stat_group = {
 	.name = "stats",
 	.attrs = csdw_stat_attrs,
 };
+
+/* The file that shows counter @id (what sysfs shows), NULL if none does. */
+const char *csdw_stat_name(unsigned int id)
+{
+	struct attribute **a;
+
+	for (a = csdw_stat_attrs; *a; a++)
+		if (container_of(*a, struct csdw_stat_attr, attr.attr)->id == id)
+			return (*a)->name;
+	return NULL;
+}
 
 int csdw_stats_register(void)
 {

@@ -11,6 +11,68 @@
 
 struct cpumask;
 
+/*
+ * The tunables, /sys/module/csdwatch/parameters/<name> (0644), all in ms;
+ * each is stated here and nowhere else:
+ *   X(name, default, min, max, zero_off, what, unit)
+ * zero_off: 0 is accepted too, meaning "off", even below min. An id is the
+ * row's place in the table (from 0): shim.c makes the module_param_cb()
+ * entries, with their descriptions "what (unit; default N)", and
+ * struct csdw_param_spec from it; rust/params.rs names the ids
+ * (params::Param, the same order) and reads the defaults and ranges with
+ * csdw_param_spec(). panic_ms's floor: a cross-CPU call that waits half a
+ * second is far past any legitimate latency, while host steal time in a VM
+ * or an SMI can stretch a healthy one to tens of ms: panicking below that
+ * would take a production machine down for noise.
+ */
+#define CSDW_PARAMS(X)								\
+	X(resend_ms,	20,	0,	60000,	 true,			\
+	  "Resend the call-function IPI to a wait this old", "ms, 0 = never") \
+	X(report_ms,	1000,	0,	600000,	 true,			\
+	  "Report a stalled wait this old", "ms, 0 = never")		\
+	X(panic_ms,	0,	500,	3600000, true,			\
+	  "Panic once a stall lasts this long", "ms, 0 = off")		\
+	X(irq_frozen_ms, 20,	1,	60000,	 false,			\
+	  "Interrupt count still this long means target IRQs off", "ms") \
+	X(tick_ms,	5,	1,	1000,	 false,			\
+	  "Watchdog period while a wait is in flight", "ms")
+
+/* One row of CSDW_PARAMS, for Rust (params::Spec's source). */
+struct csdw_param_spec {
+	const char *name;
+	u32 def;
+	u32 min;
+	u32 max;
+	bool zero_off;
+};
+
+/*
+ * The counters, /sys/module/csdwatch/stats/<name> (0444), one value per
+ * file, in this order; an id is the row's place (from 0). shim.c makes
+ * the attributes from it, rust/stats.rs names the ids (stats::Stat, the
+ * same order); Documentation/ABI/testing/sysfs-module-csdwatch says what
+ * each counts.
+ */
+#define CSDW_STATS(X)							\
+	X(waits)							\
+	X(stalls_lost_ipi)						\
+	X(stalls_irqs_off)						\
+	X(stalls_slow_handler)						\
+	X(stalls_target_offline)					\
+	X(ipis_resent)							\
+	X(recoveries)							\
+	X(reports)							\
+	X(longest_wait_us)						\
+	X(in_flight)							\
+	X(dropped)							\
+	X(watchdog_ticks)						\
+	X(idle_ticks)							\
+	X(queue_stalls)							\
+	X(queue_recoveries)						\
+	X(queue_watches)						\
+	X(queue_resends)						\
+	X(stand_ins)
+
 /* Implemented in Rust (rust/exports.rs). */
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);
 unsigned int csdwatch_rs_param_get(unsigned int id);
@@ -47,6 +109,8 @@ void csdw_trace_recovered(int waiter, int target, unsigned long func, int class,
 			  u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
 
 /* Implemented in shim.c. */
+const struct csdw_param_spec *csdw_param_spec(unsigned int id);
+const char *csdw_stat_name(unsigned int id);
 void *csdw_lookup(const char *name);
 bool csdw_sched_tick_hooked(void);
 bool csdw_queue_holds(unsigned int cpu, const void *node);

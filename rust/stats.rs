@@ -3,13 +3,14 @@
 //! Counters shown in `/sys/module/csdwatch/stats/` (one value per file).
 //!
 //! Lock-free relaxed atomics, so hooks and timers can bump them from any
-//! context. The ids and file names are listed once, in shim.c
-//! (`CSDW_STAT()`), in the order of [`Stat`], and documented in
+//! context. The file names are stated once, in shim.h's `CSDW_STATS`,
+//! whose row order is the id; [`Stat`] mirrors it (the KUnit suite checks
+//! the two agree). Documented in
 //! Documentation/ABI/testing/sysfs-module-csdwatch.
 
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 
-/// One counter; the value is its id in shim.c.
+/// One counter; the value is its id, its row in shim.h's `CSDW_STATS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Stat {
@@ -57,7 +58,7 @@ pub(crate) enum Stat {
     StandIns = 17,
 }
 
-/// Number of counters (the `CSDW_STAT()` ids in shim.c are `0..NR_STATS`).
+/// Number of counters (the rows of shim.h's `CSDW_STATS`).
 pub(crate) const NR_STATS: usize = 18;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
@@ -127,6 +128,32 @@ impl Stat {
     pub(crate) fn from_id(id: u32) -> Option<Stat> {
         ALL.get(id as usize).copied()
     }
+
+    /// Its file name under `stats/`, as shim.h's table states it: the
+    /// mirror the KUnit suite checks (nothing else needs it).
+    #[cfg(csdw_kunit)]
+    const fn name(self) -> &'static str {
+        match self {
+            Stat::Waits => "waits",
+            Stat::StallsLostIpi => "stalls_lost_ipi",
+            Stat::StallsIrqsOff => "stalls_irqs_off",
+            Stat::StallsSlowHandler => "stalls_slow_handler",
+            Stat::StallsTargetOffline => "stalls_target_offline",
+            Stat::IpisResent => "ipis_resent",
+            Stat::Recoveries => "recoveries",
+            Stat::Reports => "reports",
+            Stat::LongestWaitUs => "longest_wait_us",
+            Stat::InFlight => "in_flight",
+            Stat::Dropped => "dropped",
+            Stat::WatchdogTicks => "watchdog_ticks",
+            Stat::IdleTicks => "idle_ticks",
+            Stat::QueueStalls => "queue_stalls",
+            Stat::QueueRecoveries => "queue_recoveries",
+            Stat::QueueWatches => "queue_watches",
+            Stat::QueueResends => "queue_resends",
+            Stat::StandIns => "stand_ins",
+        }
+    }
 }
 
 /// Every counter, in id order.
@@ -158,3 +185,20 @@ const _: () = {
         i += 1;
     }
 };
+
+#[cfg(csdw_kunit)] // Kbuild: CONFIG_KUNIT=y and a kernel crate with kunit_tests
+#[kernel::macros::kunit_tests(csdwatch_stats)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_table_agrees() {
+        // shim.h's CSDW_STATS, as the stats/ files show it, and this
+        // mirror: the file of each id has its name, and there are as many
+        // files as ids
+        for s in ALL {
+            assert_eq!(crate::ffi::stat_name(s as u32), Some(s.name()));
+        }
+        assert_eq!(crate::ffi::stat_name(NR_STATS as u32), None);
+    }
+}

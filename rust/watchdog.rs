@@ -26,7 +26,7 @@ use crate::waits::{Kind, Snapshot, State, NO_CPU};
 /// to keep machines alive must not hang one on its way out.
 fn thresholds(stopping: bool) -> Thresholds {
     let resend_ns = match Param::Resend.ns() {
-        0 if stopping => Param::Resend.spec().default_ns(),
+        0 if stopping => Param::Resend.default_ns(),
         ns => ns,
     };
     Thresholds {

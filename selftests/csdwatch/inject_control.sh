@@ -9,7 +9,7 @@
 # flushes its queue by itself), its test fails. KTAP output.
 . /payload/ktap_helpers.sh
 . "$(dirname "$0")/lib.sh"
-REPORT_MS=1000			# csdwatch's default report_ms (params.rs)
+REPORT_MS=1000			# csdwatch's default report_ms (shim.h CSDW_PARAMS)
 DUR=2500			# > 2 x REPORT_MS
 MIN_STALL=$((2 * REPORT_MS))
 
