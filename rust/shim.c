@@ -1370,15 +1370,18 @@ static void csdw_ipi_probes_register(void)
 	for (i = 0; i < 2; i++) {
 		csdw_kp_ipi[i].addr = csdw_arch_ipi_fn(i);
 		ret = csdw_kp_ipi[i].addr ? register_kprobe(&csdw_kp_ipi[i]) : -ENOENT;
-		if (ret) {
-			pr_warn("csdwatch: cannot probe the IPI send function %pS (%d): reports do not say whether an IPI was sent\n",
-				csdw_kp_ipi[i].addr, ret);
-			if (i)
-				unregister_kprobe(&csdw_kp_ipi[0]);
-			csdw_ipi_probe_on[0] = false;
-			return;
-		}
+		if (ret)
+			goto fail;
 		csdw_ipi_probe_on[i] = true;
+	}
+	return;
+
+fail:
+	pr_warn("csdwatch: cannot probe the IPI send function %pS (%d): reports do not say whether an IPI was sent\n",
+		csdw_kp_ipi[i].addr, ret);
+	while (i--) {
+		unregister_kprobe(&csdw_kp_ipi[i]);
+		csdw_ipi_probe_on[i] = false;
 	}
 }
 
@@ -1738,6 +1741,44 @@ int csdw_resolve(void)
 }
 
 /*
+ * The hooks kprobes mode needs beside smp_call_function_many_cond()'s, in
+ * order: the flushes (target side), the pushes, and the single calls'
+ * waits (with the events a single call's wait ends at
+ * csd_function_exit). All or none; the symbol that failed in *failed.
+ */
+static int csdw_kprobes_register(const char **failed)
+{
+	int ret;
+
+	*failed = csdw_rp_flush.kp.symbol_name;
+	ret = csdw_register_anchored(&csdw_ar_flush);
+	if (ret)
+		return ret;
+	*failed = csdw_kp_queue.symbol_name;
+	ret = register_kprobe(&csdw_kp_queue);
+	if (ret)
+		goto fail_flush;
+	*failed = csdw_rp_single.kp.symbol_name;
+	ret = csdw_register_anchored(&csdw_ar_single);
+	if (ret)
+		goto fail_queue;
+	return 0;
+
+fail_queue:
+	unregister_kprobe(&csdw_kp_queue);
+fail_flush:
+	csdw_unregister_anchored(&csdw_ar_flush);
+	return ret;
+}
+
+static void csdw_kprobes_unregister(void)
+{
+	csdw_unregister_anchored(&csdw_ar_single);
+	unregister_kprobe(&csdw_kp_queue);
+	csdw_unregister_anchored(&csdw_ar_flush);
+}
+
+/*
  * Target side first, then the sender hooks, so a wait is never seen before
  * its target's flushes are. A function inlined away by the compiler has no
  * symbol: the load fails with its name and nothing stays registered.
@@ -1761,29 +1802,20 @@ int csdw_probes_register(void)
 	if (csdw_tp_mode) {
 		/* the flushes, the pushes and the IPI sends: the kernel's events */
 		ret = csdw_tps_register(&failed);
-		if (ret)
-			goto fail_tp;
+		if (ret) {
+			pr_err("csdwatch: cannot attach to the tracepoint %s (%d); not loading (hooks=kprobes does without)\n",
+			       failed, ret);
+			return ret;
+		}
 	} else {
-		failed = csdw_rp_flush.kp.symbol_name;
-		ret = csdw_register_anchored(&csdw_ar_flush);
+		ret = csdw_kprobes_register(&failed);
 		if (ret)
 			goto fail;
-		failed = csdw_kp_queue.symbol_name;
-		ret = register_kprobe(&csdw_kp_queue);
-		if (ret)
-			goto fail_queue;
-	}
-	/* with the events a single call's wait ends at csd_function_exit */
-	if (!csdw_tp_mode) {
-		failed = csdw_rp_single.kp.symbol_name;
-		ret = csdw_register_anchored(&csdw_ar_single);
-		if (ret)
-			goto fail_single;
 	}
 	failed = csdw_rp_many.kp.symbol_name;
 	ret = csdw_register_anchored(&csdw_ar_many);
 	if (ret)
-		goto fail_many;
+		goto fail_mode;
 	csdw_probes_on = true;
 	ret = register_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = !ret;
@@ -1794,23 +1826,13 @@ int csdw_probes_register(void)
 		csdw_ipi_probes_register();
 	return 0;
 
-fail_many:
-	if (!csdw_tp_mode)
-		csdw_unregister_anchored(&csdw_ar_single);
-fail_single:
-	if (csdw_tp_mode) {
+fail_mode:
+	if (csdw_tp_mode)
 		csdw_tps_unregister();
-		goto fail;
-	}
-	unregister_kprobe(&csdw_kp_queue);
-fail_queue:
-	csdw_unregister_anchored(&csdw_ar_flush);
+	else
+		csdw_kprobes_unregister();
 fail:
 	pr_err("csdwatch: cannot probe %s (%d): inlined or not probe-able in this kernel; not loading\n",
-	       failed, ret);
-	return ret;
-fail_tp:
-	pr_err("csdwatch: cannot attach to the tracepoint %s (%d); not loading (hooks=kprobes does without)\n",
 	       failed, ret);
 	return ret;
 }
@@ -1825,11 +1847,8 @@ void csdw_probes_unregister(void)
 		unregister_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = false;
 	csdw_unregister_anchored(&csdw_ar_many);
-	if (!csdw_tp_mode) {
-		csdw_unregister_anchored(&csdw_ar_single);
-		unregister_kprobe(&csdw_kp_queue);
-		csdw_unregister_anchored(&csdw_ar_flush);
-	}
+	if (!csdw_tp_mode)
+		csdw_kprobes_unregister();
 }
 
 /*
@@ -2181,21 +2200,17 @@ int csdw_watchdogs_start(void)
 	if (!zalloc_cpumask_var(&csdw_bt_pending, GFP_KERNEL))
 		return -ENOMEM;
 	if (!zalloc_cpumask_var(&csdw_bt_deaf, GFP_KERNEL)) {
-		free_cpumask_var(csdw_bt_pending);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto fail_pending;
 	}
 	ret = csdw_arch_start();
-	if (ret) {
-		csdw_bt_free();
-		return ret;
-	}
+	if (ret)
+		goto fail_deaf;
 	if (!csdw_arch_has_nowait_backtrace()) {
 		ret = smpboot_register_percpu_thread(&csdw_bt_threads);
 		if (ret) {
 			pr_err("csdwatch: cannot start the backtrace threads (%d)\n", ret);
-			csdw_arch_stop();
-			csdw_bt_free();
-			return ret;
+			goto fail_arch;
 		}
 		csdw_bt_threads_on = true;
 	}
@@ -2206,13 +2221,27 @@ int csdw_watchdogs_start(void)
 				csdw_hp_online, csdw_hp_offline);
 	if (ret < 0) {
 		pr_err("csdwatch: cannot register CPU hotplug callbacks (%d)\n", ret);
-		csdw_arch_stop();
-		csdw_bt_threads_stop();
-		csdw_bt_free();
-		return ret;
+		goto fail_threads;
 	}
 	csdw_hp_state = ret;
 	return 0;
+
+	/*
+	 * In reverse. csdw_watchdogs_stop() stops the arch before the threads;
+	 * here the order makes no difference: the threads exist only where
+	 * the arch has no NMI backtrace of its own (arm64), whose
+	 * csdw_arch_start() and csdw_arch_stop() do nothing.
+	 */
+fail_threads:
+	csdw_bt_threads_stop();
+fail_arch:
+	csdw_arch_stop();
+fail_deaf:
+	WRITE_ONCE(csdw_bt_ready, false);
+	free_cpumask_var(csdw_bt_deaf);
+fail_pending:
+	free_cpumask_var(csdw_bt_pending);
+	return ret;
 }
 
 /*
