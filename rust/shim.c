@@ -1,9 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * csdwatch C shim: only what Rust cannot express against the 7.3 kernel
- * crate. Each piece says why it is C. Everything here is called from, or
- * calls into, rust/ffi.rs and rust/exports.rs, the one FFI boundary of the
- * module.
+ * crate (nor 6.12's, bridged by rust/kcompat.rs). Everything here is
+ * called from, or calls into, rust/ffi.rs and rust/exports.rs, the one FFI
+ * boundary of the module; values, decisions and reports are Rust's. Each
+ * piece says why it is C. The sections, and what makes each C:
+ *
+ * 1. Tunables and counters: module_param_cb(), MODULE_PARM_DESC() and
+ *    __ATTR() are macros emitting static structs (parameters into the
+ *    __param section); the crate's module! parameters have perm 0 and no
+ *    getter, and it has no sysfs attribute type. Made from shim.h's
+ *    CSDW_PARAMS and CSDW_STATS tables.
+ * 2. Kernel symbols smp.c keeps static: found through struct kprobe
+ *    (config-dependent) or kallsyms_lookup_name() (not exported); read
+ *    with per_cpu_ptr() (the __percpu address space).
+ * 3. Small accessors: static inlines and macros (current,
+ *    raw_smp_processor_id(), cpu_online(), get_kernel_nofault(),
+ *    CSD_FLAG_*, preempt_count(), tick_nohz_full_cpu(), get_irq_regs(),
+ *    security_locked_down(), printk_cpu_sync) and task_struct fields
+ *    (config-dependent).
+ * 4. NMI backtraces: cpumask_var_t, DEFINE_PER_CPU, struct
+ *    smp_hotplug_thread, the trigger_*_backtrace() static inlines.
+ * 5. Probes: struct kprobe/kretprobe and regs_get_kernel_argument() are
+ *    arch- and config-dependent (CONFIG_KPROBES_ON_FTRACE); handlers are
+ *    thin adapters to csdwatch_rs_*().
+ * 6. Tracepoints: a probe takes the event's C prototype; struct tracepoint
+ *    is found with for_each_kernel_tracepoint().
+ * 7. Registration at load: the symbols of 2 (csdw_resolve()), then the
+ *    hooks of 5 and 6 and the optional sched_tick kprobe, in order,
+ *    unwound in reverse; the kretprobes' missed counts.
+ * 8. Load-time proof, reset and testing parameters: a C function passed to
+ *    smp_call_function_*() under cpus_read_lock() and get_cpu();
+ *    module_param_cb().
+ * 9. Per-CPU watchdog timers and CPU hotplug: a static per-CPU hrtimer and
+ *    irq_work armed from probe (NMI) context; the crate's hrtimer needs a
+ *    pinned owner, and 7.3 has no per-CPU storage to pin it in.
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -42,6 +73,10 @@
 #include <linux/pid_namespace.h>
 
 #include "shim.h"
+
+/* ------------------------------------------------------------------ */
+/* 1. Tunables and counters (sysfs).                                  */
+/* ------------------------------------------------------------------ */
 
 /*
  * Run-time tunables, made from CSDW_PARAMS in shim.h. C because
@@ -222,7 +257,7 @@ void csdw_stats_unregister(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Kernel symbols kernel/smp.c keeps static.                           */
+/* 2. Kernel symbols kernel/smp.c keeps static.                       */
 /* ------------------------------------------------------------------ */
 
 /*
@@ -316,7 +351,7 @@ static struct csdw_cfd_head __percpu *csdw_cfd_data;
 static struct llist_head __percpu *csdw_call_single_queue;
 
 /* ------------------------------------------------------------------ */
-/* Small accessors for Rust: static inlines and macros.               */
+/* 3. Small accessors for Rust: static inlines and macros.            */
 /* ------------------------------------------------------------------ */
 
 u64 csdw_now_ns(void)
@@ -663,6 +698,10 @@ void csdw_print_unlock(unsigned long flags)
 	local_irq_restore(flags);
 }
 
+/* ------------------------------------------------------------------ */
+/* 4. NMI backtraces.                                                 */
+/* ------------------------------------------------------------------ */
+
 /*
  * NMI backtraces. Where the arch can send one without waiting for the
  * answer (x86: csdwatch's own NMI handler), the watchdog sends it at once.
@@ -887,9 +926,9 @@ void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class)
 }
 
 /* ------------------------------------------------------------------ */
-/* Probes. C because struct kprobe/kretprobe and pt_regs argument      */
-/* access (regs_get_kernel_argument) are arch- and config-dependent.   */
-/* Every handler is a thin adapter to a csdwatch_rs_* function.        */
+/* 5. Probes. C because struct kprobe/kretprobe and pt_regs argument  */
+/* access (regs_get_kernel_argument) are arch- and config-dependent.  */
+/* Every handler is a thin adapter to a csdwatch_rs_* function.       */
 /* ------------------------------------------------------------------ */
 
 #define SCF_WAIT_FLAG	(1U << 0)	/* kernel/smp.c SCF_WAIT */
@@ -1395,6 +1434,10 @@ static void csdw_ipi_probes_unregister(void)
 	csdw_ipi_probe_on[0] = csdw_ipi_probe_on[1] = false;
 }
 
+/* ------------------------------------------------------------------ */
+/* 6. Tracepoints.                                                    */
+/* ------------------------------------------------------------------ */
+
 /*
  * The kernel's csd and ipi tracepoints (include/trace/events/csd.h,
  * ipi.h; hooks=tracepoints, or auto where the kernel has them). C:
@@ -1620,6 +1663,10 @@ void csdw_set_tracepoint_mode(bool on)
 {
 	csdw_tp_mode = on;
 }
+
+/* ------------------------------------------------------------------ */
+/* 7. Registration at load.                                           */
+/* ------------------------------------------------------------------ */
 
 /*
  * sched_tick() entry (hard IRQ, on every CPU that has a scheduler tick):
@@ -1851,6 +1898,10 @@ void csdw_probes_unregister(void)
 		csdw_kprobes_unregister();
 }
 
+/* ------------------------------------------------------------------ */
+/* 8. Load-time proof, reset and testing parameters.                  */
+/* ------------------------------------------------------------------ */
+
 /*
  * The load-time hook check (rust/proof.rs): a cross call of csdwatch's
  * own, through the path it watches, that every hook must see. C because
@@ -1969,10 +2020,10 @@ module_param_cb(selftest_nmi, &csdw_selftest_nmi_ops, NULL, 0200);
 MODULE_PARM_DESC(selftest_nmi, "Testing only (write): ask for this CPU's NMI backtrace twice back to back");
 
 /* ------------------------------------------------------------------ */
-/* Per-CPU watchdog timers. C because they are a static per-CPU array  */
-/* started from kprobe context; kernel::time::hrtimer needs each timer */
-/* inside a pin-initialised owner reached through Arc/Box/Pin<&mut>,   */
-/* and 7.3 has no per-CPU storage to pin them in.                      */
+/* 9. Per-CPU watchdog timers. C because they are a static per-CPU    */
+/* array started from kprobe context; kernel::time::hrtimer needs     */
+/* each timer inside a pin-initialised owner reached through          */
+/* Arc/Box/Pin<&mut>, and 7.3 has no per-CPU storage to pin them in.  */
 /* ------------------------------------------------------------------ */
 
 struct csdw_watchdog {
