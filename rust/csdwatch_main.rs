@@ -20,6 +20,7 @@
 
 use kernel::prelude::*;
 
+mod cfd;
 mod clones;
 mod debugfs;
 mod detector;

@@ -8,6 +8,7 @@
 //! the entry points the shim calls, which dispatch to `hooks`, `watchdog`,
 //! `params` and `stats`. So this file depends on nothing above it.
 
+use crate::cfd;
 use crate::kcompat::atomic::{
     ordering::{Acquire, Full, Release},
     Atomic,
@@ -56,7 +57,8 @@ mod c {
         pub(super) fn csdw_cpu_online(cpu: u32) -> bool;
         pub(super) fn csdw_current() -> *mut c_void;
         pub(super) fn csdw_csd_locked(csd: *const c_void) -> c_int;
-        pub(super) fn csdw_cfd_blocker(sender: u32, func: c_ulong, info: c_ulong) -> c_int;
+        pub(super) fn csdw_cfd_csd(sender: u32, t: u32, func: c_ulong, info: c_ulong) -> c_int;
+        pub(super) fn csdw_next_possible_cpu(prev: c_int) -> u32;
         pub(super) fn csdw_cfd_stands(sender: u32, target: u32) -> bool;
         pub(super) fn csdw_lookup(name: *const c_char) -> *mut c_void;
         pub(super) fn csdw_queue_head(cpu: u32) -> *mut c_void;
@@ -241,17 +243,45 @@ pub(crate) fn csd_locked(csd: usize) -> Option<bool> {
     }
 }
 
-/// The CPU that holds `sender`'s `smp_call_function_many_cond()` of
-/// `func(info)`: the first (ascending, the order `csd_lock_wait()` walks)
-/// whose csd is still locked, or, while the call's queue loop spins in
-/// `csd_lock()` on a csd an earlier call left locked, that one (shim.c).
-pub(crate) fn cfd_blocker(sender: u32, func: usize, info: usize) -> Option<u32> {
-    // Bounds-checked in C (sender < nr_cpu_ids, possible CPUs only);
-    // cfd_data lives as long as the kernel; its per-CPU csd arrays, freed
-    // when their CPU goes offline, are read with get_kernel_nofault().
-    // SAFETY: as above; func and info are only compared, never called.
-    let holder = unsafe { c::csdw_cfd_blocker(sender, func as c_ulong, info as c_ulong) };
-    u32::try_from(holder).ok()
+/// The possible CPUs, ascending.
+pub(crate) fn possible_cpus() -> impl Iterator<Item = u32> {
+    let nr = nr_cpu_ids();
+    let mut prev: c_int = -1;
+    core::iter::from_fn(move || {
+        // SAFETY: cpumask_next() on cpu_possible_mask, a boot-time mask;
+        // `prev` is -1 or a CPU it returned (< nr_cpu_ids).
+        let next = unsafe { c::csdw_next_possible_cpu(prev) };
+        (next < nr).then(|| {
+            prev = next as c_int;
+            next
+        })
+    })
+}
+
+/// The states of `sender`'s `smp_call_function_many_cond()` csds for every
+/// other possible CPU, ascending, for a call of `func(info)`: what
+/// [`cfd::blocker`] chooses from (`None`: that csd could not be read).
+pub(crate) fn cfd_csds(
+    sender: u32,
+    func: usize,
+    info: usize,
+) -> impl Iterator<Item = (u32, Option<cfd::Csd>)> {
+    possible_cpus().filter(move |&t| t != sender).map(move |t| {
+        // SAFETY: both CPUs are bounds- and possible-checked in C;
+        // cfd_data lives as long as the kernel; its per-CPU csd arrays,
+        // freed when their CPU goes offline, are read with
+        // get_kernel_nofault(); func and info are only compared.
+        let state = unsafe { c::csdw_cfd_csd(sender, t, func as c_ulong, info as c_ulong) };
+        // shim.h's CSDW_CFD_UNLOCKED, _OTHER, _OWN; anything else is
+        // CSDW_CFD_UNREADABLE
+        let state = match state {
+            0 => Some(cfd::Csd::Unlocked),
+            1 => Some(cfd::Csd::Other),
+            2 => Some(cfd::Csd::Own),
+            _ => None,
+        };
+        (t, state)
+    })
 }
 
 /// Does `sender`'s `smp_call_function_many_cond()` csd for `target` stand

@@ -394,67 +394,52 @@ int csdw_csd_locked(const void *csd)
 }
 
 /*
- * The CPU that holds @sender's smp_call_function_many_cond() calling
- * @func(@info), from the sender's per-target csds; -1 if none is locked.
+ * The state of @sender's smp_call_function_many_cond() csd for CPU @t, for
+ * rust/cfd.rs, which chooses from them the CPU that holds the call (the
+ * policy is there; here only what Rust cannot read: cfd_data is smp.c's
+ * static per-CPU struct, found at load): CSDW_CFD_UNREADABLE (-1), or
+ * CSDW_CFD_UNLOCKED (0), CSDW_CFD_OTHER (1: locked with another call's
+ * function or argument), CSDW_CFD_OWN (2: locked for @func(@info)).
  * Only possible CPUs have a csd (a per-CPU slot of an impossible one is no
  * memory of the array's). The array is freed when @sender goes offline
  * (smpcfd_dead_cpu()), which a tick looking at a stale wait can race, so
  * every field is read with get_kernel_nofault(): a depopulated chunk
  * answers -1, a freed but mapped one old flags, harmless in a report.
- *
- * In its wait the call walks its targets ascending, as this scan does,
- * and waits on the first csd still locked. But a csd can also be locked
- * by an earlier call from this CPU that did not wait (no SCF_WAIT) and
- * whose function has not run (its IPI was lost, its target is stuck):
- * the call's queue loop then spins in csd_lock() on it, and the targets
- * before it are locked by this call, queued, and not sent their IPI yet
- * (the IPIs go out after the loop). Such a stale csd still has the earlier
- * call's function or argument (this call sets them right after
- * csd_lock()), so the holder is the first locked csd that is not this
- * call's and lies above one that is; else the first of this call's, or
- * with none of them locked (the loop is at its first target), the first
- * locked one. Not told apart: an earlier call of the same function and
- * argument, and a stale csd outside this call's targets above one of its
- * own still owed (that one is named; its target is stuck too).
- *
  * No copy of the target mask per wait: that would cost
  * BITS_TO_LONGS(nr_cpu_ids) words on every call.
  */
-int csdw_cfd_blocker(unsigned int sender, unsigned long func, unsigned long info)
+int csdw_cfd_csd(unsigned int sender, unsigned int t, unsigned long func, unsigned long info)
 {
 	call_single_data_t __percpu *pcsd;
-	int first = -1, first_own = -1;
-	unsigned int t;
+	call_single_data_t *csd;
+	unsigned int flags;
+	smp_call_func_t f;
+	void *i;
 
-	if (sender >= nr_cpu_ids)
-		return -1;
+	if (sender >= nr_cpu_ids || !cpu_possible(sender) ||
+	    t >= nr_cpu_ids || !cpu_possible(t))
+		return CSDW_CFD_UNREADABLE;
 	pcsd = READ_ONCE(per_cpu_ptr(csdw_cfd_data, sender)->csd);
 	if (!pcsd)
-		return -1;
-	for_each_possible_cpu(t) {
-		call_single_data_t *csd = per_cpu_ptr(pcsd, t);
-		unsigned int flags;
-		smp_call_func_t f;
-		void *i;
-		bool own;
+		return CSDW_CFD_UNREADABLE;
+	csd = per_cpu_ptr(pcsd, t);
+	/* a fault: the array was freed under us (see above) */
+	if (get_kernel_nofault(flags, &csd->node.u_flags) ||
+	    get_kernel_nofault(f, &csd->func) || get_kernel_nofault(i, &csd->info))
+		return CSDW_CFD_UNREADABLE;
+	if (!(flags & CSD_FLAG_LOCK))
+		return CSDW_CFD_UNLOCKED;
+	return (unsigned long)f == func && (unsigned long)i == info ? CSDW_CFD_OWN : CSDW_CFD_OTHER;
+}
 
-		if (t == sender)
-			continue;
-		/* a fault: the array was freed under us (see above) */
-		if (get_kernel_nofault(flags, &csd->node.u_flags) ||
-		    get_kernel_nofault(f, &csd->func) || get_kernel_nofault(i, &csd->info))
-			return -1;
-		if (!(flags & CSD_FLAG_LOCK))
-			continue;
-		own = (unsigned long)f == func && (unsigned long)i == info;
-		if (!own && first_own >= 0)
-			return t;
-		if (own && first_own < 0)
-			first_own = t;
-		if (first < 0)
-			first = t;
-	}
-	return first_own >= 0 ? first_own : first;
+/*
+ * The first possible CPU after @prev (-1: the first of all), or
+ * nr_cpu_ids when there is none. C because cpumask_next() and
+ * cpu_possible_mask are a static inline and a macro.
+ */
+unsigned int csdw_next_possible_cpu(int prev)
+{
+	return cpumask_next(prev, cpu_possible_mask);
 }
 
 /*

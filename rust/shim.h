@@ -132,7 +132,13 @@ unsigned int csdw_nr_cpu_ids(void);
 bool csdw_cpu_online(unsigned int cpu);
 void *csdw_current(void);
 int csdw_csd_locked(const void *csd);
-int csdw_cfd_blocker(unsigned int sender, unsigned long func, unsigned long info);
+/* csdw_cfd_csd()'s answers (rust/ffi.rs maps them to cfd::Csd) */
+#define CSDW_CFD_UNREADABLE	(-1)
+#define CSDW_CFD_UNLOCKED	0
+#define CSDW_CFD_OTHER		1
+#define CSDW_CFD_OWN		2
+int csdw_cfd_csd(unsigned int sender, unsigned int t, unsigned long func, unsigned long info);
+unsigned int csdw_next_possible_cpu(int prev);
 bool csdw_cfd_stands(unsigned int sender, unsigned int target);
 void *csdw_queue_head(unsigned int cpu);
 bool csdw_nohz_full_cpu(unsigned int cpu);

@@ -7,6 +7,7 @@
 //! issues a cross-CPU call. The timer is armed only while this CPU watches
 //! a wait (see shim.c): an idle CPU gets no tick from csdwatch.
 
+use crate::cfd;
 use crate::detector::{Class, TargetSample, Thresholds, Wait};
 use crate::events::{self, Event, EventClass, Fields};
 use crate::ffi;
@@ -43,7 +44,7 @@ fn thresholds(stopping: bool) -> Thresholds {
 fn blocking_target(s: &Snapshot) -> Option<u32> {
     match s.kind {
         Kind::Single => (ffi::csd_locked(s.csd) == Some(true)).then_some(s.target),
-        Kind::Many => ffi::cfd_blocker(s.sender, s.func, s.info),
+        Kind::Many => cfd::blocker(ffi::cfd_csds(s.sender, s.func, s.info)),
     }
 }
 
