@@ -85,7 +85,7 @@ impl Origin {
     }
 }
 
-/// Which event (the numbers are ffi::trace_event's).
+/// Which event (the numbers are shim.h's CSDW_EV_*, ffi::trace_event's).
 #[derive(Clone, Copy)]
 pub(crate) enum Event {
     /// A stall counted in `stats/stalls_*` or `stats/queue_stalls`.

@@ -87,27 +87,8 @@ mod c {
         pub(super) fn csdw_ipi_sends_seen() -> bool;
         pub(super) fn csdw_sched_tick_hooked() -> bool;
         pub(super) fn csdw_queue_holds(cpu: u32, node: *const c_void) -> bool;
-        pub(super) fn csdw_trace_stall(
-            waiter: c_int,
-            target: c_int,
-            func: c_ulong,
-            class: c_int,
-            age_us: u64,
-            ipi_sent: c_int,
-            pusher_pid: c_int,
-            resends: u32,
-        );
-        pub(super) fn csdw_trace_resend(
-            waiter: c_int,
-            target: c_int,
-            func: c_ulong,
-            class: c_int,
-            age_us: u64,
-            ipi_sent: c_int,
-            pusher_pid: c_int,
-            resends: u32,
-        );
-        pub(super) fn csdw_trace_recovered(
+        pub(super) fn csdw_trace_event(
+            which: u32,
             waiter: c_int,
             target: c_int,
             func: c_ulong,
@@ -342,9 +323,9 @@ pub(crate) fn flush_missed() -> u64 {
     unsafe { c::csdw_flush_missed() }
 }
 
-/// Emit csdwatch's trace event `ev`: 0 `stall`, 1 `resend`, anything
-/// else `recovered` (the events module's numbering; fields as
-/// rust/csdwatch_trace.h declares them).
+/// Emit csdwatch's trace event `ev`: 0 `stall`, 1 `resend`, 2
+/// `recovered` (shim.h's CSDW_EV_*, events::Event's ids; any other emits
+/// nothing), with the fields rust/csdwatch_trace.h declares.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn trace_event(
     ev: u32,
@@ -357,15 +338,12 @@ pub(crate) fn trace_event(
     pusher_pid: i32,
     resends: u32,
 ) {
-    let f = match ev {
-        0 => c::csdw_trace_stall,
-        1 => c::csdw_trace_resend,
-        _ => c::csdw_trace_recovered,
-    };
     // SAFETY: plain values only; trace_events.c writes them to the ring
-    // buffer if the event is on (no sleeping lock: any context).
+    // buffer if the event `ev` is on (no sleeping lock: any context), and
+    // ignores an `ev` that names no event.
     unsafe {
-        f(
+        c::csdw_trace_event(
+            ev,
             waiter,
             target,
             func as c_ulong,

@@ -101,12 +101,13 @@ void csdwatch_rs_cpu_offline(unsigned int cpu);
 int csdwatch_rs_rehome(unsigned int cpu);
 
 /* Implemented in trace_events.c: csdwatch's trace events (csdwatch_trace.h). */
-void csdw_trace_stall(int waiter, int target, unsigned long func, int class,
-		      u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
-void csdw_trace_resend(int waiter, int target, unsigned long func, int class,
-		       u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
-void csdw_trace_recovered(int waiter, int target, unsigned long func, int class,
-			  u64 age_us, int ipi_sent, int pusher_pid, unsigned int resends);
+/* csdw_trace_event()'s @which: events::Event's ids (rust/events.rs) */
+#define CSDW_EV_STALL		0
+#define CSDW_EV_RESEND		1
+#define CSDW_EV_RECOVERED	2
+void csdw_trace_event(unsigned int which, int waiter, int target, unsigned long func,
+		      int class, u64 age_us, int ipi_sent, int pusher_pid,
+		      unsigned int resends);
 
 /* Implemented in shim.c. */
 const struct csdw_param_spec *csdw_param_spec(unsigned int id);
