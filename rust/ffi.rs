@@ -135,10 +135,10 @@ pub(crate) struct ParamSpec {
 
 /// The row of `CSDW_PARAMS` in shim.h, `None` past the table.
 fn param_row(id: u32) -> Option<&'static c::ParamSpec> {
-    // SAFETY: csdw_param_spec() has no precondition; it returns NULL or a
-    // pointer into shim.c's csdw_param_specs, a static const array of
-    // `struct csdw_param_spec` (laid out as `c::ParamSpec`, `#[repr(C)]`)
-    // that lives as long as the module and is never written.
+    // The row lives in shim.c's csdw_param_specs, a static const array of
+    // `struct csdw_param_spec` (`c::ParamSpec` is its `#[repr(C)]` twin).
+    // SAFETY: no precondition; NULL or a pointer into that array, which
+    // lives as long as the module and is never written.
     unsafe { c::csdw_param_spec(id).as_ref() }
 }
 
@@ -169,18 +169,9 @@ pub(crate) fn param_name(id: u32) -> Option<&'static str> {
 /// does.
 #[cfg(csdw_kunit)]
 pub(crate) fn stat_name(id: u32) -> Option<&'static str> {
-    // SAFETY: no precondition; returns NULL or the name of one of shim.c's
-    // static attributes, a string literal.
-    let p = unsafe { c::csdw_stat_name(id) };
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: non-NULL: a NUL-terminated string literal, as above.
-    Some(
-        unsafe { crate::kcompat::cstr_at(p) }
-            .to_str()
-            .unwrap_or("?"),
-    )
+    // SAFETY: csdw_stat_name() has no precondition and returns NULL or the
+    // name of one of shim.c's static attributes, a string literal.
+    unsafe { static_str(c::csdw_stat_name(id)) }
 }
 
 /// Monotonic ns, the same clock on every CPU; safe in any context (NMI too).
@@ -248,10 +239,10 @@ pub(crate) fn cfd_csds(
     info: usize,
 ) -> impl Iterator<Item = (u32, Option<cfd::Csd>)> {
     possible_cpus().filter(move |&t| t != sender).map(move |t| {
-        // SAFETY: both CPUs are bounds- and possible-checked in C;
-        // cfd_data lives as long as the kernel; its per-CPU csd arrays,
-        // freed when their CPU goes offline, are read with
-        // get_kernel_nofault(); func and info are only compared.
+        // cfd_data lives as long as the kernel; its per-CPU csd arrays are
+        // freed when their CPU goes offline.
+        // SAFETY: both CPUs are bounds- and possible-checked in C, the csd
+        // is read with get_kernel_nofault(); func and info only compared.
         let state = unsafe { c::csdw_cfd_csd(sender, t, func as c_ulong, info as c_ulong) };
         // shim.h's CSDW_CFD_UNLOCKED, _OTHER, _OWN; anything else is
         // CSDW_CFD_UNREADABLE
@@ -437,11 +428,21 @@ pub(crate) fn selftest_blind() -> &'static [u8] {
 pub(crate) fn tracepoints_missing() -> Option<&'static str> {
     // SAFETY: walks the kernel's tracepoints (for_each_kernel_tracepoint,
     // process context) and returns NULL or a static C string.
-    let p = unsafe { c::csdw_tracepoints_missing() };
+    unsafe { static_str(c::csdw_tracepoints_missing()) }
+}
+
+/// A C string C gave as NULL or a NUL-terminated static, as
+/// `&'static str` ("?" if not UTF-8).
+///
+/// # Safety
+///
+/// `p` is NULL or a NUL-terminated string that lives as long as the module
+/// (a literal, or the module's own static data).
+unsafe fn static_str(p: *const c_char) -> Option<&'static str> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: non-NULL: a NUL-terminated static string.
+    // SAFETY: non-NULL here, and NUL-terminated and static by the contract.
     Some(
         unsafe { crate::kcompat::cstr_at(p) }
             .to_str()
