@@ -39,7 +39,7 @@ pub(crate) unsafe extern "C" fn csdwatch_rs_param_set(id: u32, val: u32) -> c_in
 /// context, while the module's parameters and files exist.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn csdwatch_rs_param_get(id: u32) -> u32 {
-    Param::from_id(id).map_or(0, Param::get)
+    Param::from_id(id).map_or(0, Param::shown)
 }
 
 /// `hooks=` is set (shim.c's parameter ops): `len` bytes at `text`;

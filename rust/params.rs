@@ -78,8 +78,15 @@ impl Values {
         Values([const { Atomic::new(UNSET) }; NR_PARAMS])
     }
 
-    /// The value of `p`.
+    /// The value of `p`, once settled: one load, for the hooks and timers
+    /// (module init settles the live values before it registers them).
     pub(crate) fn get(&self, p: Param) -> u32 {
+        self.0[p as usize].load(Relaxed)
+    }
+
+    /// The value of `p` at any time, before settling too (then its
+    /// default): what sysfs shows, whose files exist before module init.
+    pub(crate) fn shown(&self, p: Param) -> u32 {
         match self.0[p as usize].load(Relaxed) {
             UNSET => p.spec().default,
             v => v,
@@ -87,7 +94,7 @@ impl Values {
     }
 
     /// Store its default in every tunable still unset, so that [`get`]
-    /// reads one word without calling into C; a value set meanwhile
+    /// reads one word and no check for UNSET; a value set meanwhile
     /// stays.
     ///
     /// [`get`]: Values::get
@@ -117,7 +124,7 @@ impl Values {
                     },
                     s.min,
                     s.max,
-                    self.get(p)
+                    self.shown(p)
                 );
                 Err(e)
             }
@@ -156,9 +163,14 @@ impl Param {
         u64::from(self.spec().default) * 1_000_000
     }
 
-    /// Its current value.
+    /// Its current value (hooks and timers: after module init settled it).
     pub(crate) fn get(self) -> u32 {
         VALUES.get(self)
+    }
+
+    /// Its current value as sysfs shows it, at any time.
+    pub(crate) fn shown(self) -> u32 {
+        VALUES.shown(self)
     }
 
     /// Its current value in ns.
@@ -238,7 +250,7 @@ mod tests {
     #[test]
     fn unset_reads_as_default_and_settles() {
         let v = Values::new();
-        assert_eq!(v.get(Param::Report), 1000);
+        assert_eq!(v.shown(Param::Report), 1000);
         assert_eq!(v.set(Param::Report, 700), Ok(()));
         v.settle();
         assert_eq!(v.get(Param::Report), 700);
@@ -252,6 +264,7 @@ mod tests {
     fn out_of_range_is_refused_and_changes_nothing() {
         // a set of the test's own: the live values stay as they are
         let v = Values::new();
+        v.settle();
         assert_eq!(validate(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
         assert_eq!(v.set(Param::IrqFrozen, 0), Err(Invalid::OutOfRange));
         assert_eq!(v.get(Param::IrqFrozen), 20);
@@ -274,6 +287,7 @@ mod tests {
     fn valid_value_is_stored_and_read_back() {
         // a set of the test's own: the running watchdogs' tick_ms stays
         let v = Values::new();
+        v.settle();
         assert_eq!(v.set(Param::Tick, 7), Ok(()));
         assert_eq!(v.get(Param::Tick), 7);
         assert_eq!(v.get(Param::Resend), 20);
