@@ -79,7 +79,9 @@ guest_boot() {
 }
 
 # the result documents every guest run of the suite must print
-expected="kunit-csdwatch_detector kunit-csdwatch_params kunit-csdwatch_waits kunit-csdwatch_ratelimit kunit-csdwatch_targets kunit-csdwatch_hooks kunit-csdwatch_clones kunit-csdwatch_cells kunit-csdwatch_queues kunit-csdwatch_histogram kunit-csdwatch_tracked kunit-csdwatch_origin kunit-csdwatch_proof kunit-csdwatch_hooks_mode kunit-csdwatch_events kunit-csdwatch_stats kunit-csdwatch_cfd"
+# (KUnit: every suite the crate declares, #[kunit_tests(NAME)] in rust/)
+expected=$(grep -ho 'kunit_tests(csdwatch_[a-z_]*)' "$CSDWATCH_TOP"/rust/*.rs |
+	sed 's/^kunit_tests(\(.*\))$/kunit-\1/' | tr '\n' ' ')
 for t in $(sed -n 's/^TEST_PROGS += //p' "$CSDWATCH_TOP/selftests/csdwatch/Makefile"); do expected="$expected selftest-${t%.sh}"; done
 
 # The results of guest run NAME (console $results/NAME-console.log, QEMU
