@@ -34,6 +34,7 @@ mod hookup;
 mod origin;
 mod params;
 mod proof;
+mod push_watch;
 mod queues;
 mod ratelimit;
 mod report;

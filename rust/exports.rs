@@ -75,6 +75,7 @@ pub(crate) unsafe extern "C" fn csdwatch_rs_hooks_name() -> *const kernel::ffi::
         crate::hooks_mode::Mode::Auto => c"auto",
         crate::hooks_mode::Mode::Tracepoints => c"tracepoints",
         crate::hooks_mode::Mode::Kprobes => c"kprobes",
+        crate::hooks_mode::Mode::Pushes => c"pushes",
     })
 }
 
@@ -302,6 +303,17 @@ pub(crate) unsafe extern "C" fn csdwatch_rs_flush_exit(cpu: u32) {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn csdwatch_rs_tick(cpu: u32) -> u64 {
     watchdog::tick(cpu)
+}
+
+/// `hooks=pushes`: the csd_queue_cpu probe saw a push of the load-time
+/// check's function (shim.c compares it first; every other push stays in C).
+///
+/// # Safety
+///
+/// Called by the probe, preemption off, in the context of the push.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn csdwatch_rs_push_seen(func: c_ulong) {
+    hooks::push_seen(func as usize);
 }
 
 /// The scheduler tick ran on `cpu` (`sched_tick()` entry, hard IRQ).

@@ -111,7 +111,8 @@ mod c {
         pub(super) fn csdw_proof_call(many: bool) -> c_int;
         pub(super) fn csdw_selftest_blind() -> *const c_char;
         pub(super) fn csdw_tracepoints_missing() -> *const c_char;
-        pub(super) fn csdw_set_tracepoint_mode(on: bool);
+        pub(super) fn csdw_set_hook_mode(events: bool, pushes: bool);
+        pub(super) fn csdw_pushes_take(out: *mut super::Push, overflow: *mut bool) -> u32;
     }
 }
 
@@ -450,11 +451,43 @@ unsafe fn static_str(p: *const c_char) -> Option<&'static str> {
     )
 }
 
-/// Tell the shim which hooks to register (before `Probes::register`).
-pub(crate) fn set_tracepoint_mode(on: bool) {
-    // SAFETY: sets a flag the shim reads when registering; called once at
+/// Tell the shim which hooks to register (before `Probes::register`):
+/// the kernel's events (`events`), or only their pushes (`pushes`).
+pub(crate) fn set_hook_mode(events: bool, pushes: bool) {
+    // SAFETY: sets flags the shim reads when registering; called once at
     // module init before any probe exists.
-    unsafe { c::csdw_set_tracepoint_mode(on) }
+    unsafe { c::csdw_set_hook_mode(events, pushes) }
+}
+
+/// Entries in a CPU's record of its pushes (shim.h's `CSDW_PUSHED`).
+pub(crate) const PUSHED: usize = 16;
+
+/// One push a CPU made since its watchdog's last tick (`hooks=pushes`):
+/// shim.h's `struct csdw_push`, the newest to its target.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Push {
+    /// The node pushed (the queue head it became; compared, never followed).
+    pub(crate) node: usize,
+    /// The target CPU.
+    pub(crate) cpu: u32,
+    /// Non-zero if some push to it since the tick found its queue empty.
+    pub(crate) empty: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<Push>() == 16);
+
+/// Take this CPU's pushes since its last tick into `out`: how many, and
+/// whether more targets were pushed than the record holds. From this
+/// CPU's watchdog tick (hard IRQ).
+pub(crate) fn pushes_take(out: &mut [Push; PUSHED]) -> (usize, bool) {
+    let mut overflow = false;
+    // SAFETY: `out` has room for CSDW_PUSHED entries of the C layout
+    // (`Push` is its `#[repr(C)]` twin, size checked above); C writes at
+    // most that many and the flag, and reads this CPU's record with IRQs
+    // off (the tick's hard IRQ).
+    let n = unsafe { c::csdw_pushes_take(out.as_mut_ptr(), &mut overflow) };
+    ((n as usize).min(PUSHED), overflow)
 }
 
 /// Where the task a push recorded (`task`, `pid`) is now, as text, and

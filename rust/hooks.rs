@@ -310,6 +310,12 @@ fn push(sh: &Shared, cpu: u32, target: u32, now: u64, queued: bool) {
     }
 }
 
+/// `hooks=pushes`: the one probe saw a push of the load-time check's
+/// function (every other push it keeps to itself, in C).
+pub(crate) fn push_seen(func: usize) {
+    proof::saw(Hook::Queue, func, ffi::current_task);
+}
+
 /// `smp_call_function_many_cond()` entry with `SCF_WAIT` and at least one
 /// remote online target, calling `func(info)`; the slot index or -1 when
 /// not tracked.

@@ -11,6 +11,10 @@
 //! `auto` (the default) takes the tracepoints when the kernel has every
 //! event csdwatch needs and kprobes otherwise; `tracepoints` refuses to
 //! load without them, naming the one missing; `kprobes` never uses them.
+//! `pushes` hooks only the `csd_queue_cpu` event, with a probe that keeps
+//! a few stores in C, and leaves the rest to the watchdog's tick
+//! (`push_watch`): the cheapest mode, which sees the queues but no wait,
+//! flush or IPI send (Documentation/csdwatch.rst, "hooks=pushes").
 //! The choice is made once, at load, before any hook is registered
 //! (`hookup::select`); this file holds no kernel call.
 
@@ -26,6 +30,8 @@ pub(crate) enum Mode {
     Tracepoints = 1,
     /// Kprobes only.
     Kprobes = 2,
+    /// The `csd_queue_cpu` event only; the tick reads the queues.
+    Pushes = 3,
 }
 
 impl Mode {
@@ -35,13 +41,14 @@ impl Mode {
             Mode::Auto => "auto",
             Mode::Tracepoints => "tracepoints",
             Mode::Kprobes => "kprobes",
+            Mode::Pushes => "pushes",
         }
     }
 
     /// `hooks=` text (a trailing newline allowed) to a mode.
     pub(crate) fn parse(text: &[u8]) -> Option<Mode> {
         let t = text.strip_suffix(b"\n").unwrap_or(text);
-        [Mode::Auto, Mode::Tracepoints, Mode::Kprobes]
+        [Mode::Auto, Mode::Tracepoints, Mode::Kprobes, Mode::Pushes]
             .into_iter()
             .find(|m| m.name().as_bytes() == t)
     }
@@ -50,6 +57,7 @@ impl Mode {
         match id {
             1 => Mode::Tracepoints,
             2 => Mode::Kprobes,
+            3 => Mode::Pushes,
             _ => Mode::Auto,
         }
     }
@@ -63,6 +71,9 @@ pub(crate) fn choose(requested: Mode, missing: Option<&str>) -> Result<Mode, &st
         (Mode::Kprobes, _) | (Mode::Auto, Some(_)) => Ok(Mode::Kprobes),
         (Mode::Tracepoints | Mode::Auto, None) => Ok(Mode::Tracepoints),
         (Mode::Tracepoints, Some(m)) => Err(m),
+        // the same events found (one table in shim.c), one of them hooked
+        (Mode::Pushes, None) => Ok(Mode::Pushes),
+        (Mode::Pushes, Some(m)) => Err(m),
     }
 }
 
@@ -102,6 +113,11 @@ pub(crate) fn events() -> bool {
     IN_USE.load(Relaxed) == Mode::Tracepoints as u32
 }
 
+/// Is only the push event in use (`hooks=pushes`, chosen at load)?
+pub(crate) fn pushes() -> bool {
+    IN_USE.load(Relaxed) == Mode::Pushes as u32
+}
+
 /// What `hooks=` asked for.
 pub(crate) fn requested() -> Mode {
     Mode::from_id(REQUESTED.load(Relaxed))
@@ -117,6 +133,8 @@ mod tests {
         assert_eq!(Mode::parse(b"auto"), Some(Mode::Auto));
         assert_eq!(Mode::parse(b"tracepoints\n"), Some(Mode::Tracepoints));
         assert_eq!(Mode::parse(b"kprobes"), Some(Mode::Kprobes));
+        assert_eq!(Mode::parse(b"pushes\n"), Some(Mode::Pushes));
+        assert_eq!(Mode::parse(b"push"), None);
         assert_eq!(Mode::parse(b"kprobe"), None);
         assert_eq!(Mode::parse(b""), None);
         assert_eq!(Mode::parse(b"Tracepoints"), None);
@@ -133,5 +151,10 @@ mod tests {
         );
         assert_eq!(choose(Mode::Kprobes, None), Ok(Mode::Kprobes));
         assert_eq!(choose(Mode::Kprobes, Some("x")), Ok(Mode::Kprobes));
+        assert_eq!(choose(Mode::Pushes, None), Ok(Mode::Pushes));
+        assert_eq!(
+            choose(Mode::Pushes, Some("csd_queue_cpu")),
+            Err("csd_queue_cpu")
+        );
     }
 }

@@ -18,7 +18,8 @@ pub(crate) fn select() -> Result<Mode> {
         Ok(m) => m,
         Err(m) => {
             pr_err!(
-                "hooks=tracepoints: this kernel has no {}; not loading (hooks=kprobes does without)\n",
+                "hooks={}: this kernel has no {}; not loading (hooks=kprobes does without)\n",
+                requested.name(),
                 m
             );
             return Err(kernel::error::code::ENOENT);
@@ -27,7 +28,7 @@ pub(crate) fn select() -> Result<Mode> {
     if let (Mode::Auto, Some(m)) = (requested, missing) {
         pr_info!("hooks=auto: no {} in this kernel: using kprobes\n", m);
     }
-    ffi::set_tracepoint_mode(mode == Mode::Tracepoints);
+    ffi::set_hook_mode(mode == Mode::Tracepoints, mode == Mode::Pushes);
     hooks_mode::set_in_use(mode);
     Ok(mode)
 }
@@ -68,6 +69,7 @@ pub(crate) fn prove() -> Result<Proven> {
             return Err(EINVAL);
         }
     };
+    let mode = hooks_mode::shown();
     let mut ipi_seen = false;
     for call in [Call::Single, Call::Many] {
         // A hook that fires can still miss one call: a kprobe hit while
@@ -96,14 +98,14 @@ pub(crate) fn prove() -> Result<Proven> {
                     return Err(EIO);
                 }
             };
-            if proof::silent(call.required(hooks_mode::events()), s).is_none()
-                && (ipi_seen || proof::has(s, Hook::IpiSend))
+            if proof::silent(call.required_in(mode), s).is_none()
+                && (ipi_seen || !ffi::ipi_sends_seen() || proof::has(s, Hook::IpiSend))
             {
                 break;
             }
         }
-        if let Some(h) = proof::silent(call.required(hooks_mode::events()), s) {
-            let events = hooks_mode::shown() == Mode::Tracepoints;
+        if let Some(h) = proof::silent(call.required_in(mode), s) {
+            let events = matches!(mode, Mode::Tracepoints | Mode::Pushes);
             let on = h.site(call, events);
             let events = events && on.ends_with("event");
             let why = match (blind == Some(h), events) {

@@ -16,6 +16,7 @@
 //! [`silent`] is the judgement, KUnit-tested. No kernel calls here:
 //! `hookup.rs` makes the calls and prints.
 
+use crate::hooks_mode::Mode;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 
 /// A hook the check asks about.
@@ -114,6 +115,16 @@ impl Call {
             }
             (Call::Single, true) => Hook::Queue.bit() | Hook::Flush.bit() | Hook::Return.bit(),
             (Call::Many, _) => Hook::ManyEntry.bit() | Hook::Flush.bit() | Hook::Return.bit(),
+        }
+    }
+
+    /// The hooks that must see this call under `hooks=` mode `mode`
+    /// (`pushes`: only the push event, for either call).
+    pub(crate) const fn required_in(self, mode: Mode) -> u32 {
+        match mode {
+            Mode::Pushes => Hook::Queue.bit(),
+            Mode::Tracepoints => self.required(true),
+            Mode::Kprobes | Mode::Auto => self.required(false),
         }
     }
 
@@ -231,6 +242,14 @@ mod tests {
         assert_eq!(silent(single, Hook::Return.bit()), Some(Hook::SingleEntry));
         let many = Call::Many.required(false);
         assert_eq!(many, Call::Many.required(true));
+        // hooks=pushes: the push event alone, for both calls
+        assert_eq!(Call::Single.required_in(Mode::Pushes), Hook::Queue.bit());
+        assert_eq!(Call::Many.required_in(Mode::Pushes), Hook::Queue.bit());
+        assert_eq!(Call::Single.required_in(Mode::Kprobes), single);
+        assert_eq!(
+            silent(Call::Many.required_in(Mode::Pushes), Hook::Flush.bit()),
+            Some(Hook::Queue)
+        );
         // with the events the single call has no entry hook
         let ev = Call::Single.required(true);
         assert_eq!(ev & Hook::SingleEntry.bit(), 0);

@@ -337,6 +337,19 @@ impl QueueWatch {
         (since != 0).then_some((since, resends, reported))
     }
 
+    /// Is an episode open (the queue side acted, no look found it served)?
+    pub(crate) fn in_episode(&self) -> bool {
+        self.stuck_ns.load(Relaxed) != 0
+    }
+
+    /// `hooks=pushes`: `cpu`'s push stands at the head; it is the one a
+    /// report names (no push of the window is recorded in this mode).
+    pub(crate) fn note_pusher(&self, cpu: u32) {
+        if self.kick_cpu.load(Relaxed) != cpu {
+            self.kick_cpu.store(cpu, Relaxed);
+        }
+    }
+
     /// The CPU whose push began the current window.
     pub(crate) fn kick_cpu(&self) -> u32 {
         self.kick_cpu.load(Relaxed)

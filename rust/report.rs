@@ -10,6 +10,7 @@
 use crate::detector::Class;
 use crate::ffi;
 use crate::hooks;
+use crate::hooks_mode;
 use crate::kcompat::atomic::{ordering::Relaxed, Atomic};
 use crate::origin::{First, Why};
 use crate::params::Param;
@@ -177,6 +178,10 @@ pub(crate) fn why_now(sh: &Shared, t: u32) -> Option<Why> {
 /// also print that task's stack if it is not running (and is not `owner`,
 /// whose stack the report prints anyway).
 fn ipi(sh: &Shared, t: u32, stack: bool, owner: usize) {
+    if hooks_mode::pushes() {
+        pr_warn!("  ipi: not recorded (hooks=pushes sees the pushes only)\n");
+        return;
+    }
     if !ffi::ipi_sends_seen() {
         pr_warn!("  ipi: not known (the IPI send functions could not be probed)\n");
         return;
@@ -287,6 +292,14 @@ fn stacks(
             ffi::show_task(s.task);
         }
     }
+    asked[1] = target_stack(t, nmi, on);
+    asked
+}
+
+/// The target's stack line; the NMI backtrace to ask for (CPU, thread
+/// CPU) once the report is printed, if any. `nmi`: why there is no NMI
+/// backtrace (`ffi::no_nmi`); `on`: where csdwatch's thread sends it.
+fn target_stack(t: u32, nmi: Option<&str>, on: Option<u32>) -> Option<(u32, Option<u32>)> {
     match nmi {
         None if !ffi::cpu_online(t) => pr_warn!(
             "  target stack: not available: CPU {} is offline\n",
@@ -298,11 +311,11 @@ fn stacks(
         ),
         None => {
             pr_warn!("  target stack: in the NMI backtrace of CPU {} below\n", t);
-            asked[1] = Some((t, on));
+            return Some((t, on));
         }
         Some(why) => pr_warn!("  target stack: not available: {}\n", why),
     }
-    asked
+    None
 }
 
 /// `panic_ms` reached: print the splat (no rate limit) and panic.
@@ -396,6 +409,23 @@ pub(crate) fn queue_stuck(sh: &Shared, t: u32, pusher: u32, age: u64, resends: u
         pr_warn!("  (printed without the printk lock: another CPU held it 10 ms; lines may interleave)\n");
     }
     ipi(sh, t, true, 0);
+    if hooks_mode::pushes() {
+        // No wait is recorded in this mode: the stacks of the pusher whose
+        // call stands (this CPU: its watchdog found it; if it waits for
+        // that call, it spins here) and of the target.
+        if pusher == ffi::this_cpu() {
+            pr_warn!("  pusher stack (CPU {}, interrupted here):\n", pusher);
+            ffi::show_interrupted_regs();
+        }
+        let on = hooks::heir(ffi::this_cpu(), ffi::nr_cpu_ids(), ffi::cpu_online, |c| {
+            c == t
+        });
+        let asked = target_stack(t, ffi::no_nmi(), on);
+        drop(group);
+        if let Some((cpu, on)) = asked {
+            ffi::backtrace_later(cpu, on);
+        }
+    }
 }
 
 /// `t`'s queue the queue side acted on was flushed, `age` ns after its

@@ -1129,6 +1129,16 @@ static int name(struct probe *p, struct pt_regs *regs)			\
  * is registered.
  */
 static bool csdw_tp_mode;
+/* hooks=pushes: the csd_queue_cpu event only, read by the tick (below) */
+static bool csdw_push_mode;
+/* hooks=pushes: each CPU's pushes since its watchdog's last tick */
+struct csdw_pushes {
+	unsigned int n;		/* entries in use, one per target CPU */
+	bool overflow;		/* more targets than entries: the tick scans */
+	bool armed;		/* a push since the last tick armed the watchdog */
+	struct csdw_push e[CSDW_PUSHED];
+};
+static struct csdw_pushes __percpu *csdw_pushes;	/* with the watchdogs */
 /* tracepoint mode: the function of this CPU's tracked many-CPU wait */
 static DEFINE_PER_CPU(unsigned long, csdw_many_func);
 
@@ -1546,18 +1556,91 @@ static void csdw_tp_wake_idle(void *data, int cpu)
 	local_irq_restore(flags);
 }
 
+/*
+ * hooks=pushes (rust/push_watch.rs): the one hook is csd_queue_cpu, and
+ * all it does is note, on the pushing CPU's own record, which CPU was
+ * pushed what and whether its queue was empty, and make sure this CPU's
+ * watchdog ticks once more; the tick takes the notes and reads the queues.
+ * C: this_cpu_ptr() on a __percpu record, per_cpu_ptr() on smp.c's queue.
+ * A few stores on a line no other CPU writes, IRQs off so this CPU's
+ * tick (hard IRQ) and a push from an interrupt see the record whole. The
+ * queue head read here is the line llist_add() writes next.
+ */
+static void csdw_proof_fn(void *info);
+
+static void csdw_tp_push(void *data, const unsigned int cpu, unsigned long callsite,
+			 smp_call_func_t func, call_single_data_t *csd)
+{
+	struct csdw_pushes *p;
+	unsigned long flags;
+	unsigned int i, n;
+	bool empty;
+
+	if (unlikely(func == csdw_proof_fn))
+		csdwatch_rs_push_seen((unsigned long)func);
+	if (unlikely(cpu >= nr_cpu_ids))
+		return;
+	empty = !READ_ONCE(per_cpu_ptr(csdw_call_single_queue, cpu)->first);
+	local_irq_save(flags);
+	p = this_cpu_ptr(csdw_pushes);
+	n = p->n;
+	for (i = 0; i < n && p->e[i].cpu != cpu; i++)
+		;
+	if (likely(i < CSDW_PUSHED)) {
+		p->e[i].node = (unsigned long)csd;
+		p->e[i].empty |= empty;
+		if (i == n) {
+			p->e[i].cpu = cpu;
+			p->e[i].empty = empty;
+			p->n = n + 1;
+		}
+	} else {
+		p->overflow = true;
+	}
+	if (unlikely(!p->armed)) {
+		p->armed = true;
+		csdw_watchdog_arm(0, (u64)csdwatch_rs_param_get(CSDW_PARAM_tick_ms) * NSEC_PER_MSEC);
+	}
+	local_irq_restore(flags);
+}
+
+/*
+ * This CPU's pushes since its last tick, into @out (CSDW_PUSHED entries);
+ * their number. From the tick (hard IRQ, this CPU): no push runs on this
+ * CPU meanwhile. The next push arms the watchdog again (a no-op while it
+ * is armed).
+ */
+unsigned int csdw_pushes_take(struct csdw_push *out, bool *overflow)
+{
+	struct csdw_pushes *p;
+	unsigned int n;
+
+	*overflow = false;
+	if (!csdw_pushes)
+		return 0;
+	p = this_cpu_ptr(csdw_pushes);
+	n = min_t(unsigned int, p->n, CSDW_PUSHED);
+	memcpy(out, p->e, n * sizeof(*out));
+	*overflow = p->overflow;
+	p->n = 0;
+	p->overflow = false;
+	p->armed = false;
+	return n;
+}
+
 struct csdw_tp {
 	const char *name;
 	void *probe;
 	struct tracepoint *tp;
 	bool on;
 	bool optional;	/* loaded without it where the kernel lacks it */
+	bool push;	/* the one hooks=pushes registers (its probe: csdw_tp_push) */
 };
 /* target side first: a push is never seen before its target's flushes */
 static struct csdw_tp csdw_tps[] = {
 	{ .name = "csd_function_entry", .probe = csdw_tp_func_entry },
 	{ .name = "csd_function_exit", .probe = csdw_tp_func_exit },
-	{ .name = "csd_queue_cpu", .probe = csdw_tp_queue },
+	{ .name = "csd_queue_cpu", .probe = csdw_tp_queue, .push = true },
 	{ .name = "ipi_send_cpu", .probe = csdw_tp_ipi_cpu },
 	{ .name = "ipi_send_cpumask", .probe = csdw_tp_ipi_mask },
 	{ .name = "sched_wake_idle_without_ipi", .probe = csdw_tp_wake_idle, .optional = true },
@@ -1616,6 +1699,10 @@ static int csdw_tps_register(const char **failed)
 	for (i = 0; i < ARRAY_SIZE(csdw_tps); i++) {
 		if (!csdw_tps[i].tp && csdw_tps[i].optional)
 			continue;
+		if (csdw_push_mode && !csdw_tps[i].push)
+			continue;
+		if (csdw_push_mode)
+			csdw_tps[i].probe = csdw_tp_push;
 		*failed = csdw_tps[i].name;
 		ret = csdw_tps[i].tp ? tracepoint_probe_register(csdw_tps[i].tp, csdw_tps[i].probe, NULL)
 				     : -ENOENT;
@@ -1633,6 +1720,12 @@ const char *csdw_tracepoints_missing(void)
 	return "CONFIG_TRACEPOINTS";
 }
 
+unsigned int csdw_pushes_take(struct csdw_push *out, bool *overflow)
+{
+	*overflow = false;
+	return 0;
+}
+
 static void csdw_tps_unregister(void)
 {
 }
@@ -1644,9 +1737,10 @@ static int csdw_tps_register(const char **failed)
 }
 #endif
 
-void csdw_set_tracepoint_mode(bool on)
+void csdw_set_hook_mode(bool events, bool pushes)
 {
-	csdw_tp_mode = on;
+	csdw_tp_mode = events;
+	csdw_push_mode = pushes;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1828,6 +1922,16 @@ int csdw_probes_register(void)
 	csdw_rp_flush.maxactive = 2 * nr_cpu_ids;
 	csdw_rp_single.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
 	csdw_rp_many.maxactive = csdwatch_rs_wait_slots() + nr_cpu_ids;
+	if (csdw_push_mode) {
+		/* the pushes only: no kprobe, no other event, no sched_tick */
+		ret = csdw_tps_register(&failed);
+		if (ret)
+			pr_err("csdwatch: cannot attach to the tracepoint %s (%d); not loading (hooks=kprobes does without)\n",
+			       failed, ret);
+		else
+			csdw_probes_on = true;
+		return ret;
+	}
 	ret = csdw_ftrace_check();
 	if (ret)
 		return ret;
@@ -1875,6 +1979,8 @@ void csdw_probes_unregister(void)
 	csdw_probes_on = false;
 	csdw_ipi_probes_unregister();
 	csdw_tps_unregister();
+	if (csdw_push_mode)
+		return;
 	if (csdw_tick_probe_on)
 		unregister_kprobe(&csdw_kp_tick);
 	csdw_tick_probe_on = false;
@@ -2233,8 +2339,13 @@ int csdw_watchdogs_start(void)
 		wd->arm_work = IRQ_WORK_INIT_HARD(csdw_arm_iw_fn);
 		INIT_WORK(per_cpu_ptr(&csdw_arm_work, cpu), csdw_arm_fn);
 	}
-	if (!zalloc_cpumask_var(&csdw_bt_pending, GFP_KERNEL))
+	csdw_pushes = alloc_percpu(struct csdw_pushes);
+	if (!csdw_pushes)
 		return -ENOMEM;
+	if (!zalloc_cpumask_var(&csdw_bt_pending, GFP_KERNEL)) {
+		ret = -ENOMEM;
+		goto fail_pushes;
+	}
 	if (!zalloc_cpumask_var(&csdw_bt_deaf, GFP_KERNEL)) {
 		ret = -ENOMEM;
 		goto fail_pending;
@@ -2277,6 +2388,9 @@ fail_deaf:
 	free_cpumask_var(csdw_bt_deaf);
 fail_pending:
 	free_cpumask_var(csdw_bt_pending);
+fail_pushes:
+	free_percpu(csdw_pushes);
+	csdw_pushes = NULL;
 	return ret;
 }
 
@@ -2307,4 +2421,7 @@ void csdw_watchdogs_stop(void)
 	for_each_possible_cpu(cpu)
 		hrtimer_cancel(&per_cpu_ptr(&csdw_wd, cpu)->timer);
 	csdw_bt_free();
+	/* no probe (unregistered before) and no tick (cancelled) reads it */
+	free_percpu(csdw_pushes);
+	csdw_pushes = NULL;
 }

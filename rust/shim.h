@@ -96,6 +96,7 @@ void csdwatch_rs_flush_exit(unsigned int cpu);
 u64 csdwatch_rs_tick(unsigned int cpu);
 bool csdwatch_rs_watching(unsigned int cpu);
 void csdwatch_rs_sched_tick(unsigned int cpu);
+void csdwatch_rs_push_seen(unsigned long func);
 void csdwatch_rs_cpu_online(unsigned int cpu);
 void csdwatch_rs_cpu_offline(unsigned int cpu);
 int csdwatch_rs_rehome(unsigned int cpu);
@@ -163,7 +164,18 @@ unsigned long csdw_proof_fn_addr(void);
 int csdw_proof_call(bool many);
 const char *csdw_selftest_blind(void);
 const char *csdw_tracepoints_missing(void);
-void csdw_set_tracepoint_mode(bool on);
+void csdw_set_hook_mode(bool events, bool pushes);
+/*
+ * hooks=pushes: one push a CPU made since its watchdog's last tick, the
+ * newest to that target (rust/ffi.rs mirrors it as ffi::Push).
+ */
+#define CSDW_PUSHED 16
+struct csdw_push {
+	unsigned long node;	/* what was pushed: the queue head it became */
+	unsigned int cpu;	/* the target */
+	unsigned int empty;	/* some push to it since the tick found its queue empty */
+};
+unsigned int csdw_pushes_take(struct csdw_push *out, bool *overflow);
 bool csdw_pusher_desc(const void *task, u32 pid, char *buf, size_t len);
 void csdw_pusher_stack(const void *task, u32 pid);
 void __noreturn csdw_panic(u32 owner, u32 target, u64 ms, const char *class);

@@ -11,8 +11,10 @@
 
 use crate::ffi::{Global, Installed, WatcherCells};
 use crate::histogram::Histogram;
+use crate::hooks_mode::{self, Mode};
 use crate::kcompat::{filled, Table};
 use crate::origin::Origin;
+use crate::push_watch::PushWatch;
 use crate::queues::{Held, QueueWatch, Sweep};
 use crate::stats::{CpuCounts, Stat};
 use crate::targets::{StandIn, Target};
@@ -45,6 +47,9 @@ pub(crate) struct Shared {
     pub histogram: Histogram,
     /// Each possible CPU's share of the counters a call bumps.
     pub counts: Table<CpuCounts>,
+    /// `hooks=pushes`: the targets each possible CPU's watchdog remembers
+    /// (empty in the other modes).
+    pub pushes: Table<PushWatch>,
 }
 
 impl Shared {
@@ -80,6 +85,12 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
     let held = filled(per_cpu, GFP_KERNEL, Held::new)?;
     let origins = filled(per_cpu, GFP_KERNEL, Origin::new)?;
     let counts = filled(per_cpu, GFP_KERNEL, CpuCounts::new)?;
+    let pushing = hooks_mode::requested() == Mode::Pushes;
+    let pushes = filled(
+        if pushing { per_cpu } else { 0 },
+        GFP_KERNEL,
+        PushWatch::new,
+    )?;
     let shared = KBox::new(
         Shared {
             waits,
@@ -93,6 +104,7 @@ pub(crate) fn install(nr_cpu_ids: u32) -> Result<Installed<Shared>> {
             stand_in: StandIn::new(),
             histogram: Histogram::new(nr_cpu_ids, GFP_KERNEL)?,
             counts,
+            pushes,
         },
         GFP_KERNEL,
     )?;

@@ -12,7 +12,9 @@ use crate::detector::{Class, TargetSample, Thresholds, Wait};
 use crate::events::{self, Event, EventClass, Fields};
 use crate::ffi;
 use crate::hooks;
+use crate::hooks_mode;
 use crate::params::Param;
+use crate::push_watch::{self, Seen};
 use crate::queues::{Look, QueueView, QueueWatch, HELD};
 use crate::report;
 use crate::state::{self, Shared};
@@ -192,6 +194,11 @@ fn sched_tick_with(sh: &Shared, cpu: u32) {
 fn tick_as(sh: &Shared, cpu: u32, now: u64) -> (u64, bool) {
     let stopping = hooks::stopping();
     let th = thresholds(stopping);
+    if hooks_mode::pushes() && !stopping {
+        // no wait is recorded in this mode: only the queues pushed to
+        let (kept, looked) = watch_pushes(sh, cpu, now, &th);
+        return (if kept { Param::Tick.ns() } else { 0 }, !looked);
+    }
     let mut busy = false;
     let mut mine = false;
     for i in 0..sh.waits.len() {
@@ -330,6 +337,67 @@ fn watch_queue(sh: &Shared, cpu: u32, t: u32, now: u64, th: &Thresholds) -> bool
         return false;
     }
     q.held_by(cpu)
+}
+
+/// `hooks=pushes` (crate::push_watch): take this CPU's pushes since its
+/// last tick, look at the queues of every target it remembers and act on
+/// those whose calls stand. Runs on `cpu` only (the record of pushes is
+/// its own): (some target is still remembered, some queue was looked at).
+fn watch_pushes(sh: &Shared, cpu: u32, now: u64, th: &Thresholds) -> (bool, bool) {
+    let Some(w) = sh.pushes.get(cpu as usize) else {
+        return (false, false);
+    };
+    if cpu != ffi::this_cpu() {
+        return (w.any(), false); // a stand-in: the record is not its to take
+    }
+    let mut pushed = [ffi::Push::default(); ffi::PUSHED];
+    let (n, mut overflow) = ffi::pushes_take(&mut pushed);
+    for p in pushed.iter().take(n) {
+        if p.empty != 0 {
+            // the queue was found empty: an episode of it has ended
+            if let Some(q) = sh.queues.get(p.cpu as usize).filter(|q| q.in_episode()) {
+                act_on_queue(sh, q, p.cpu, Look::Served, now, th);
+            }
+        }
+        overflow |= !w.note(p.cpu, p.node, p.empty != 0, now);
+    }
+    if overflow {
+        // more targets than the record or the slots hold: every queue
+        Stat::QueueWatches.inc();
+        for t in 0..ffi::nr_cpu_ids() {
+            if t == cpu || w.has(t) || !ffi::cpu_online(t) {
+                continue;
+            }
+            let head = ffi::queue_head(t);
+            if head != 0 && !w.sighted(t, head, now) {
+                Stat::Dropped.inc();
+                break;
+            }
+        }
+    }
+    let mut looked = false;
+    for i in 0..push_watch::SLOTS {
+        let Some(t) = w.target(i) else {
+            continue;
+        };
+        looked = true;
+        let served = !ffi::cpu_online(t); // flushed on its way down
+        let look = match w.look(i, ffi::queue_head(t), served, now) {
+            None | Some(Seen::Passed) => continue,
+            Some(Seen::Served) => Look::Served,
+            Some(Seen::Standing { age_ns }) => Look::Queued { age_ns },
+        };
+        let Some(q) = sh.queues.get(t as usize) else {
+            continue;
+        };
+        if look != Look::Served {
+            q.note_pusher(cpu);
+        } else if !q.in_episode() {
+            continue;
+        }
+        act_on_queue(sh, q, t, look, now, th);
+    }
+    (w.any(), looked)
 }
 
 /// A tracked wait seen blocked on a target this many ticks ago still
