@@ -162,7 +162,7 @@ CSDW_PARAMS(CSDW_PARAM_CB)
 static int csdw_hooks_set(const char *val, const struct kernel_param *kp)
 {
 	if (csdwatch_rs_hooks_set(val, strlen(val))) {
-		pr_warn("csdwatch: hooks=%s: must be auto, tracepoints or kprobes\n", strim((char *)val));
+		pr_warn("csdwatch: hooks=%s: must be auto, tracepoints, kprobes or pushes\n", strim((char *)val));
 		return -EINVAL;
 	}
 	return 0;

@@ -61,7 +61,7 @@ if $BB $KO hooks=ftrace 2>/dev/null; then
 	rmmod csdwatch; ktap_test_fail "hooks=ftrace: refused as bad input"
 else
 	check "hooks=ftrace: refused as bad input, with a line, nothing loaded" eval \
-		'dmesg_new | grep -q "hooks=ftrace: must be auto, tracepoints or kprobes" && [ ! -e /sys/module/csdwatch ]'
+		'dmesg_new | grep -q "hooks=ftrace: must be auto, tracepoints, kprobes or pushes" && [ ! -e /sys/module/csdwatch ]'
 fi
 check "csd_inject unloads" rmmod csd_inject
 ktap_finished

@@ -13,9 +13,25 @@ KP=/sys/kernel/debug/kprobes/list
 DUR=3000
 
 ktap_print_header
-ktap_set_plan 9
 grep -q "^csd_inject " /proc/modules && rmmod csd_inject
 grep -q "^csdwatch " /proc/modules && rmmod csdwatch
+# Without the event (the kernel's word: tracefs) the mode cannot load: the
+# refusal, naming the missing event, is then the whole test.
+T=/sys/kernel/tracing
+[ -d $T/events ] || mount -t tracefs nodev $T 2>/dev/null
+if [ ! -d $T/events/csd/csd_queue_cpu ]; then
+	ktap_set_plan 1
+	ktap_print_msg "tracefs: this kernel has no csd:csd_queue_cpu event"
+	dmesg_mark
+	if command insmod $KO hooks=pushes 2>/dev/null; then
+		rmmod csdwatch; ktap_test_fail "hooks=pushes refused without the event"
+	else
+		check "hooks=pushes refused without the events, naming one" eval \
+			'dmesg_new | grep -q "hooks=pushes: this kernel has no "'
+	fi
+	ktap_finished
+fi
+ktap_set_plan 9
 
 # the work of one unwaited scenario: its delay is sender0_stall_ms
 one() {

@@ -84,11 +84,12 @@ p3() {
 }
 
 # the default kernel: nothing watching, csdwatch (its default hooks:
-# the kernel's tracepoints where it has them) and csdwatch hooks=kprobes
-# (watcher csdwatch-kprobes), in rotating order: drift falls on all sides
+# the kernel's tracepoints where it has them), csdwatch hooks=kprobes
+# (watcher csdwatch-kprobes) and hooks=pushes (csdwatch-pushes), in
+# rotating order: drift falls on all sides
 default_p2() {
 	p2 none 0
-	ws="none csdwatch csdwatch-kprobes"
+	ws="none csdwatch csdwatch-kprobes csdwatch-pushes"
 	r=1
 	while [ $r -le "$ROUNDS" ]; do
 		for w in $ws; do
@@ -96,6 +97,8 @@ default_p2() {
 			none) p2 none $r ;;
 			csdwatch) on; p2 csdwatch $r; off ;;
 			csdwatch-kprobes) insmod /payload/csdwatch.ko hooks=kprobes || exit 1
+				p2 $w $r; off ;;
+			csdwatch-pushes) insmod /payload/csdwatch.ko hooks=pushes || exit 1
 				p2 $w $r; off ;;
 			esac
 		done
@@ -189,12 +192,15 @@ nohz)
 	busy=$!
 	sleep 2
 	for r in 1 2; do
-		for w in none csdwatch; do
-			[ $w = csdwatch ] && on && stats_mark
+		for w in none csdwatch csdwatch-pushes; do
+			case $w in
+			csdwatch) on && stats_mark ;;
+			csdwatch-pushes) insmod /payload/csdwatch.ko hooks=pushes && stats_mark ;;
+			esac
 			p3 $w 10 none $r
 			p3 $w 10 sparse2 $r
 			p3 $w 10 sparse3 $r
-			[ $w = csdwatch ] && out "P3|$K|csdwatch|watchdog_ticks|$r|$(delta watchdog_ticks)" && off
+			[ $w = none ] || { out "P3|$K|$w|watchdog_ticks|$r|$(delta watchdog_ticks)"; off; }
 		done
 	done
 	kill $busy
