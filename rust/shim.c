@@ -1568,40 +1568,62 @@ static void csdw_tp_wake_idle(void *data, int cpu)
  */
 static void csdw_proof_fn(void *info);
 
-static void csdw_tp_push(void *data, const unsigned int cpu, unsigned long callsite,
-			 smp_call_func_t func, call_single_data_t *csd)
+/* the load-time check's own call (rust/proof.rs) */
+static __always_inline void csdw_push_proof(smp_call_func_t func)
 {
-	struct csdw_pushes *p;
-	unsigned long flags;
-	unsigned int i, n;
-	bool empty;
-
 	if (unlikely(func == csdw_proof_fn))
 		csdwatch_rs_push_seen((unsigned long)func);
-	if (unlikely(cpu >= nr_cpu_ids))
-		return;
+}
+
+/*
+ * The rare end of a push, out of line and tail-called so the probe
+ * itself saves no register: arm this CPU's watchdog (once per tick
+ * period; IRQs still off, as csdw_watchdog_arm() wants), then restore
+ * them.
+ */
+static noinline notrace void csdw_push_arm(struct csdw_pushes *p, unsigned long flags,
+					   smp_call_func_t func)
+{
+	p->armed = true;
+	csdw_watchdog_arm(0, (u64)csdwatch_rs_param_get(CSDW_PARAM_tick_ms) * NSEC_PER_MSEC);
+	local_irq_restore(flags);
+	csdw_push_proof(func);
+}
+
+/* notrace: the function tracer has no business on this path */
+static notrace void csdw_tp_push(void *data, const unsigned int cpu, unsigned long callsite,
+				 smp_call_func_t func, call_single_data_t *csd)
+{
+	struct csdw_push *e, *end;
+	struct csdw_pushes *p;
+	unsigned long flags;
+	unsigned int empty;
+
+	/* the kernel pushes only to a possible CPU */
 	empty = !READ_ONCE(per_cpu_ptr(csdw_call_single_queue, cpu)->first);
 	local_irq_save(flags);
 	p = this_cpu_ptr(csdw_pushes);
-	n = p->n;
-	for (i = 0; i < n && p->e[i].cpu != cpu; i++)
-		;
-	if (likely(i < CSDW_PUSHED)) {
-		p->e[i].node = (unsigned long)csd;
-		p->e[i].empty |= empty;
-		if (i == n) {
-			p->e[i].cpu = cpu;
-			p->e[i].empty = empty;
-			p->n = n + 1;
-		}
-	} else {
+	end = p->e + p->n;
+	for (e = p->e; e < end; e++)
+		if (e->cpu == cpu)
+			goto noted;
+	if (unlikely(e == p->e + CSDW_PUSHED)) {
 		p->overflow = true;
+		goto arm;
 	}
+	e->cpu = cpu;
+	e->empty = 0;
+	p->n++;
+noted:
+	e->node = (unsigned long)csd;
+	e->empty |= empty;
+arm:
 	if (unlikely(!p->armed)) {
-		p->armed = true;
-		csdw_watchdog_arm(0, (u64)csdwatch_rs_param_get(CSDW_PARAM_tick_ms) * NSEC_PER_MSEC);
+		csdw_push_arm(p, flags, func);
+		return;
 	}
 	local_irq_restore(flags);
+	csdw_push_proof(func);
 }
 
 /*
