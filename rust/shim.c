@@ -2288,8 +2288,32 @@ static void csdw_arm_fn(struct work_struct *w)
 static enum cpuhp_state csdw_hp_state;
 static bool csdw_unloading;
 
+/*
+ * hooks=pushes: a CPU going down has its watchdog cancelled and must not
+ * start it again (a pinned timer started there now would be migrated off
+ * it and tick elsewhere for a dead CPU): its record reads as armed until
+ * it is back, so its probe never arms. Coming up, the record starts
+ * empty. On @cpu (AP hotplug states run there), IRQs off against its
+ * probe.
+ */
+static void csdw_pushes_reset(unsigned int cpu, bool down)
+{
+	struct csdw_pushes *p;
+	unsigned long flags;
+
+	if (!csdw_pushes)
+		return;
+	local_irq_save(flags);
+	p = per_cpu_ptr(csdw_pushes, cpu);
+	p->n = 0;
+	p->overflow = false;
+	p->armed = down;
+	local_irq_restore(flags);
+}
+
 static int csdw_hp_online(unsigned int cpu)
 {
+	csdw_pushes_reset(cpu, false);
 	csdwatch_rs_cpu_online(cpu);
 	return 0;
 }
@@ -2305,6 +2329,7 @@ static int csdw_hp_offline(unsigned int cpu)
 	int heir;
 
 	csdwatch_rs_cpu_offline(cpu);
+	csdw_pushes_reset(cpu, true);
 	hrtimer_cancel(&wd->timer);
 	atomic_set(&wd->armed, 0);
 	if (READ_ONCE(csdw_unloading))

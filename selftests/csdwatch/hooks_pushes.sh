@@ -31,7 +31,7 @@ if [ ! -d $T/events/csd/csd_queue_cpu ]; then
 	fi
 	ktap_finished
 fi
-ktap_set_plan 9
+ktap_set_plan 10
 
 # the work of one unwaited scenario: its delay is sender0_stall_ms
 one() {
@@ -91,6 +91,19 @@ else
 fi
 check "irqs_off: the stuck queue is reported, IPI sends said unrecorded, the target's stack (NMI: $nmi)" eval \
 	'[ $rc = 0 ] && [ -n "$rep" ] && echo "$new" | grep -q "ipi: not recorded (hooks=pushes" && eval "$stack"'
+# A CPU that went down and came back arms its watchdog again on its next
+# push (shim.c, csdw_pushes_reset): CPU 2, one of the two waiters' CPUs
+# of lost_ipi, is taken down and brought back first.
+C2=/sys/devices/system/cpu/cpu2/online
+if [ -w $C2 ] && echo 0 > $C2 && echo 1 > $C2; then
+	stats_mark
+	run lost_ipi 2 $DUR; rc=$?
+	ktap_print_msg "after CPU 2 went down and up: lost_ipi, 2 waiters:$(stalls); queue_recoveries +$(delta queue_recoveries)"
+	check "after CPU 2 went down and up: lost_ipi behind 2 waiters still rescued before half the fault" eval \
+		'[ $rc = 0 ] && all_ran_once && all_stalls lt $((DUR / 2)) && [ "$(delta queue_recoveries)" -ge 1 ]'
+else
+	ktap_test_skip "CPU 2 cannot be taken down here (no $C2, or the kernel refused)"
+fi
 [ -n "$DIAG" ] && diagnose
 check "unload, no warning" eval 'unload_both && [ -z "$(bad_dmesg)" ]'
 
