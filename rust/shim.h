@@ -71,7 +71,8 @@ struct csdw_param_spec {
 	X(queue_recoveries)						\
 	X(queue_watches)						\
 	X(queue_resends)						\
-	X(stand_ins)
+	X(stand_ins)							\
+	X(tick_ns)
 
 /* Implemented in Rust (rust/exports.rs). */
 int csdwatch_rs_param_set(unsigned int id, unsigned int val);

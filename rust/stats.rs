@@ -56,10 +56,13 @@ pub(crate) enum Stat {
     /// spins with IRQs off, so its timer cannot fire): see
     /// `watchdog::stand_in`.
     StandIns = 17,
+    /// Guest-clock ns spent in watchdog ticks (all CPUs, stand-ins in
+    /// their ticks): what the looking costs.
+    TickNs = 18,
 }
 
 /// Number of counters (the rows of shim.h's `CSDW_STATS`).
-pub(crate) const NR_STATS: usize = 18;
+pub(crate) const NR_STATS: usize = 19;
 
 static COUNTERS: [Atomic<u64>; NR_STATS] = [const { Atomic::new(0) }; NR_STATS];
 
@@ -104,6 +107,11 @@ impl Stat {
     /// CPU's [`CpuCounts`] took).
     pub(crate) fn inc(self) {
         COUNTERS[self as usize].add(1u64, Relaxed);
+    }
+
+    /// Add `n` to the global count.
+    pub(crate) fn add(self, n: u64) {
+        COUNTERS[self as usize].add(n, Relaxed);
     }
 
     /// Raise to at least `v`.
@@ -152,6 +160,7 @@ impl Stat {
             Stat::QueueWatches => "queue_watches",
             Stat::QueueResends => "queue_resends",
             Stat::StandIns => "stand_ins",
+            Stat::TickNs => "tick_ns",
         }
     }
 }
@@ -176,6 +185,7 @@ const ALL: [Stat; NR_STATS] = [
     Stat::QueueWatches,
     Stat::QueueResends,
     Stat::StandIns,
+    Stat::TickNs,
 ];
 // each counter at its id: checked when the module is built
 const _: () = {

@@ -118,6 +118,7 @@ fn tick_with(sh: &Shared, cpu: u32) -> u64 {
     if next != 0 {
         me.expect_tick(now.saturating_add(next));
     }
+    Stat::TickNs.add(ffi::now_ns().saturating_sub(now));
     next
 }
 

@@ -114,6 +114,13 @@ metrics() {
 		     "Call-function IPIs the queue side resent (counted in csdwatch_ipis_resent_total too).")
 		stat("stand_ins", "csdwatch_stand_ins_total", "counter",
 		     "Watchdog ticks a CPU ran for another CPU whose own watchdog was late (counted in csdwatch_watchdog_ticks_total too).")
+		known["tick_ns"] = 1; v = ""
+		if ("tick_ns" in present) { getline v < (S "/tick_ns"); close(S "/tick_ns") }
+		if (num(v)) {
+			family("csdwatch_tick_seconds_total", "counter",
+			       "Time spent in watchdog ticks, all CPUs together (stats/tick_ns).")
+			print "csdwatch_tick_seconds_total", ns2s(v)
+		} else printf "# %s: no number in stats/tick_ns, left out\n", ME
 		for (i = 1; i <= np; i++)
 			if (!((f = order[i]) in known)) printf "# %s: stats/%s is not known to this exporter, left out\n", ME, f
 

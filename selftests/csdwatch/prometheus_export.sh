@@ -55,6 +55,7 @@ stats_match() {
 		if (n ~ /^stalls_/) return "csdwatch_stalls_total{class=\"" substr(n, 8) "\"}"
 		if (n == "longest_wait_us") return "csdwatch_longest_wait_seconds"
 		if (n == "in_flight") return "csdwatch_waits_in_flight"
+		if (n == "tick_ns") return "csdwatch_tick_seconds_total"
 		return "csdwatch_" n "_total"
 	}
 	$1 == "E" { if ($2 !~ /^#/) e[$2] = $3; next }
@@ -64,6 +65,7 @@ stats_match() {
 		if (!(m in e)) { print "# stats/" $2 ": no " m; bad = 1; next }
 		v = e[m]
 		if ($2 == "longest_wait_us") v = sprintf("%.0f", v * 1e6)
+		if ($2 == "tick_ns") v = sprintf("%.0f", v * 1e9)
 		if ($2 == "in_flight" ? v !~ /^[0-9]+$/ : !(v + 0 >= b[$2] + 0 && v + 0 <= $3 + 0)) {
 			print "# stats/" $2 ": exported " m " " e[m] ", read " b[$2] " before and " $3 " after"; bad = 1
 		}
