@@ -5,6 +5,10 @@
 #
 #   selftests/harness/bench.sh [OUT_DIR]      (ROUNDS=5; DUR=1000 icount, 2000 real)
 #   RUNS=default:p2:icount ROUNDS=3 selftests/harness/bench.sh   (a quick P2 comparison)
+#   RUNS=default:tick:icount selftests/harness/bench.sh   the cost of one watchdog
+#       tick with one wait in flight (P5), per hooks mode, the default
+#       kernel booted once per vCPU count in TICK_SMP (default "4 16 64")
+#   BENCH_TMO=S: the host's timeout per guest boot (default 1800 s)
 #   BREAKDOWN=1 selftests/harness/bench.sh    where the cost per call goes: P2 on the
 #       default kernel with csdwatch and with builds of it that each leave
 #       one piece out (a patched copy in a temp dir, never shipped; its
@@ -110,12 +114,19 @@ for run in $RUNS; do
 	fi
 	append=""
 	[ "$name" = csddebug ] && append="csdlock_debug=1"
-	clog=$out/$name-$ONLY-console.log
-	log "bench: booting the $name kernel for $ONLY ($clock clock)"
-	CSDWATCH_ICOUNT=$([ "$clock" = icount ] && echo 1) CSDWATCH_IMAGE=$image \
-		bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$pl" "$clog" 1800 "$append" \
-		>/dev/null || log "bench: the $name guest ended with $? (see $clog)"
-	tr -d '\r' < "$clog" | grep '^bench|' >> "$raw"
+	# the tick part boots once per vCPU count; the others once, with
+	# CSDWATCH_SMP's (qemu-run.sh: default 4)
+	smps=${CSDWATCH_SMP:-4}
+	[ "$ONLY" = tick ] && smps=${TICK_SMP:-4 16 64}
+	for smp in $smps; do
+		clog=$out/$name-$ONLY-console.log
+		[ "$ONLY" = tick ] && clog=$out/$name-$ONLY-smp$smp-console.log
+		log "bench: booting the $name kernel for $ONLY ($clock clock, $smp vCPUs)"
+		CSDWATCH_SMP=$smp CSDWATCH_ICOUNT=$([ "$clock" = icount ] && echo 1) CSDWATCH_IMAGE=$image \
+			bash "$CSDWATCH_TOP/selftests/harness/qemu-run.sh" "$arch" "$pl" "$clog" "${BENCH_TMO:-1800}" "$append" \
+			>/dev/null || log "bench: the $name guest ended with $? (see $clog)"
+		tr -d '\r' < "$clog" | grep '^bench|' >> "$raw" || log "bench: no bench lines in $clog"
+	done
 	rm -rf "$pl"
 done
 unset CSDWATCH_VARIANT

@@ -152,6 +152,30 @@ def main():
                  "naming it (soft lockup: the first line at all, which comes when the target's "
                  "IRQs are back on, and names the target)\n\n" + table(["detector", "ms"], rows))
 
+    # P5: round = the guest's vCPU count, one run per mode and boot
+    smps = sorted({r for k, v in d.items() if k[0] == "P5" and k[3] == "tick" for r, _ in v})
+    if smps:
+        rows = []
+        for mode in ("tracepoints", "kprobes", "pushes"):
+            per = {}
+            for what in ("tick", "ticks"):
+                for r, v in d.get(("P5", "default", "csdwatch-" + mode, what), []):
+                    if v.lstrip("-").isdigit() and int(v) >= 0:
+                        per.setdefault(r, {})[what] = int(v)
+            line = ["hooks=" + mode]
+            for n in smps:
+                c = per.get(n, {})
+                line.append("{} ({} ticks)".format(c["tick"], c.get("ticks", "?"))
+                            if "tick" in c else "-")
+            lo, hi = per.get(smps[0], {}).get("tick"), per.get(smps[-1], {}).get("tick")
+            line.append(ratio(hi, lo, "{:.2f}") if len(smps) > 1 else "-")
+            rows.append(line)
+        parts.append("P5, tick cost, guest instructions per watchdog tick with one wait in flight "
+                     "(icount; stats/tick_ns over stats/watchdog_ticks, CPU 0 waiting 2 s on "
+                     "CPU 1 with IRQs off, report_ms=0 resend_ms=0)\n\n" + table(
+                         ["hooks"] + ["{} vCPUs".format(n) for n in smps]
+                         + ["{} / {}".format(smps[-1], smps[0])], rows))
+
     text = "\n\n".join(parts) + "\n"
     print(text)
     if outdir:

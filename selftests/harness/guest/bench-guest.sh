@@ -12,6 +12,8 @@
 #       loop of a TLB-shootdown program (tlbstorm)
 #   P3  timer interrupts (LOC) on an idle and on a nohz_full busy CPU
 #   P4  time from an IRQs-off fault's start to the first line naming it, ms
+#   P5  cost of one watchdog tick with one wait in flight, ns (icount:
+#       guest instructions), per hooks mode; round = the vCPU count
 . /payload/selftests/csdwatch/lib.sh
 B=/sys/kernel/debug/csd_bench
 ROUNDS=${ROUNDS:-5}
@@ -137,6 +139,28 @@ default_p4() {
 	echo 1 > /proc/sys/kernel/soft_watchdog
 }
 
+# P5 (ONLY=tick): the cost of one watchdog tick, stats/tick_ns over
+# stats/watchdog_ticks, with one wait in flight: CPU 0 waits for 2 s on
+# CPU 1, whose IRQs are off, in each hooks mode. No report, no resend: the
+# looking alone. Round: the number of vCPUs (bench.sh boots once per
+# TICK_SMP value), to see whether a tick's cost grows with nr_cpu_ids.
+default_tick() {
+	n=$(grep -c ^processor /proc/cpuinfo)
+	echo "bench-guest: tick: $n CPUs, possible $(cat /sys/devices/system/cpu/possible)"
+	for mode in tracepoints kprobes pushes; do
+		insmod /payload/csdwatch.ko hooks=$mode report_ms=0 resend_ms=0 || exit 1
+		t0=$(cat $S/watchdog_ticks); n0=$(cat $S/tick_ns)
+		ok=1
+		run irqs_off 1 2000 || { ok=0; echo "bench-guest: irqs_off failed: $(tr '\n' ' ' < $D/result)" >&2; }
+		t=$(($(cat $S/watchdog_ticks) - t0)); ns=$(($(cat $S/tick_ns) - n0))
+		off
+		# -1: no tick; -2: the injector failed
+		v=-2; [ $ok = 1 ] && { v=-1; [ $t -gt 0 ] && v=$((ns / t)); }
+		out "P5|$K|csdwatch-$mode|tick|$n|$v"
+		out "P5|$K|csdwatch-$mode|ticks|$n|$t"
+	done
+}
+
 # the cost breakdown (selftests/harness/bench.sh BREAKDOWN=1): P2 with nothing,
 # csdwatch, and each /payload/csdwatch-VARIANT.ko, in rotating order
 default_breakdown() {
@@ -173,7 +197,7 @@ mainline_p1p4() {
 case $K in
 stock) default_p2 ;;
 default)
-	# ONLY=p2, p1p4 or breakdown: that part alone
+	# ONLY=p2, p1p4, breakdown or tick: that part alone
 	case ${ONLY:-all} in
 	all) default_p2; default_p1; default_p4 ;;
 	p1p4) default_p1; default_p4 ;;
