@@ -482,10 +482,9 @@ const _: () = assert!(core::mem::size_of::<Push>() == 16);
 /// CPU's watchdog tick (hard IRQ).
 pub(crate) fn pushes_take(out: &mut [Push; PUSHED]) -> (usize, bool) {
     let mut overflow = false;
-    // SAFETY: `out` has room for CSDW_PUSHED entries of the C layout
-    // (`Push` is its `#[repr(C)]` twin, size checked above); C writes at
-    // most that many and the flag, and reads this CPU's record with IRQs
-    // off (the tick's hard IRQ).
+    // C reads this CPU's record with IRQs off (the tick's hard IRQ).
+    // SAFETY: `out` holds CSDW_PUSHED `#[repr(C)]` twins of struct
+    // csdw_push (size checked above); C writes at most that many and the flag.
     let n = unsafe { c::csdw_pushes_take(out.as_mut_ptr(), &mut overflow) };
     ((n as usize).min(PUSHED), overflow)
 }
